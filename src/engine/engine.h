@@ -1,0 +1,123 @@
+/* engine: turns a WebAssembly module into loaded native code and runs waPC
+ * invocations on instances of it. This is the one public interface the CLI
+ * and the server use; everything behind it (translation, cache, runtime,
+ * imports) may change.
+ *
+ *   tarmac_engine_t    configuration shared by modules (cache, compiler,
+ *                      limits, host callbacks). Read-only once created.
+ *   tarmac_module_t    a compiled, loaded module. Reference-counted; shared by
+ *                      all its instances on any thread.
+ *   tarmac_instance_t  one guest state (memory, tables, globals). Used by one
+ *                      thread at a time. After a trap it is dead: invoke
+ *                      refuses it and the owner frees it. */
+#ifndef TARMAC_ENGINE_ENGINE_H
+#define TARMAC_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "callbacks/registry.h"
+
+typedef struct tarmac_engine tarmac_engine_t;
+typedef struct tarmac_module tarmac_module_t;
+typedef struct tarmac_instance tarmac_instance_t;
+
+/* Error text for the caller to show; always NUL-terminated. */
+typedef struct {
+  char message[1024];
+} tarmac_error_t;
+
+typedef struct {
+  const char *cache_dir;         /* NULL: $TARMAC_CACHE_DIR, else
+                                    $XDG_CACHE_HOME/tarmac, else
+                                    $HOME/.cache/tarmac */
+  const char *cc;                /* NULL: $CC, else "cc" */
+  const char *wasm2c;            /* NULL: $TARMAC_WASM2C, else "wasm2c" */
+  uint64_t memory_limit;         /* per-instance memory ceiling in bytes;
+                                    0 = TARMAC_RT_DEFAULT_MEMORY_LIMIT */
+  const tarmac_callbacks_t *callbacks; /* host-call routes; NULL = none.
+                                    Must outlive the engine. */
+  const char *const *wasi_args;    /* WASI argv, NULL-terminated; NULL =
+                                      none. Copied. */
+  const char *const *wasi_environ; /* WASI environment "KEY=VALUE",
+                                      NULL-terminated; NULL = none. Copied. */
+} tarmac_engine_config_t;
+
+/* Load failure classes (for exit codes and messages). */
+typedef enum {
+  TARMAC_LOAD_OK = 0,
+  TARMAC_LOAD_IO,          /* cannot read the file / cache */
+  TARMAC_LOAD_NOT_WASM,    /* bad magic or version */
+  TARMAC_LOAD_INVALID,     /* malformed or invalid module */
+  TARMAC_LOAD_IMPORT,      /* unknown import or wrong import signature */
+  TARMAC_LOAD_EXPORT,      /* no __guest_call / memory, or wrong signature */
+  TARMAC_LOAD_TOOLCHAIN,   /* wasm2c or the C compiler missing or failing */
+} tarmac_load_status_t;
+
+tarmac_engine_t *tarmac_engine_new(const tarmac_engine_config_t *config,
+                                   tarmac_error_t *err);
+void tarmac_engine_free(tarmac_engine_t *engine);
+const char *tarmac_engine_cache_dir(const tarmac_engine_t *engine);
+
+/* Compiles (or finds in the cache) and loads the module at `path`. `name`
+ * tags the module's log lines (NULL: the file's base name). */
+tarmac_load_status_t tarmac_module_load(tarmac_engine_t *engine,
+                                        const char *path, const char *name,
+                                        tarmac_module_t **out,
+                                        tarmac_error_t *err);
+/* Same, from bytes already in memory. */
+tarmac_load_status_t tarmac_module_load_bytes(tarmac_engine_t *engine,
+                                              const uint8_t *bytes, size_t len,
+                                              const char *name,
+                                              tarmac_module_t **out,
+                                              tarmac_error_t *err);
+/* Compiles into the cache without loading; writes the artifact's path into
+ * artifact_path (size bytes). */
+tarmac_load_status_t tarmac_module_compile(tarmac_engine_t *engine,
+                                           const char *path,
+                                           char *artifact_path, size_t size,
+                                           tarmac_error_t *err);
+void tarmac_module_retain(tarmac_module_t *module);
+void tarmac_module_release(tarmac_module_t *module);
+const char *tarmac_module_name(const tarmac_module_t *module);
+/* Path of the loaded native artifact. */
+const char *tarmac_module_artifact(const tarmac_module_t *module);
+
+/* Creates an instance: allocates its state, instantiates under trap
+ * protection (the module's start section runs here), then runs the exports
+ * _start, _initialize and wapc_init in that order when present. proc_exit(0)
+ * during start-up counts as a normal return. Returns NULL with err set when
+ * instantiation traps or memory cannot be had. */
+tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
+                                       tarmac_error_t *err);
+void tarmac_instance_free(tarmac_instance_t *instance);
+
+typedef enum {
+  TARMAC_CALL_OK = 0,      /* result = response bytes */
+  TARMAC_CALL_GUEST_ERROR, /* result = the guest's error message */
+  TARMAC_CALL_TRAP,        /* result = "<trap name>[: detail]"; instance dead */
+  TARMAC_CALL_DEAD,        /* the instance trapped earlier; not run */
+} tarmac_call_status_t;
+
+typedef struct {
+  tarmac_call_status_t status;
+  int trap;                /* trap kind when status is TARMAC_CALL_TRAP */
+  const uint8_t *data;     /* owned by the instance; valid until the next
+                              invoke or free */
+  size_t len;
+} tarmac_call_result_t;
+
+/* Invokes operation `op` with `payload` (waPC __guest_call). */
+tarmac_call_status_t tarmac_instance_invoke(tarmac_instance_t *instance,
+                                            const char *op, size_t op_len,
+                                            const uint8_t *payload,
+                                            size_t payload_len,
+                                            tarmac_call_result_t *result);
+bool tarmac_instance_alive(const tarmac_instance_t *instance);
+tarmac_module_t *tarmac_instance_module(const tarmac_instance_t *instance);
+/* Opaque per-instance pointer for callbacks (e.g. the current request). */
+void tarmac_instance_set_user_data(tarmac_instance_t *instance, void *data);
+void *tarmac_instance_user_data(const tarmac_instance_t *instance);
+
+#endif

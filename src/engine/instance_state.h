@@ -1,0 +1,56 @@
+/* engine/instance_state: the host-side state of one instance, shared by the
+ * engine and the import implementations (wapc, wasi, env). wasm2c passes a
+ * pointer to this struct as the "instance" of every imported module, so
+ * every import function receives it as its first argument. */
+#ifndef TARMAC_ENGINE_INSTANCE_STATE_H
+#define TARMAC_ENGINE_INSTANCE_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <wasm-rt.h>
+
+#include "engine/engine.h"
+#include "util/buffer.h"
+
+typedef enum {
+  TARMAC_PHASE_STARTING, /* instantiation and start-up exports */
+  TARMAC_PHASE_IDLE,     /* ready for an invocation */
+  TARMAC_PHASE_INVOKING, /* inside __guest_call */
+  TARMAC_PHASE_DEAD,     /* trapped; never run again */
+} tarmac_phase_t;
+
+/* A guest output stream (WASI stdout/stderr) cut into log lines. */
+typedef struct {
+  tarmac_buffer_t pending; /* bytes after the last newline */
+} tarmac_line_sink_t;
+
+struct tarmac_instance {
+  tarmac_module_t *module;   /* retained */
+  const char *name;          /* module's log tag (owned by module) */
+  const tarmac_callbacks_t *callbacks;
+  void *guest;               /* wasm2c instance struct, module-sized */
+  wasm_rt_memory_t *memory;  /* the exported memory (inside guest) */
+  tarmac_phase_t phase;
+  void *user_data;
+
+  /* waPC invocation state */
+  const char *op;
+  size_t op_len;
+  const uint8_t *payload;
+  size_t payload_len;
+  tarmac_buffer_t response;
+  tarmac_buffer_t error;
+  bool error_set;
+  tarmac_buffer_t host_response; /* last host call's reply */
+  tarmac_buffer_t host_error;    /* last host call's error */
+  tarmac_buffer_t trap_message;
+
+  /* WASI */
+  const char *const *wasi_args;    /* NULL-terminated; owned by the engine */
+  const char *const *wasi_environ; /* "KEY=VALUE", NULL-terminated */
+  tarmac_line_sink_t stdout_sink;
+  tarmac_line_sink_t stderr_sink;
+};
+
+#endif

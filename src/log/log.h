@@ -1,0 +1,53 @@
+/* log: the process logger. One line per record, written with a single
+ * write(2) so lines from many threads never interleave. JSON objects by
+ * default ({"time":..,"level":..,"msg":..,<fields>}), or text
+ * ("2026-11-26T13:00:00.123Z INFO msg key=value"). Configured once at
+ * start-up; logging itself takes no lock. */
+#ifndef TARMAC_LOG_LOG_H
+#define TARMAC_LOG_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+  TARMAC_LOG_TRACE = 0,
+  TARMAC_LOG_DEBUG,
+  TARMAC_LOG_INFO,
+  TARMAC_LOG_WARN,
+  TARMAC_LOG_ERROR,
+  TARMAC_LOG_OFF,
+} tarmac_log_level_t;
+
+typedef struct {
+  int fd;                       /* where lines go (default 1, stdout) */
+  tarmac_log_level_t min_level; /* records below are dropped (default INFO) */
+  bool text;                    /* text instead of JSON */
+} tarmac_log_config_t;
+
+/* Replaces the configuration. Call before other threads log. */
+void tarmac_log_configure(const tarmac_log_config_t *config);
+tarmac_log_config_t tarmac_log_config(void);
+
+static inline bool tarmac_log_enabled(tarmac_log_level_t level);
+
+/* Parses "trace", "debug", "info", "warn"/"warning", "error"
+ * (case-insensitive, length-delimited). Returns -1 when unknown. */
+int tarmac_log_level_parse(const char *name, size_t len);
+const char *tarmac_log_level_name(tarmac_log_level_t level);
+
+/* Logs `msg` (msg_len bytes, any bytes; escaped as needed) with optional
+ * string fields given as key, value pairs ending with NULL:
+ *   tarmac_log_fields(TARMAC_LOG_INFO, "started", 7, "addr", a, NULL);  */
+void tarmac_log_fields(tarmac_log_level_t level, const char *msg,
+                       size_t msg_len, ...);
+/* printf-style message, no fields. */
+void tarmac_logf(tarmac_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* implementation detail of tarmac_log_enabled */
+extern tarmac_log_level_t tarmac_log_min_level_;
+static inline bool tarmac_log_enabled(tarmac_log_level_t level) {
+  return level >= tarmac_log_min_level_;
+}
+
+#endif
