@@ -55,6 +55,13 @@ int tarmac_callbacks_dispatch(const tarmac_callbacks_t *registry,
                               const tarmac_host_call_t *call,
                               tarmac_buffer_t *response, tarmac_buffer_t *error);
 
+/* Appends a name from a host call (any bytes) to an error message:
+ * double-quoted, '"' and '\' escaped, bytes outside printable ASCII as
+ * \xHH, and cut after 128 bytes with "..." after the closing quote.
+ * 0 or -1 (out of memory). */
+int tarmac_callbacks_append_quoted(tarmac_buffer_t *out, const char *name,
+                                   size_t len);
+
 /* Registers the logging routes: tarmac/logging/<Level> and
  * tarmac/logger/<level> (level case-insensitive: trace, debug, info, warn,
  * warning, error). Each logs the payload at that level tagged with the

@@ -2,7 +2,14 @@
  * write(2) so lines from many threads never interleave. JSON objects by
  * default ({"time":..,"level":..,"msg":..,<fields>}), or text
  * ("2026-11-26T13:00:00.123Z INFO msg key=value"). Configured once at
- * start-up; logging itself takes no lock. */
+ * start-up; logging itself takes no lock.
+ *
+ * Escaping: in JSON, control bytes and DEL become \u00XX (or \n, \t, ...)
+ * and every byte that is not part of valid UTF-8 becomes \ufffd (U+FFFD),
+ * so a line is always valid JSON. In text, the message and values escape
+ * '\', control bytes, DEL and invalid UTF-8 as \n, \t, \xHH, ...; values
+ * with spaces, '"', '=' or nothing at all are double-quoted. A NULL field
+ * value is written as null. */
 #ifndef TARMAC_LOG_LOG_H
 #define TARMAC_LOG_LOG_H
 
