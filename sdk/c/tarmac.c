@@ -1,0 +1,207 @@
+/* tarmac.c: the C guest SDK's implementation (see tarmac.h): the waPC
+ * imports, the exported __guest_call, the handler table, host calls and
+ * logging. State is per guest instance (it lives in the instance's linear
+ * memory), and a guest instance runs one invocation at a time. */
+#include "tarmac.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAPC_IMPORT(name) \
+  __attribute__((import_module("wapc"), import_name(#name)))
+
+WAPC_IMPORT(__guest_request) void wapc_guest_request(uint8_t *op,
+                                                     uint8_t *payload);
+WAPC_IMPORT(__guest_response) void wapc_guest_response(const void *ptr,
+                                                       size_t len);
+WAPC_IMPORT(__guest_error) void wapc_guest_error(const void *ptr, size_t len);
+WAPC_IMPORT(__host_call) int32_t wapc_host_call(
+    const void *binding, size_t binding_len, const void *namespace_,
+    size_t namespace_len, const void *operation, size_t operation_len,
+    const void *payload, size_t payload_len);
+WAPC_IMPORT(__host_response_len) size_t wapc_host_response_len(void);
+WAPC_IMPORT(__host_response) void wapc_host_response(uint8_t *ptr);
+WAPC_IMPORT(__host_error_len) size_t wapc_host_error_len(void);
+WAPC_IMPORT(__host_error) void wapc_host_error(uint8_t *ptr);
+WAPC_IMPORT(__console_log) void wapc_console_log(const void *ptr, size_t len);
+
+typedef struct {
+  char *name;
+  size_t name_len;
+  tarmac_handler_fn fn;
+} handler_entry_t;
+
+/* The handler table, filled at start-up. */
+static struct {
+  handler_entry_t *entries;
+  size_t count;
+  size_t capacity;
+} handlers;
+
+/* The invocation being served. */
+static struct {
+  const char *operation;
+  bool failed;
+} invocation = {"", false};
+
+static const handler_entry_t *handler_find(const char *name, size_t len) {
+  for (size_t i = 0; i < handlers.count; i++) {
+    const handler_entry_t *e = &handlers.entries[i];
+    if (e->name_len == len && memcmp(e->name, name, len) == 0) return e;
+  }
+  return NULL;
+}
+
+static bool handlers_reserve_one(void) {
+  if (handlers.count < handlers.capacity) return true;
+  size_t capacity = handlers.capacity ? handlers.capacity * 2 : 8;
+  handler_entry_t *grown =
+      realloc(handlers.entries, capacity * sizeof(*grown));
+  if (!grown) return false;
+  handlers.entries = grown;
+  handlers.capacity = capacity;
+  return true;
+}
+
+int tarmac_register(const char *operation, tarmac_handler_fn fn) {
+  if (!operation || !*operation || !fn) return TARMAC_ERROR;
+  size_t len = strlen(operation);
+  if (handler_find(operation, len) || !handlers_reserve_one())
+    return TARMAC_ERROR;
+  char *name = strdup(operation);
+  if (!name) return TARMAC_ERROR;
+  handlers.entries[handlers.count++] =
+      (handler_entry_t){.name = name, .name_len = len, .fn = fn};
+  return TARMAC_OK;
+}
+
+const char *tarmac_operation(void) { return invocation.operation; }
+
+int tarmac_respond(const void *data, size_t len) {
+  wapc_guest_response(data, len);
+  return TARMAC_OK;
+}
+
+int tarmac_respond_str(const char *text) {
+  return tarmac_respond(text, strlen(text));
+}
+
+/* vsnprintf into a malloc()ed string; NULL when memory runs out or the
+ * format is bad. */
+static char *format_message(const char *format, va_list args) {
+  va_list measure;
+  va_copy(measure, args);
+  int len = vsnprintf(NULL, 0, format, measure);
+  va_end(measure);
+  if (len < 0) return NULL;
+  char *text = malloc((size_t)len + 1);
+  if (text) vsnprintf(text, (size_t)len + 1, format, args);
+  return text;
+}
+
+static void fail_with(const char *message, size_t len) {
+  wapc_guest_error(message, len);
+  invocation.failed = true;
+}
+
+int tarmac_fail(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  char *message = format_message(format, args);
+  va_end(args);
+  if (message) {
+    fail_with(message, strlen(message));
+    free(message);
+  } else {
+    static const char fallback[] = "tarmac_fail: cannot format the message";
+    fail_with(fallback, sizeof(fallback) - 1);
+  }
+  return TARMAC_ERROR;
+}
+
+/* Runs the handler for the current request; returns the waPC result. */
+static int32_t dispatch(const char *op, size_t op_len, const uint8_t *payload,
+                        size_t payload_len) {
+  const handler_entry_t *handler = handler_find(op, op_len);
+  if (!handler) {
+    tarmac_fail("Could not find function \"%.*s\"", (int)op_len, op);
+    return 0;
+  }
+  invocation.operation = op;
+  int rc = handler->fn(payload, payload_len);
+  invocation.operation = "";
+  return rc == TARMAC_OK && !invocation.failed;
+}
+
+__attribute__((export_name("__guest_call"))) int32_t tarmac_guest_call(
+    uint32_t op_len, uint32_t payload_len) {
+  invocation.failed = false;
+  /* +1 for a terminating NUL; lengths near 4 GiB cannot be had anyway. */
+  char *op = op_len < UINT32_MAX ? malloc((size_t)op_len + 1) : NULL;
+  uint8_t *payload =
+      payload_len < UINT32_MAX ? malloc((size_t)payload_len + 1) : NULL;
+  int32_t result = 0;
+  if (op && payload) {
+    wapc_guest_request((uint8_t *)op, payload);
+    op[op_len] = '\0';
+    payload[payload_len] = '\0';
+    result = dispatch(op, op_len, payload, payload_len);
+  } else {
+    tarmac_fail("out of memory reading a request of %u + %u bytes",
+                (unsigned)op_len, (unsigned)payload_len);
+  }
+  free(op);
+  free(payload);
+  return result;
+}
+
+/* Fetches the last host call's response (ok) or error into a malloc()ed,
+ * NUL-terminated buffer. False when memory runs out. */
+static bool host_result_fetch(bool ok, uint8_t **out, size_t *out_len) {
+  size_t len = ok ? wapc_host_response_len() : wapc_host_error_len();
+  *out = NULL;
+  *out_len = 0;
+  uint8_t *buf = len < SIZE_MAX ? malloc(len + 1) : NULL;
+  if (!buf) return false;
+  if (ok)
+    wapc_host_response(buf);
+  else
+    wapc_host_error(buf);
+  buf[len] = '\0';
+  *out = buf;
+  *out_len = len;
+  return true;
+}
+
+int tarmac_host_call(const char *binding, const char *namespace_,
+                     const char *operation, const void *payload, size_t len,
+                     uint8_t **out, size_t *out_len) {
+  bool ok = wapc_host_call(binding, strlen(binding), namespace_,
+                           strlen(namespace_), operation, strlen(operation),
+                           payload, len) == 1;
+  if (out && out_len && !host_result_fetch(ok, out, out_len)) return TARMAC_ERROR;
+  return ok ? TARMAC_OK : TARMAC_ERROR;
+}
+
+int tarmac_vlog(const char *level, const char *format, va_list args) {
+  char *message = format_message(format, args);
+  if (!message) return TARMAC_ERROR;
+  int rc = tarmac_host_call("tarmac", "logger", level, message,
+                            strlen(message), NULL, NULL);
+  free(message);
+  return rc;
+}
+
+int tarmac_log(const char *level, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  int rc = tarmac_vlog(level, format, args);
+  va_end(args);
+  return rc;
+}
+
+void tarmac_console_log(const char *message) {
+  wapc_console_log(message, strlen(message));
+}

@@ -1,0 +1,102 @@
+/* tarmac.h: the C guest SDK. Lets a C program compiled to WebAssembly
+ * (clang --target=wasm32-wasi -mexec-model=reactor) serve waPC operations
+ * under Tarmac: register handlers by name, read the payload, answer or fail,
+ * call host callbacks, and log.
+ *
+ *   #include "tarmac.h"
+ *
+ *   static int echo(const uint8_t *payload, size_t len) {
+ *     return tarmac_respond(payload, len);
+ *   }
+ *
+ *   TARMAC_INIT(setup) {
+ *     tarmac_register("echo", echo);
+ *   }
+ *
+ * The SDK exports __guest_call. For each invocation it fetches the
+ * operation and payload from the host, runs the handler registered for the
+ * operation and reports the result: a handler returns TARMAC_OK (0) for
+ * success, with the response set by tarmac_respond() (empty if never
+ * called), or anything else for failure, normally `return tarmac_fail(...)`
+ * which sets the error message. A handler that fails without a message
+ * produces the host's `call to "<op>" was unsuccessful`. An operation with no
+ * handler fails with `Could not find function "<op>"`.
+ *
+ * Everything here is for one guest instance, on its one thread. */
+#ifndef TARMAC_SDK_TARMAC_H
+#define TARMAC_SDK_TARMAC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TARMAC_OK 0
+#define TARMAC_ERROR (-1)
+
+/* Serves one operation. `payload` holds `len` bytes followed by a NUL byte
+ * (so a text payload can be read as a C string); it is valid until the
+ * handler returns. */
+typedef int (*tarmac_handler_fn)(const uint8_t *payload, size_t len);
+
+/* Registers `fn` for `operation` (the name is copied). Returns TARMAC_OK,
+ * or TARMAC_ERROR when the name is empty, fn is NULL, the name is already
+ * registered, or memory runs out. */
+int tarmac_register(const char *operation, tarmac_handler_fn fn);
+
+/* Runs the function once when the instance starts, before any operation
+ * (a constructor, run by the reactor's _initialize). Use it to register
+ * handlers:   TARMAC_INIT(setup) { tarmac_register("op", handler); } */
+#define TARMAC_INIT(fn)                                        \
+  static void fn(void);                                        \
+  __attribute__((constructor)) static void tarmac_init_##fn(void) { fn(); } \
+  static void fn(void)
+
+/* The name of the operation being served (NUL-terminated; "" outside a
+ * handler). */
+const char *tarmac_operation(void);
+
+/* Sets the invocation's response (the host copies the bytes). Returns
+ * TARMAC_OK so a handler can `return tarmac_respond(...)`. */
+int tarmac_respond(const void *data, size_t len);
+/* Same, for a NUL-terminated string. */
+int tarmac_respond_str(const char *text);
+
+/* Fails the invocation with `message` (printf format). Returns
+ * TARMAC_ERROR so a handler can `return tarmac_fail("bad input: %s", x)`.
+ * Once failed, the invocation fails whatever the handler returns. */
+int tarmac_fail(const char *format, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Calls the host callback (binding, namespace, operation) with a payload.
+ * On success returns TARMAC_OK and, when `out` is not NULL, gives the
+ * response in *out / *out_len. On failure returns TARMAC_ERROR and gives the
+ * host's error text the same way. *out is malloc()ed, NUL-terminated (not
+ * counted in *out_len), and the caller frees it; it is NULL with *out_len 0
+ * when memory runs out (the result is then TARMAC_ERROR). */
+int tarmac_host_call(const char *binding, const char *namespace_,
+                     const char *operation, const void *payload, size_t len,
+                     uint8_t **out, size_t *out_len);
+
+/* Logs through the host's logger callback (tarmac/logger/<level>); printf
+ * format. Returns TARMAC_OK when the host accepted the line. */
+int tarmac_log(const char *level, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+int tarmac_vlog(const char *level, const char *format, va_list args);
+#define tarmac_log_trace(...) tarmac_log("trace", __VA_ARGS__)
+#define tarmac_log_debug(...) tarmac_log("debug", __VA_ARGS__)
+#define tarmac_log_info(...) tarmac_log("info", __VA_ARGS__)
+#define tarmac_log_warn(...) tarmac_log("warn", __VA_ARGS__)
+#define tarmac_log_error(...) tarmac_log("error", __VA_ARGS__)
+
+/* Writes a line to the host's log through waPC's __console_log. */
+void tarmac_console_log(const char *message);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
