@@ -122,7 +122,7 @@
       (then (return (i32.const 0))))
     (block $differ
       (loop $next
-        (br_if 1 (i32.eq (local.get $i) (global.get $op_len)))
+        (if (i32.eq (local.get $i) (global.get $op_len)) (then (return (i32.const 1))))
         (br_if $differ
           (i32.ne (i32.load8_u (i32.add (local.get $name) (local.get $i)))
                   (i32.load8_u (i32.add (i32.const 4096) (local.get $i)))))
