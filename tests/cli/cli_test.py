@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""cli_test: drives `tarmac` (TARMAC_BIN) the way a user does and checks the
+command-line contract:
+
+  tarmac call MODULE OPERATION [PAYLOAD | -]
+    stdout: the guest's response bytes, exactly
+    exit 0 success; 1 guest error (message on stderr); 2 trap (stderr names
+    it); 3 module could not be loaded (stderr says why); 64 usage error
+  tarmac compile MODULE   compiles into the cache, prints the artifact path
+  tarmac version, tarmac --help
+
+Usage: cli_test.py GROUP   (one CTest test per group; see GROUPS below).
+Environment: TARMAC_BIN, TARMAC_GUEST_DIR, TARMAC_EXAMPLES_DIR,
+TARMAC_CACHE_DIR (shared cache; groups that need a fresh one make their own).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ["TARMAC_BIN"]
+GUESTS = os.environ["TARMAC_GUEST_DIR"]
+ECHO = os.path.join(os.environ["TARMAC_EXAMPLES_DIR"], "echo.wasm")
+TIMEOUT = 240
+
+failures = []
+checks = 0
+
+
+def guest(name):
+    return os.path.join(GUESTS, name + ".wasm")
+
+
+def run(args, stdin=None, env=None):
+    """Runs tarmac; returns (exit code, stdout bytes, stderr text)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run([BIN] + args, input=stdin, env=full_env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=TIMEOUT)
+    return proc.returncode, proc.stdout, proc.stderr.decode(errors="replace")
+
+
+def check(what, ok, detail=""):
+    global checks
+    checks += 1
+    if not ok:
+        failures.append(what + (": " + detail if detail else ""))
+        print("FAIL", what, detail, file=sys.stderr)
+
+
+def expect(args, code, stdout=None, stderr_has=(), stdin=None, env=None,
+           what=None):
+    """Runs tarmac and checks the exit code, the exact stdout (bytes) when
+    given, and that stderr contains each text (case-insensitive; a tuple
+    means any one of its texts). Returns (code, stdout, stderr)."""
+    what = what or "tarmac " + " ".join(a if len(a) < 40 else a[:37] + "..."
+                                        for a in args)
+    got_code, out, err = run(args, stdin=stdin, env=env)
+    check(what + " exits %d" % code, got_code == code,
+          "got %d, stderr: %s" % (got_code, err.strip()[-500:]))
+    if stdout is not None:
+        check(what + " stdout", out == stdout,
+              "got %r, want %r" % (out[:200], stdout[:200]))
+    for text in stderr_has:
+        options = text if isinstance(text, tuple) else (text,)
+        check(what + " stderr mentions %s" % " or ".join(options),
+              any(o.lower() in err.lower() for o in options),
+              "stderr: %s" % err.strip()[-500:])
+    return got_code, out, err
+
+
+def fnv1a(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+# ---------------------------------------------------------------- groups
+
+def test_usage():
+    code, out, _ = expect(["--help"], 0)
+    text = out.decode(errors="replace")
+    check("--help mentions call and compile",
+          "call" in text and "compile" in text, text)
+    code, out, _ = expect(["version"], 0)
+    check("version prints a version number",
+          re.search(rb"\d+\.\d+\.\d+", out) is not None, repr(out))
+    expect(["call"], 64, stdout=b"")
+    expect(["call", ECHO], 64, stdout=b"")
+    expect(["call", ECHO, "echo", "a", "b"], 64, stdout=b"")
+    expect(["compile"], 64, stdout=b"")
+    expect(["no-such-command"], 64, stdout=b"",
+           stderr_has=["no-such-command"])
+
+
+def test_echo():
+    expect(["call", ECHO, "echo", "hello"], 0, stdout=b"hello")
+    expect(["call", ECHO, "echo"], 0, stdout=b"")
+    expect(["call", ECHO, "echo", "two\nlines\n"], 0, stdout=b"two\nlines\n")
+    binary = b"\x00a\x00b\xff\xfe\n\r\x00"
+    expect(["call", ECHO, "echo", "-"], 0, stdout=binary, stdin=binary,
+           what="echo of binary stdin")
+    expect(["call", ECHO, "echo", "-"], 0, stdout=b"", stdin=b"",
+           what="echo of empty stdin")
+    expect(["call", ECHO, "nope"], 1, stdout=b"",
+           stderr_has=['Could not find function "nope"'])
+
+
+def test_results():
+    ops = guest("wapc_ops")
+    expect(["call", ops, "ok"], 0, stdout=b"ok")
+    expect(["call", ops, "respond", "abc"], 0, stdout=b"abc")
+    expect(["call", ops, "no_response"], 0, stdout=b"")
+    for op in ("error_return_1", "error_return_0", "respond_then_error"):
+        expect(["call", ops, op], 1, stdout=b"", stderr_has=["guest says no"])
+    for op in ("return_0", "return_2"):
+        expect(["call", ops, op], 1, stdout=b"",
+               stderr_has=['call to "%s" was unsuccessful' % op])
+    expect(["call", ops, "no_such_op"], 1, stdout=b"",
+           stderr_has=['Could not find function "no_such_op"'])
+
+
+TRAPS = {
+    "oob_load": "out-of-bounds",
+    "oob_store": "out-of-bounds",
+    "unreachable": "unreachable",
+    "div_zero": "integer divide by zero",
+    "rem_zero": "integer divide by zero",
+    "int_overflow": "integer overflow",
+    "trunc_overflow": "integer overflow",
+    "bad_conversion": "invalid conversion to integer",
+    "null_indirect": "indirect call",
+    "indirect_mismatch": "indirect call",
+    "indirect_out_of_range": "indirect call",
+    "recursion": "call stack exhausted",
+    # bad pointers handed to the host are the guest's out-of-bounds access
+    "bad_response_ptr": "out-of-bounds",
+    "response_len_wrap": "out-of-bounds",
+    "bad_error_ptr": "out-of-bounds",
+    "bad_request_ptr": "out-of-bounds",
+    "bad_host_call_ptr": "out-of-bounds",
+    "bad_host_error_ptr": "out-of-bounds",
+}
+
+
+def test_traps():
+    ops = guest("wapc_ops")
+    for op, name in TRAPS.items():
+        expect(["call", ops, op], 2, stdout=b"", stderr_has=[name])
+    expect(["call", ops, "abort"], 2, stdout=b"",
+           stderr_has=["abort", "boom"])
+    expect(["call", ops, "exit3"], 2, stdout=b"", stderr_has=["exit", "3"])
+
+
+def test_load_errors():
+    invalid = ("invalid", "malformed", "truncated", "unexpected end")
+    expect(["call", guest("not_wasm"), "x"], 3, stdout=b"",
+           stderr_has=["not a wasm"])
+    expect(["call", guest("truncated"), "x"], 3, stdout=b"",
+           stderr_has=[invalid])
+    expect(["call", guest("invalid_body"), "x"], 3, stdout=b"",
+           stderr_has=[invalid])
+    expect(["call", guest("import_unknown"), "x"], 3, stdout=b"",
+           stderr_has=["foo.bar"])
+    expect(["call", guest("import_bad_signature"), "x"], 3, stdout=b"",
+           stderr_has=["wapc.__guest_request"])
+    expect(["call", guest("no_guest_call"), "x"], 3, stdout=b"",
+           stderr_has=["__guest_call"])
+    expect(["call", guest("guest_call_bad_signature"), "x"], 3, stdout=b"",
+           stderr_has=["__guest_call"])
+    expect(["call", guest("no_memory"), "x"], 3, stdout=b"",
+           stderr_has=["memory"])
+    missing = os.path.join(GUESTS, "does_not_exist.wasm")
+    expect(["call", missing, "x"], 3, stdout=b"",
+           stderr_has=["does_not_exist.wasm"])
+    with tempfile.TemporaryDirectory() as cache:
+        expect(["call", ECHO, "echo", "hi"], 3, stdout=b"",
+               stderr_has=["compiler"],
+               env={"TARMAC_CACHE_DIR": cache, "CC": "/nonexistent/cc"},
+               what="call with no C compiler")
+
+
+def test_memory():
+    ops = guest("wapc_ops")  # starts with 2 pages; ceiling 4096 pages
+    expect(["call", ops, "grow", "0"], 0, stdout=b"2")
+    expect(["call", ops, "grow", "100"], 0, stdout=b"102")
+    expect(["call", ops, "grow", "4094"], 0, stdout=b"4096",
+           what="grow to exactly the 256 MiB ceiling")
+    for pages in ("4095", "65533", "65534", "70000"):
+        expect(["call", ops, "grow", pages], 1, stdout=b"",
+               stderr_has=["memory.grow failed"],
+               what="grow by %s pages past the ceiling" % pages)
+
+
+def test_startup():
+    expect(["call", guest("startup_order"), "x"], 0,
+           stdout=b"start-section _start _initialize wapc_init ")
+    expect(["call", guest("proc_exit_start"), "x"], 0,
+           stdout=b"_start wapc_init ")
+
+
+def test_host_calls():
+    ops = guest("wapc_ops")
+    code, out, _ = expect(["call", ops, "host_unknown_route", "p"], 0)
+    for name in (b"nope", b"nothing", b"nowhere"):
+        check("unknown route error names %r" % name, name in out, repr(out))
+    expect(["call", ops, "host_log", "a log line"], 0, stdout=b"1")
+    expect(["call", ops, "host_state_replaced"], 0, stdout=b"0")
+    sdk = guest("sdk_guest")
+    expect(["call", sdk, "host_call", "tarmac/logger/info/hello"], 0,
+           stdout=b"ok:")
+    code, out, _ = expect(["call", sdk, "host_call", "a/b/c/d"], 0)
+    check("SDK host call to an unknown route gives the error",
+          out.startswith(b"error:") and b'"a"' in out and b'"c"' in out,
+          repr(out))
+    expect(["call", sdk, "log", "from the guest"], 0, stdout=b"logged")
+
+
+def test_sdk():
+    sdk = guest("sdk_guest")
+    expect(["call", sdk, "echo", "hi"], 0, stdout=b"hi")
+    expect(["call", sdk, "operation"], 0, stdout=b"operation")
+    expect(["call", sdk, "register_twice"], 0, stdout=b"rejected")
+    expect(["call", sdk, "fail", "why"], 1, stdout=b"",
+           stderr_has=["failed on purpose: why"])
+    expect(["call", sdk, "unsuccessful"], 1, stdout=b"",
+           stderr_has=['call to "unsuccessful" was unsuccessful'])
+    expect(["call", sdk, "nope"], 1, stdout=b"",
+           stderr_has=['Could not find function "nope"'])
+    mib = os.urandom(1 << 20)
+    expect(["call", sdk, "echo", "-"], 0, stdout=mib, stdin=mib,
+           what="1 MiB echo through stdin")
+    expect(["call", sdk, "checksum", "-"], 0, stdin=mib,
+           stdout=b"%d %08x" % (len(mib), fnv1a(mib)),
+           what="1 MiB payload checksum")
+    pattern = bytes(i % 251 for i in range(1 << 20))
+    expect(["call", sdk, "generate", str(1 << 20)], 0, stdout=pattern,
+           what="1 MiB response")
+
+
+def test_wasi():
+    wasi = guest("wasi_guest")
+    # guest stdout goes to the log, never into the response stream
+    expect(["call", wasi, "print", "guest-output"], 0, stdout=b"printed")
+    expect(["call", wasi, "clock"], 0, stdout=b"ok")
+    _, first, _ = expect(["call", wasi, "random"], 0)
+    _, second, _ = expect(["call", wasi, "random"], 0)
+    check("random gives 64 hex digits",
+          re.fullmatch(rb"[0-9a-f]{64}", first) is not None, repr(first))
+    check("random differs between calls", first != second)
+    expect(["call", wasi, "sleep", "50"], 0, stdout=b"slept")
+    expect(["call", wasi, "environ"], 0, stdout=b"")
+    expect(["call", wasi, "stdin"], 0, stdout=b"0")
+    _, out, _ = expect(["call", wasi, "open"], 0)
+    check("no filesystem access", out.startswith(b"denied:"), repr(out))
+
+
+def artifact_of(module, env):
+    """Compiles module with `tarmac compile` and returns the artifact path."""
+    code, out, err = run(["compile", module], env=env)
+    check("compile %s exits 0" % os.path.basename(module), code == 0, err)
+    path = out.decode().strip()
+    check("compile prints an existing artifact", os.path.isfile(path), path)
+    return path
+
+
+def test_compile():
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"TARMAC_CACHE_DIR": cache}
+        path = artifact_of(ECHO, env)
+        check("artifact is inside the cache dir",
+              os.path.realpath(path).startswith(os.path.realpath(cache)),
+              path)
+        check("compile is idempotent", artifact_of(ECHO, env) == path)
+        expect(["compile", guest("not_wasm")], 3, stdout=b"",
+               stderr_has=["not a wasm"], env=env)
+
+
+def test_cache():
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"TARMAC_CACHE_DIR": cache}
+        expect(["call", ECHO, "echo", "first"], 0, stdout=b"first", env=env)
+        artifact = artifact_of(ECHO, env)
+        before = os.stat(artifact)
+        time.sleep(0.05)
+        no_cc = dict(env, CC="/nonexistent/cc")
+        expect(["call", ECHO, "echo", "second"], 0, stdout=b"second",
+               env=no_cc, what="second call needs no compiler")
+        after = os.stat(artifact)
+        check("second call leaves the artifact untouched",
+              (after.st_mtime_ns, after.st_ino) ==
+              (before.st_mtime_ns, before.st_ino))
+
+        original_size = before.st_size
+        with open(artifact, "r+b") as f:
+            f.truncate(original_size // 2)
+        expect(["call", ECHO, "echo", "again"], 0, stdout=b"again", env=env,
+               what="call after the artifact was truncated")
+        check("truncated artifact rebuilt",
+              os.path.getsize(artifact) == original_size,
+              "size %d, want %d" % (os.path.getsize(artifact), original_size))
+
+        foreign = artifact_of(guest("wapc_ops"), env)
+        check("different modules get different artifacts", foreign != artifact)
+        shutil.copyfile(foreign, artifact)
+        expect(["call", ECHO, "echo", "still"], 0, stdout=b"still", env=env,
+               what="call after a foreign artifact replaced ours")
+        expect(["call", guest("wapc_ops"), "ok"], 0, stdout=b"ok", env=no_cc,
+               what="the foreign artifact's own module still cached")
+
+
+def test_concurrent():
+    with tempfile.TemporaryDirectory() as cache:
+        full_env = dict(os.environ, TARMAC_CACHE_DIR=cache)
+        procs = [subprocess.Popen([BIN, "call", ECHO, "echo", "hello %d" % i],
+                                  env=full_env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+                 for i in range(6)]
+        for i, proc in enumerate(procs):
+            out, err = proc.communicate(timeout=TIMEOUT)
+            check("concurrent call %d exits 0" % i, proc.returncode == 0,
+                  err.decode(errors="replace")[-300:])
+            check("concurrent call %d output" % i,
+                  out == b"hello %d" % i, repr(out))
+        leftovers = [f for _, _, files in os.walk(cache) for f in files
+                     if "tmp" in f.lower()]
+        check("no temporary files left in the cache", not leftovers,
+              repr(leftovers))
+
+
+GROUPS = {name[len("test_"):]: fn for name, fn in globals().items()
+          if name.startswith("test_")}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in GROUPS:
+        print("usage: cli_test.py {%s}" % "|".join(GROUPS), file=sys.stderr)
+        return 64
+    GROUPS[sys.argv[1]]()
+    print("%d checks, %d failed" % (checks, len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
