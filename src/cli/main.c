@@ -1,0 +1,218 @@
+/* cli: the `tarmac` command — call a function once, compile ahead of time,
+ * print the version. Exit codes of `call`: 0 success, 1 the guest reported
+ * an error, 2 the guest trapped, 3 the module could not be loaded, 64 usage. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "callbacks/registry.h"
+#include "engine/engine.h"
+#include "log/log.h"
+#include "util/buffer.h"
+#include "util/bytesize.h"
+#include "version.h"
+
+enum {
+  EXIT_GUEST_ERROR = 1,
+  EXIT_TRAP = 2,
+  EXIT_LOAD = 3,
+  EXIT_USAGE = 64,
+};
+
+static const char usage_text[] =
+    "usage: tarmac call MODULE.wasm OPERATION [PAYLOAD | -]\n"
+    "       tarmac compile MODULE.wasm\n"
+    "       tarmac version\n"
+    "       tarmac --help\n"
+    "\n"
+    "  call     load MODULE, run its start-up exports, invoke OPERATION with\n"
+    "           PAYLOAD (the argument, standard input for '-', or empty) and\n"
+    "           write the guest's response to standard output.\n"
+    "           Exit status: 0 success, 1 guest error, 2 guest trapped,\n"
+    "           3 module could not be loaded, 64 usage error.\n"
+    "  compile  compile MODULE into the cache and print the artifact's path.\n"
+    "\n"
+    "Environment: TARMAC_CACHE_DIR (compiled modules; default\n"
+    "$XDG_CACHE_HOME/tarmac or ~/.cache/tarmac), CC (C compiler, default cc),\n"
+    "TARMAC_WASM2C (default wasm2c), APP_WASM_MEMORY_LIMIT (per-instance\n"
+    "memory ceiling, default 256MiB), APP_DEBUG / APP_TRACE (log detail),\n"
+    "APP_DISABLE_LOGGING. Logs go to standard error.\n";
+
+static bool env_true(const char *name) {
+  const char *v = getenv(name);
+  return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+               strcasecmp(v, "yes") == 0);
+}
+
+static void configure_cli_logging(void) {
+  tarmac_log_config_t config = {.fd = 2, .min_level = TARMAC_LOG_INFO,
+                                .text = true};
+  if (env_true("APP_DEBUG")) config.min_level = TARMAC_LOG_DEBUG;
+  if (env_true("APP_TRACE")) config.min_level = TARMAC_LOG_TRACE;
+  if (env_true("APP_DISABLE_LOGGING")) config.min_level = TARMAC_LOG_OFF;
+  tarmac_log_configure(&config);
+}
+
+static int usage_error(const char *problem) {
+  if (problem) fprintf(stderr, "tarmac: %s\n", problem);
+  fputs(usage_text, stderr);
+  return EXIT_USAGE;
+}
+
+/* Engine from the environment; NULL (message printed) on failure. */
+static tarmac_engine_t *engine_from_env(const tarmac_callbacks_t *callbacks) {
+  tarmac_engine_config_t config = {.callbacks = callbacks};
+  const char *limit = getenv("APP_WASM_MEMORY_LIMIT");
+  if (limit && *limit && tarmac_bytesize_parse(limit, &config.memory_limit) != 0) {
+    fprintf(stderr, "tarmac: APP_WASM_MEMORY_LIMIT=%s is not a byte size\n",
+            limit);
+    return NULL;
+  }
+  tarmac_error_t err;
+  tarmac_engine_t *engine = tarmac_engine_new(&config, &err);
+  if (!engine) fprintf(stderr, "tarmac: %s\n", err.message);
+  return engine;
+}
+
+static int read_stdin(tarmac_buffer_t *into) {
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = read(0, chunk, sizeof chunk);
+    if (n == 0) return 0;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (tarmac_buffer_append(into, chunk, (size_t)n) != 0) return -1;
+  }
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    data += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int exit_code_for(tarmac_call_status_t status) {
+  switch (status) {
+    case TARMAC_CALL_OK: return 0;
+    case TARMAC_CALL_GUEST_ERROR: return EXIT_GUEST_ERROR;
+    default: return EXIT_TRAP;
+  }
+}
+
+static int invoke_once(tarmac_module_t *module, const char *op,
+                       const tarmac_buffer_t *payload) {
+  tarmac_error_t err;
+  tarmac_instance_t *inst = tarmac_instance_new(module, &err);
+  if (!inst) {
+    fprintf(stderr, "tarmac: %s\n", err.message);
+    return EXIT_TRAP;
+  }
+  tarmac_call_result_t result;
+  tarmac_call_status_t status = tarmac_instance_invoke(
+      inst, op, strlen(op), payload->data, payload->len, &result);
+  int code = exit_code_for(status);
+  if (status == TARMAC_CALL_OK) {
+    if (write_all(1, result.data, result.len) != 0) {
+      fprintf(stderr, "tarmac: cannot write the response: %s\n",
+              strerror(errno));
+      code = EXIT_GUEST_ERROR;
+    }
+  } else {
+    fprintf(stderr, "tarmac: %s: %.*s\n",
+            status == TARMAC_CALL_TRAP ? "guest trapped" : "guest error",
+            (int)(result.len > 65536 ? 65536 : result.len),
+            (const char *)result.data);
+  }
+  tarmac_instance_free(inst);
+  return code;
+}
+
+static int command_call(int argc, char **argv) {
+  if (argc < 4 || argc > 5)
+    return usage_error("call takes MODULE.wasm OPERATION [PAYLOAD | -]");
+  tarmac_buffer_t payload = TARMAC_BUFFER_INIT;
+  if (argc == 5) {
+    int rc = strcmp(argv[4], "-") == 0
+                 ? read_stdin(&payload)
+                 : tarmac_buffer_append_str(&payload, argv[4]);
+    if (rc != 0) {
+      fprintf(stderr, "tarmac: cannot read the payload: %s\n", strerror(errno));
+      tarmac_buffer_free(&payload);
+      return EXIT_USAGE;
+    }
+  }
+  int code = EXIT_LOAD;
+  tarmac_callbacks_t *callbacks = tarmac_callbacks_new();
+  tarmac_engine_t *engine = NULL;
+  if (!callbacks || tarmac_callbacks_add_logging(callbacks) != 0) {
+    fprintf(stderr, "tarmac: out of memory\n");
+    goto done;
+  }
+  engine = engine_from_env(callbacks);
+  if (!engine) goto done;
+  tarmac_module_t *module;
+  tarmac_error_t err;
+  if (tarmac_module_load(engine, argv[2], NULL, &module, &err) !=
+      TARMAC_LOAD_OK) {
+    fprintf(stderr, "tarmac: cannot load %s: %s\n", argv[2], err.message);
+    goto done;
+  }
+  code = invoke_once(module, argv[3], &payload);
+  tarmac_module_release(module);
+done:
+  tarmac_engine_free(engine);
+  tarmac_callbacks_free(callbacks);
+  tarmac_buffer_free(&payload);
+  return code;
+}
+
+static int command_compile(int argc, char **argv) {
+  if (argc != 3) return usage_error("compile takes MODULE.wasm");
+  tarmac_engine_t *engine = engine_from_env(NULL);
+  if (!engine) return EXIT_LOAD;
+  char artifact[4096];
+  tarmac_error_t err;
+  int code = 0;
+  if (tarmac_module_compile(engine, argv[2], artifact, sizeof artifact, &err) !=
+      TARMAC_LOAD_OK) {
+    fprintf(stderr, "tarmac: cannot compile %s: %s\n", argv[2], err.message);
+    code = EXIT_LOAD;
+  } else {
+    printf("%s\n", artifact);
+  }
+  tarmac_engine_free(engine);
+  return code;
+}
+
+int main(int argc, char **argv) {
+  configure_cli_logging();
+  if (argc < 2) return usage_error("missing command");
+  const char *command = argv[1];
+  if (strcmp(command, "call") == 0) return command_call(argc, argv);
+  if (strcmp(command, "compile") == 0) return command_compile(argc, argv);
+  if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
+    printf("tarmac %s\n", TARMAC_VERSION);
+    return 0;
+  }
+  if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 ||
+      strcmp(command, "help") == 0) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
+  char problem[256];
+  snprintf(problem, sizeof problem, "unknown command \"%.64s\"", command);
+  return usage_error(problem);
+}

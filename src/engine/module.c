@@ -1,0 +1,398 @@
+/* Loading modules: validation against the host's imports, the artifact
+ * cache (content-addressed, atomic, locked), and dlopen. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/engine_internal.h"
+#include "engine/host_imports.h"
+#include "engine/wasm_binary.h"
+#include "log/log.h"
+
+#define MAX_MODULE_BYTES ((size_t)512 << 20)
+#define CACHE_KEY_HEX 64
+
+/* "ii:i" -> "(i32, i32) -> i32" */
+static void describe_signature(const char *sig, char *out, size_t size) {
+  static const struct { char letter; const char *name; } names[] = {
+      {'i', "i32"}, {'I', "i64"}, {'f', "f32"}, {'F', "f64"},
+      {'V', "v128"}, {'r', "funcref"}, {'x', "externref"}};
+  size_t used = (size_t)snprintf(out, size, "(");
+  bool results = false, first = true;
+  for (const char *p = sig; *p && used < size; p++) {
+    if (*p == ':') {
+      used += (size_t)snprintf(out + used, size - used, ") -> (");
+      results = true;
+      first = true;
+      continue;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      if (names[i].letter == *p && used < size)
+        used += (size_t)snprintf(out + used, size - used, "%s%s",
+                                 first ? "" : ", ", names[i].name);
+    first = false;
+  }
+  if (used < size) snprintf(out + used, size - used, ")");
+  (void)results;
+}
+
+static const char *import_kind_name(uint8_t kind) {
+  switch (kind) {
+    case WASM_EXTERN_TABLE: return "table";
+    case WASM_EXTERN_MEMORY: return "memory";
+    case WASM_EXTERN_GLOBAL: return "global";
+    case WASM_EXTERN_TAG: return "tag";
+    default: return "function";
+  }
+}
+
+static tarmac_load_status_t check_imports(const wasm_module_info_t *info,
+                                          tarmac_error_t *err) {
+  for (uint32_t i = 0; i < info->import_count; i++) {
+    const wasm_import_t *imp = &info->imports[i];
+    const tarmac_host_import_t *host =
+        tarmac_host_import_find(imp->module, imp->field);
+    if (!host || imp->kind != WASM_EXTERN_FUNC) {
+      snprintf(err->message, sizeof err->message,
+               "unknown import `%s.%s` (%s): the host provides functions of "
+               "wapc, wasi_snapshot_preview1, wasi_unstable and env.abort",
+               imp->module, imp->field, import_kind_name(imp->kind));
+      return TARMAC_LOAD_IMPORT;
+    }
+    const char *sig = info->signatures[imp->type_index];
+    if (strcmp(sig, host->signature) != 0) {
+      char got[128], want[128];
+      describe_signature(sig, got, sizeof got);
+      describe_signature(host->signature, want, sizeof want);
+      snprintf(err->message, sizeof err->message,
+               "import `%s.%s` has type %s but the host provides %s",
+               imp->module, imp->field, got, want);
+      return TARMAC_LOAD_IMPORT;
+    }
+  }
+  return TARMAC_LOAD_OK;
+}
+
+static tarmac_load_status_t check_function_export(
+    const wasm_module_info_t *info, const char *name, const char *signature,
+    bool required, tarmac_error_t *err) {
+  const wasm_export_t *exp = wasm_module_info_export(info, name);
+  if (!exp) {
+    if (!required) return TARMAC_LOAD_OK;
+    snprintf(err->message, sizeof err->message,
+             "no `%s` export: not a waPC guest", name);
+    return TARMAC_LOAD_EXPORT;
+  }
+  const char *sig = exp->kind == WASM_EXTERN_FUNC
+                        ? wasm_module_info_function_signature(info, exp->index)
+                        : NULL;
+  if (!sig || strcmp(sig, signature) != 0) {
+    char want[128];
+    describe_signature(signature, want, sizeof want);
+    snprintf(err->message, sizeof err->message,
+             "export `%s` must be a function of type %s", name, want);
+    return TARMAC_LOAD_EXPORT;
+  }
+  return TARMAC_LOAD_OK;
+}
+
+static tarmac_load_status_t check_exports(const wasm_module_info_t *info,
+                                          tarmac_error_t *err) {
+  tarmac_load_status_t st =
+      check_function_export(info, "__guest_call", "ii:i", true, err);
+  if (st == TARMAC_LOAD_OK) st = check_function_export(info, "_start", ":", false, err);
+  if (st == TARMAC_LOAD_OK) st = check_function_export(info, "_initialize", ":", false, err);
+  if (st == TARMAC_LOAD_OK) st = check_function_export(info, "wapc_init", ":", false, err);
+  if (st != TARMAC_LOAD_OK) return st;
+  const wasm_export_t *mem = wasm_module_info_export(info, "memory");
+  if (!mem || mem->kind != WASM_EXTERN_MEMORY) {
+    snprintf(err->message, sizeof err->message,
+             "no `memory` export: a waPC guest must export its memory");
+    return TARMAC_LOAD_EXPORT;
+  }
+  return TARMAC_LOAD_OK;
+}
+
+static int compute_cache_key(const tarmac_engine_t *engine,
+                             const uint8_t *bytes, size_t len,
+                             char key[CACHE_KEY_HEX + 1]) {
+  unsigned char digest[32];
+  unsigned int digest_len = 0;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+           EVP_DigestUpdate(ctx, engine->toolchain.identity,
+                            strlen(engine->toolchain.identity) + 1) &&
+           EVP_DigestUpdate(ctx, bytes, len) &&
+           EVP_DigestFinal_ex(ctx, digest, &digest_len) && digest_len == 32;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) return -1;
+  for (int i = 0; i < 32; i++) snprintf(key + 2 * i, 3, "%02x", digest[i]);
+  return 0;
+}
+
+/* Opens an artifact and checks it is ours and for this key. */
+static void *open_artifact(const char *path, const char *key,
+                           const tarmac_module_descriptor_t **descriptor,
+                           char *why, size_t why_size) {
+  void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    const char *e = dlerror();
+    snprintf(why, why_size, "%s", e ? e : "cannot open");
+    return NULL;
+  }
+  const tarmac_module_descriptor_t *d =
+      dlsym(library, TARMAC_MODULE_DESCRIPTOR_SYMBOL);
+  if (!d || d->abi_version != TARMAC_MODULE_ABI_VERSION || !d->cache_key ||
+      strcmp(d->cache_key, key) != 0 || !d->instantiate || !d->guest_call ||
+      !d->memory || !d->free_instance || !d->init_module) {
+    snprintf(why, why_size, "not an artifact of this module and tarmac build");
+    dlclose(library);
+    return NULL;
+  }
+  *descriptor = d;
+  return library;
+}
+
+static void remove_work_dir(const char *dir) {
+  static const char *const files[] = {"module.wasm", "module.c", "module.h",
+                                      "glue.c", "artifact.so"};
+  char path[4096];
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
+/* Compiles into a private work directory, then renames the artifact into
+ * place: readers see the old file or the whole new one, never a part. */
+static tarmac_load_status_t build_artifact(tarmac_engine_t *engine,
+                                           const uint8_t *bytes, size_t len,
+                                           const wasm_module_info_t *info,
+                                           const char *key, const char *path,
+                                           tarmac_error_t *err) {
+  char work_dir[4096], built[4096];
+  snprintf(work_dir, sizeof work_dir, "%s/build-%.16s-XXXXXX",
+           engine->cache_dir, key);
+  if (!mkdtemp(work_dir)) {
+    snprintf(err->message, sizeof err->message,
+             "cannot create a work directory in %s: %s", engine->cache_dir,
+             strerror(errno));
+    return TARMAC_LOAD_IO;
+  }
+  snprintf(built, sizeof built, "%s/artifact.so", work_dir);
+  tarmac_logf(TARMAC_LOG_DEBUG, "compiling module %.16s into %s", key, path);
+  tarmac_load_status_t st = tarmac_toolchain_compile(
+      &engine->toolchain, bytes, len, info, key, work_dir, built, err);
+  if (st == TARMAC_LOAD_OK && rename(built, path) != 0) {
+    snprintf(err->message, sizeof err->message,
+             "cannot move the compiled module into %s: %s", path,
+             strerror(errno));
+    st = TARMAC_LOAD_IO;
+  }
+  remove_work_dir(work_dir);
+  return st;
+}
+
+typedef struct {
+  char key[CACHE_KEY_HEX + 1];
+  char path[4096];
+  void *library;
+  const tarmac_module_descriptor_t *descriptor;
+} artifact_t;
+
+/* Validates the module, then finds its artifact in the cache or builds it
+ * (one builder per key at a time across processes), and opens it. */
+static tarmac_load_status_t obtain_artifact(tarmac_engine_t *engine,
+                                            const uint8_t *bytes, size_t len,
+                                            artifact_t *art,
+                                            tarmac_error_t *err) {
+  wasm_module_info_t info;
+  tarmac_load_status_t st = wasm_module_info_parse(bytes, len, &info, err);
+  if (st != TARMAC_LOAD_OK) return st;
+  st = check_imports(&info, err);
+  if (st == TARMAC_LOAD_OK) st = check_exports(&info, err);
+  if (st != TARMAC_LOAD_OK) goto done;
+  if (compute_cache_key(engine, bytes, len, art->key) != 0) {
+    snprintf(err->message, sizeof err->message, "cannot hash the module");
+    st = TARMAC_LOAD_IO;
+    goto done;
+  }
+  snprintf(art->path, sizeof art->path, "%s/%s.so", engine->cache_dir,
+           art->key);
+  char why[512];
+  art->library = open_artifact(art->path, art->key, &art->descriptor, why,
+                               sizeof why);
+  if (art->library) goto done;
+  char lock_path[4096];
+  snprintf(lock_path, sizeof lock_path, "%s/%s.lock", engine->cache_dir,
+           art->key);
+  int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+    snprintf(err->message, sizeof err->message, "cannot lock %s: %s",
+             lock_path, strerror(errno));
+    if (lock >= 0) close(lock);
+    st = TARMAC_LOAD_IO;
+    goto done;
+  }
+  /* another process may have built it while we waited */
+  art->library = open_artifact(art->path, art->key, &art->descriptor, why,
+                               sizeof why);
+  if (!art->library) {
+    if (access(art->path, F_OK) == 0)
+      tarmac_logf(TARMAC_LOG_WARN, "rebuilding cached module %s: %s",
+                  art->path, why);
+    st = build_artifact(engine, bytes, len, &info, art->key, art->path, err);
+    if (st == TARMAC_LOAD_OK) {
+      art->library = open_artifact(art->path, art->key, &art->descriptor, why,
+                                   sizeof why);
+      if (!art->library) {
+        snprintf(err->message, sizeof err->message,
+                 "cannot load the compiled module %s: %s", art->path, why);
+        st = TARMAC_LOAD_TOOLCHAIN;
+      }
+    }
+  }
+  flock(lock, LOCK_UN);
+  close(lock);
+done:
+  wasm_module_info_free(&info);
+  return st;
+}
+
+static int read_whole_file(const char *path, uint8_t **out, size_t *out_len,
+                           tarmac_error_t *err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    snprintf(err->message, sizeof err->message, "cannot read %s: %s", path,
+             strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_MODULE_BYTES) {
+    snprintf(err->message, sizeof err->message,
+             "cannot read %s: %s", path,
+             S_ISREG(st.st_mode) ? "larger than 512 MiB" : "not a regular file");
+    close(fd);
+    return -1;
+  }
+  size_t size = (size_t)st.st_size, got = 0;
+  uint8_t *bytes = malloc(size ? size : 1);
+  while (bytes && got < size) {
+    ssize_t n = read(fd, bytes + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  close(fd);
+  if (!bytes || got != size) {
+    snprintf(err->message, sizeof err->message, "cannot read %s: %s", path,
+             bytes ? "file changed while reading" : "out of memory");
+    free(bytes);
+    return -1;
+  }
+  *out = bytes;
+  *out_len = size;
+  return 0;
+}
+
+static char *name_from_path(const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t len = strlen(base);
+  if (len > 5 && strcmp(base + len - 5, ".wasm") == 0) len -= 5;
+  return strndup(base, len);
+}
+
+tarmac_load_status_t tarmac_module_load_bytes(tarmac_engine_t *engine,
+                                              const uint8_t *bytes, size_t len,
+                                              const char *name,
+                                              tarmac_module_t **out,
+                                              tarmac_error_t *err) {
+  artifact_t art = {0};
+  *out = NULL;
+  tarmac_load_status_t st = obtain_artifact(engine, bytes, len, &art, err);
+  if (st != TARMAC_LOAD_OK) return st;
+  tarmac_module_t *module = calloc(1, sizeof *module);
+  if (module) {
+    module->name = strdup(name ? name : "module");
+    module->artifact_path = strdup(art.path);
+  }
+  if (!module || !module->name || !module->artifact_path) {
+    if (module) {
+      free(module->name);
+      free(module->artifact_path);
+      free(module);
+    }
+    dlclose(art.library);
+    snprintf(err->message, sizeof err->message, "out of memory");
+    return TARMAC_LOAD_IO;
+  }
+  atomic_init(&module->references, 1);
+  module->engine = engine;
+  module->library = art.library;
+  module->descriptor = art.descriptor;
+  module->descriptor->init_module();
+  *out = module;
+  return TARMAC_LOAD_OK;
+}
+
+tarmac_load_status_t tarmac_module_load(tarmac_engine_t *engine,
+                                        const char *path, const char *name,
+                                        tarmac_module_t **out,
+                                        tarmac_error_t *err) {
+  uint8_t *bytes;
+  size_t len;
+  *out = NULL;
+  if (read_whole_file(path, &bytes, &len, err) != 0) return TARMAC_LOAD_IO;
+  char *default_name = name ? NULL : name_from_path(path);
+  tarmac_load_status_t st = tarmac_module_load_bytes(
+      engine, bytes, len, name ? name : default_name, out, err);
+  free(default_name);
+  free(bytes);
+  return st;
+}
+
+tarmac_load_status_t tarmac_module_compile(tarmac_engine_t *engine,
+                                           const char *path,
+                                           char *artifact_path, size_t size,
+                                           tarmac_error_t *err) {
+  uint8_t *bytes;
+  size_t len;
+  if (read_whole_file(path, &bytes, &len, err) != 0) return TARMAC_LOAD_IO;
+  artifact_t art = {0};
+  tarmac_load_status_t st = obtain_artifact(engine, bytes, len, &art, err);
+  free(bytes);
+  if (st != TARMAC_LOAD_OK) return st;
+  dlclose(art.library);
+  snprintf(artifact_path, size, "%s", art.path);
+  return TARMAC_LOAD_OK;
+}
+
+void tarmac_module_retain(tarmac_module_t *module) {
+  atomic_fetch_add(&module->references, 1);
+}
+
+void tarmac_module_release(tarmac_module_t *module) {
+  if (!module || atomic_fetch_sub(&module->references, 1) != 1) return;
+  dlclose(module->library);
+  free(module->name);
+  free(module->artifact_path);
+  free(module);
+}
+
+const char *tarmac_module_name(const tarmac_module_t *module) {
+  return module->name;
+}
+
+const char *tarmac_module_artifact(const tarmac_module_t *module) {
+  return module->artifact_path;
+}

@@ -1,0 +1,144 @@
+#include "wapc/wapc_host.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/host_imports.h"
+#include "engine/instance_state.h"
+#include "log/log.h"
+#include "runtime/runtime.h"
+
+typedef struct tarmac_instance instance_t;
+
+const tarmac_host_import_t tarmac_wapc_imports[] = {
+    {"wapc", "__guest_request", "ii:"},
+    {"wapc", "__guest_response", "ii:"},
+    {"wapc", "__guest_error", "ii:"},
+    {"wapc", "__host_call", "iiiiiiii:i"},
+    {"wapc", "__host_response_len", ":i"},
+    {"wapc", "__host_response", "i:"},
+    {"wapc", "__host_error_len", ":i"},
+    {"wapc", "__host_error", "i:"},
+    {"wapc", "__console_log", "ii:"},
+    {NULL, NULL, NULL},
+};
+
+/* Every import starts here: enough stack for host code, and the state the
+ * import needs (an invocation in progress unless `anytime`). */
+static void enter_import(instance_t *inst, const char *name, bool anytime) {
+  tarmac_rt_check_host_stack();
+  if (!anytime && inst->phase != TARMAC_PHASE_INVOKING) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "wapc.%s called outside an invocation",
+             name);
+    tarmac_rt_trap_detail_set(TARMAC_TRAP_HOST_FAULT, detail);
+  }
+}
+
+static const uint8_t *guest_bytes(instance_t *inst, uint32_t ptr, uint32_t len,
+                                  const char *what) {
+  return tarmac_rt_guest_range(inst->memory, ptr, len, what);
+}
+
+/* Copies host bytes into guest memory at ptr (checked). */
+static void copy_to_guest(instance_t *inst, uint32_t ptr, const void *data,
+                          size_t len, const char *what) {
+  if (len > UINT32_MAX) tarmac_rt_trap_detail_set(WASM_RT_TRAP_OOB, what);
+  uint8_t *dest = tarmac_rt_guest_range(inst->memory, ptr, (uint32_t)len, what);
+  if (len) memcpy(dest, data, len);
+}
+
+static void keep_guest_bytes(instance_t *inst, tarmac_buffer_t *into,
+                             uint32_t ptr, uint32_t len, const char *what) {
+  const uint8_t *src = guest_bytes(inst, ptr, len, what);
+  if (tarmac_buffer_set(into, src, len) != 0)
+    tarmac_rt_trap_detail_set(TARMAC_TRAP_RESOURCE,
+                              "out of memory keeping guest bytes");
+}
+
+static uint32_t buffer_length(const tarmac_buffer_t *buf) {
+  return buf->len > UINT32_MAX ? UINT32_MAX : (uint32_t)buf->len;
+}
+
+void Z_wapcZ___guest_request(instance_t *inst, uint32_t op_ptr,
+                             uint32_t payload_ptr) {
+  enter_import(inst, "__guest_request", false);
+  copy_to_guest(inst, op_ptr, inst->op, inst->op_len,
+                "__guest_request operation");
+  copy_to_guest(inst, payload_ptr, inst->payload, inst->payload_len,
+                "__guest_request payload");
+}
+
+void Z_wapcZ___guest_response(instance_t *inst, uint32_t ptr, uint32_t len) {
+  enter_import(inst, "__guest_response", false);
+  keep_guest_bytes(inst, &inst->response, ptr, len, "__guest_response");
+}
+
+void Z_wapcZ___guest_error(instance_t *inst, uint32_t ptr, uint32_t len) {
+  enter_import(inst, "__guest_error", false);
+  keep_guest_bytes(inst, &inst->error, ptr, len, "__guest_error");
+  inst->error_set = true;
+}
+
+uint32_t Z_wapcZ___host_call(instance_t *inst, uint32_t binding_ptr,
+                             uint32_t binding_len, uint32_t namespace_ptr,
+                             uint32_t namespace_len, uint32_t operation_ptr,
+                             uint32_t operation_len, uint32_t payload_ptr,
+                             uint32_t payload_len) {
+  enter_import(inst, "__host_call", true);
+  tarmac_host_call_t call = {
+      .binding = (const char *)guest_bytes(inst, binding_ptr, binding_len,
+                                           "__host_call binding"),
+      .binding_len = binding_len,
+      .namespace_ = (const char *)guest_bytes(inst, namespace_ptr,
+                                              namespace_len,
+                                              "__host_call namespace"),
+      .namespace_len = namespace_len,
+      .operation = (const char *)guest_bytes(inst, operation_ptr,
+                                             operation_len,
+                                             "__host_call operation"),
+      .operation_len = operation_len,
+      .payload = guest_bytes(inst, payload_ptr, payload_len,
+                             "__host_call payload"),
+      .payload_len = payload_len,
+      .caller = inst,
+      .function_name = inst->name,
+  };
+  tarmac_buffer_clear(&inst->host_response);
+  tarmac_buffer_clear(&inst->host_error);
+  int rc = tarmac_callbacks_dispatch(inst->callbacks, &call,
+                                     &inst->host_response, &inst->host_error);
+  if (rc != 0) tarmac_buffer_clear(&inst->host_response);
+  else tarmac_buffer_clear(&inst->host_error);
+  return rc == 0 ? 1 : 0;
+}
+
+uint32_t Z_wapcZ___host_response_len(instance_t *inst) {
+  enter_import(inst, "__host_response_len", true);
+  return buffer_length(&inst->host_response);
+}
+
+void Z_wapcZ___host_response(instance_t *inst, uint32_t ptr) {
+  enter_import(inst, "__host_response", true);
+  copy_to_guest(inst, ptr, inst->host_response.data, inst->host_response.len,
+                "__host_response");
+}
+
+uint32_t Z_wapcZ___host_error_len(instance_t *inst) {
+  enter_import(inst, "__host_error_len", true);
+  return buffer_length(&inst->host_error);
+}
+
+void Z_wapcZ___host_error(instance_t *inst, uint32_t ptr) {
+  enter_import(inst, "__host_error", true);
+  copy_to_guest(inst, ptr, inst->host_error.data, inst->host_error.len,
+                "__host_error");
+}
+
+void Z_wapcZ___console_log(instance_t *inst, uint32_t ptr, uint32_t len) {
+  enter_import(inst, "__console_log", true);
+  const uint8_t *msg = guest_bytes(inst, ptr, len, "__console_log");
+  tarmac_log_fields(TARMAC_LOG_INFO, (const char *)msg, len, "function",
+                    inst->name, NULL);
+}
