@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, from Debian packages, whatever Tarmac needs to build, test and
+# benchmark that is missing. Idempotent: when everything is present it does
+# nothing (no apt-get update).
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config
+  # engine: wasm2c and the guest toolchain (clang for wasm32-wasi)
+  wabt clang lld wasi-libc libclang-rt-14-dev-wasm32
+  # libraries
+  libssl-dev libjansson-dev libh2o-evloop-dev
+  # tests and benchmarks
+  python3 curl openssl nginx-light wrk procps
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
