@@ -154,7 +154,10 @@ def test_traps():
         expect(["call", ops, op], 2, stdout=b"", stderr_has=[name])
     expect(["call", ops, "abort"], 2, stdout=b"",
            stderr_has=["abort", "boom"])
-    expect(["call", ops, "exit3"], 2, stdout=b"", stderr_has=["exit", "3"])
+    _, _, err = expect(["call", ops, "exit3"], 2, stdout=b"",
+                       stderr_has=["exit"])
+    check("proc_exit trap gives the exit code",
+          re.search(r"\b3\b", err) is not None, err)
 
 
 def test_load_errors():
@@ -195,6 +198,12 @@ def test_memory():
         expect(["call", ops, "grow", pages], 1, stdout=b"",
                stderr_has=["memory.grow failed"],
                what="grow by %s pages past the ceiling" % pages)
+    one_mib = {"APP_WASM_MEMORY_LIMIT": "1MiB"}
+    expect(["call", ops, "grow", "14"], 0, stdout=b"16", env=one_mib,
+           what="grow to a configured 1 MiB ceiling")
+    expect(["call", ops, "grow", "15"], 1, stdout=b"", env=one_mib,
+           stderr_has=["memory.grow failed"],
+           what="grow past a configured 1 MiB ceiling")
 
 
 def test_startup():
@@ -281,16 +290,41 @@ def test_compile():
                stderr_has=["not a wasm"], env=env)
 
 
+def counting_compiler(directory):
+    """A C compiler that records each compilation (an invocation naming a .c
+    file) in directory/compilations, then runs gcc. Returns (path, log)."""
+    log = os.path.join(directory, "compilations")
+    path = os.path.join(directory, "counting-cc")
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\n'
+                'for a in "$@"; do case "$a" in *.c) echo "$*" >> "%s";; esac; done\n'
+                'exec gcc "$@"\n' % log)
+    os.chmod(path, 0o755)
+    return path, log
+
+
+def compilations(log):
+    if not os.path.exists(log):
+        return 0
+    with open(log) as f:
+        return len(f.readlines())
+
+
 def test_cache():
-    with tempfile.TemporaryDirectory() as cache:
-        env = {"TARMAC_CACHE_DIR": cache}
+    with tempfile.TemporaryDirectory() as cache, \
+         tempfile.TemporaryDirectory() as tools:
+        cc, log = counting_compiler(tools)
+        env = {"TARMAC_CACHE_DIR": cache, "CC": cc}
         expect(["call", ECHO, "echo", "first"], 0, stdout=b"first", env=env)
+        check("first call compiles", compilations(log) >= 1)
         artifact = artifact_of(ECHO, env)
         before = os.stat(artifact)
+        compiled = compilations(log)
         time.sleep(0.05)
-        no_cc = dict(env, CC="/nonexistent/cc")
         expect(["call", ECHO, "echo", "second"], 0, stdout=b"second",
-               env=no_cc, what="second call needs no compiler")
+               env=env, what="second call")
+        check("second call compiles nothing", compilations(log) == compiled,
+              "%d compilations, want %d" % (compilations(log), compiled))
         after = os.stat(artifact)
         check("second call leaves the artifact untouched",
               (after.st_mtime_ns, after.st_ino) ==
@@ -310,8 +344,11 @@ def test_cache():
         shutil.copyfile(foreign, artifact)
         expect(["call", ECHO, "echo", "still"], 0, stdout=b"still", env=env,
                what="call after a foreign artifact replaced ours")
-        expect(["call", guest("wapc_ops"), "ok"], 0, stdout=b"ok", env=no_cc,
-               what="the foreign artifact's own module still cached")
+        compiled = compilations(log)
+        expect(["call", guest("wapc_ops"), "ok"], 0, stdout=b"ok", env=env,
+               what="the foreign artifact's own module")
+        check("the foreign artifact's own module is still cached",
+              compilations(log) == compiled)
 
 
 def test_concurrent():
