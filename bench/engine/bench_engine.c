@@ -1,0 +1,105 @@
+/* bench_engine: what one waPC round trip and one instance cost.
+ *
+ *   invoke      tarmac_instance_invoke("echo", 16 bytes) through the whole
+ *               host path (protection, __guest_request, __guest_response,
+ *               result rules)
+ *   baseline    the guest's __guest_call entry called directly in a loop
+ *               inside one protected frame, with the same imports: the cost
+ *               of the guest code and imports alone
+ *   instance    tarmac_instance_new + tarmac_instance_free (memory
+ *               reservation, instantiation, start-up exports, teardown)
+ *
+ * Usage: bench_engine MODULE.wasm [iterations]  (the echo example). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "callbacks/registry.h"
+#include "engine/engine.h"
+#include "engine/engine_internal.h"
+#include "engine/instance_state.h"
+#include "runtime/runtime.h"
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+typedef struct {
+  tarmac_instance_t *inst;
+  long iterations;
+} raw_loop_t;
+
+static void raw_guest_calls(void *arg) {
+  raw_loop_t *loop = arg;
+  tarmac_instance_t *inst = loop->inst;
+  for (long i = 0; i < loop->iterations; i++) {
+    inst->response.len = 0;
+    inst->module->descriptor->guest_call(inst->guest, (uint32_t)inst->op_len,
+                                         (uint32_t)inst->payload_len);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: bench_engine MODULE.wasm [iterations]\n");
+    return 64;
+  }
+  long iterations = argc > 2 ? atol(argv[2]) : 1000000;
+  tarmac_error_t err;
+  tarmac_engine_t *engine = tarmac_engine_new(NULL, &err);
+  tarmac_module_t *module = NULL;
+  if (!engine ||
+      tarmac_module_load(engine, argv[1], NULL, &module, &err) != TARMAC_LOAD_OK) {
+    fprintf(stderr, "bench_engine: %s\n", err.message);
+    return 3;
+  }
+  const uint8_t payload[16] = "0123456789abcdef";
+  tarmac_instance_t *inst = tarmac_instance_new(module, &err);
+  if (!inst) {
+    fprintf(stderr, "bench_engine: %s\n", err.message);
+    return 2;
+  }
+  tarmac_call_result_t r;
+  for (int i = 0; i < 1000; i++)
+    tarmac_instance_invoke(inst, "echo", 4, payload, 16, &r);
+  if (r.status != TARMAC_CALL_OK || r.len != 16) {
+    fprintf(stderr, "bench_engine: echo did not answer its payload\n");
+    return 1;
+  }
+
+  double t0 = now_ns();
+  for (long i = 0; i < iterations; i++)
+    tarmac_instance_invoke(inst, "echo", 4, payload, 16, &r);
+  double invoke_ns = (now_ns() - t0) / (double)iterations;
+
+  inst->op = "echo";
+  inst->op_len = 4;
+  inst->payload = payload;
+  inst->payload_len = 16;
+  inst->phase = TARMAC_PHASE_INVOKING;
+  raw_loop_t loop = {inst, iterations};
+  t0 = now_ns();
+  int trap = tarmac_rt_run_protected(raw_guest_calls, &loop);
+  double raw_ns = (now_ns() - t0) / (double)iterations;
+  inst->phase = TARMAC_PHASE_IDLE;
+  if (trap != WASM_RT_TRAP_NONE) return 2;
+  tarmac_instance_free(inst);
+
+  long instances = iterations / 20 > 1000 ? iterations / 20 : 1000;
+  t0 = now_ns();
+  for (long i = 0; i < instances; i++) tarmac_instance_free(tarmac_instance_new(module, &err));
+  double instance_ns = (now_ns() - t0) / (double)instances;
+
+  printf("engine benchmark (%s, %ld iterations)\n", argv[1], iterations);
+  printf("  invoke echo 16 B, full host path : %8.1f ns/op\n", invoke_ns);
+  printf("  baseline: raw __guest_call loop  : %8.1f ns/op\n", raw_ns);
+  printf("  host path overhead ratio         : %8.2fx baseline\n", invoke_ns / raw_ns);
+  printf("  instantiate + destroy            : %8.1f ns/op (%ld runs)\n",
+         instance_ns, instances);
+  tarmac_module_release(module);
+  tarmac_engine_free(engine);
+  return 0;
+}
