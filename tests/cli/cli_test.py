@@ -267,6 +267,8 @@ def test_wasi():
     expect(["call", wasi, "stdin"], 0, stdout=b"0")
     _, out, _ = expect(["call", wasi, "open"], 0)
     check("no filesystem access", out.startswith(b"denied:"), repr(out))
+    expect(["call", guest("wasi_unstable"), "x"], 0, stdout=b"0 25",
+           what="fd_write imported from wasi_unstable")
 
 
 def artifact_of(module, env):
