@@ -181,7 +181,9 @@ int tarmac_host_call(const char *binding, const char *namespace_,
   bool ok = wapc_host_call(binding, strlen(binding), namespace_,
                            strlen(namespace_), operation, strlen(operation),
                            payload, len) == 1;
-  if (out && out_len && !host_result_fetch(ok, out, out_len)) return TARMAC_ERROR;
+  size_t len_unused;
+  if (out && !host_result_fetch(ok, out, out_len ? out_len : &len_unused))
+    return TARMAC_ERROR;
   return ok ? TARMAC_OK : TARMAC_ERROR;
 }
 

@@ -73,7 +73,7 @@ int tarmac_fail(const char *format, ...)
 
 /* Calls the host callback (binding, namespace, operation) with a payload.
  * On success returns TARMAC_OK and, when `out` is not NULL, gives the
- * response in *out / *out_len. On failure returns TARMAC_ERROR and gives the
+ * response in *out / *out_len (out_len may be NULL). On failure returns TARMAC_ERROR and gives the
  * host's error text the same way. *out is malloc()ed, NUL-terminated (not
  * counted in *out_len), and the caller frees it; it is NULL with *out_len 0
  * when memory runs out (the result is then TARMAC_ERROR). */
