@@ -1,6 +1,7 @@
 /* Loading modules: validation against the host's imports, the artifact
  * cache (content-addressed, atomic, locked), and dlopen. */
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -137,10 +138,48 @@ static int compute_cache_key(const tarmac_engine_t *engine,
   return 0;
 }
 
+/* A truncated shared object can crash dlopen (it maps pages past the end of
+ * the file), so before opening one, check that its headers and every loaded
+ * segment lie inside the file. */
+static bool artifact_is_complete(int fd, char *why, size_t why_size) {
+  struct stat st;
+  Elf64_Ehdr eh;
+  if (fstat(fd, &st) != 0 || pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+      memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
+    snprintf(why, why_size, "not a 64-bit ELF shared object");
+    return false;
+  }
+  uint64_t size = (uint64_t)st.st_size;
+  if (eh.e_phoff + (uint64_t)eh.e_phnum * eh.e_phentsize > size ||
+      eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize > size) {
+    snprintf(why, why_size, "truncated (headers past the end of the file)");
+    return false;
+  }
+  for (uint16_t i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) !=
+            (ssize_t)sizeof ph ||
+        (ph.p_type == PT_LOAD && ph.p_offset + ph.p_filesz > size)) {
+      snprintf(why, why_size, "truncated (a segment ends past the file)");
+      return false;
+    }
+  }
+  return true;
+}
+
 /* Opens an artifact and checks it is ours and for this key. */
 static void *open_artifact(const char *path, const char *key,
                            const tarmac_module_descriptor_t **descriptor,
                            char *why, size_t why_size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(why, why_size, "%s", strerror(errno));
+    return NULL;
+  }
+  bool complete = artifact_is_complete(fd, why, why_size);
+  close(fd);
+  if (!complete) return NULL;
   void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!library) {
     const char *e = dlerror();
