@@ -1,0 +1,220 @@
+/* A request's journey: copied out of h2o on arrival (so the handler never
+ * sees memory that h2o can free under it), answered through h2o after the
+ * handler ran. */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/loop.h"
+#include "log/log.h"
+
+/* h2o disposes the request: before the answer, the client abandoned it. */
+static void on_req_dispose(void *p) {
+  http_call_ref_t *ref = p;
+  http_call_t *call = ref->call;
+  if (call == NULL) return;
+  call->req = NULL;
+  if (call->version >= 0x200)
+    tarmac_http_churn_note(call->loop, call->conn_id, tarmac_http_now_ms());
+}
+
+static const char *protocol_name(int version) {
+  switch (version) {
+  case 0x200: return "HTTP/2";
+  case 0x101: return "HTTP/1.1";
+  case 0x100: return "HTTP/1.0";
+  default: return "HTTP";
+  }
+}
+
+static void format_peer(h2o_req_t *req, char *out, size_t size) {
+  struct sockaddr_storage ss;
+  socklen_t len = req->conn->callbacks->get_peername(req->conn,
+                                                     (struct sockaddr *)&ss);
+  char host[INET6_ADDRSTRLEN] = "", port[8] = "";
+  if (len == 0 ||
+      getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+                  sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    snprintf(out, size, "unknown");
+    return;
+  }
+  snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+           port);
+}
+
+/* Appends bytes to storage (room reserved beforehand) and returns where
+ * they landed. */
+static const char *keep(tarmac_buffer_t *storage, const void *data,
+                        size_t len) {
+  char *at = (char *)storage->data + storage->len;
+  if (len) memcpy(at, data, len);
+  storage->len += len;
+  return at;
+}
+
+static int copy_request(http_call_t *call, h2o_req_t *req) {
+  size_t path_len = req->input.path.len;
+  size_t query_at = req->input.query_at;
+  if (query_at > path_len) query_at = path_len;
+  size_t total = req->input.method.len + path_len + req->entity.len + 1;
+  for (size_t i = 0; i < req->headers.size; i++)
+    total += req->headers.entries[i].name->len +
+             req->headers.entries[i].value.len;
+  if (tarmac_buffer_reserve(&call->storage, total) != 0) return -1;
+  if (req->headers.size) {
+    call->headers = calloc(req->headers.size, sizeof(*call->headers));
+    if (call->headers == NULL) return -1;
+  }
+  tarmac_http_request_t *r = &call->request;
+  tarmac_buffer_t *s = &call->storage;
+  r->method = keep(s, req->input.method.base, req->input.method.len);
+  r->method_len = req->input.method.len;
+  r->path = keep(s, req->input.path.base, query_at);
+  r->path_len = query_at;
+  size_t query_len = query_at < path_len ? path_len - query_at - 1 : 0;
+  r->query = keep(s, req->input.path.base + path_len - query_len, query_len);
+  r->query_len = query_len;
+  for (size_t i = 0; i < req->headers.size; i++) {
+    const h2o_header_t *h = &req->headers.entries[i];
+    const char *name = h->orig_name ? h->orig_name : h->name->base;
+    call->headers[i].name = keep(s, name, h->name->len);
+    call->headers[i].name_len = h->name->len;
+    call->headers[i].value = keep(s, h->value.base, h->value.len);
+    call->headers[i].value_len = h->value.len;
+  }
+  r->headers = call->headers;
+  r->header_count = req->headers.size;
+  if (req->entity.base != NULL && req->entity.len > 0) {
+    r->body = (const uint8_t *)keep(s, req->entity.base, req->entity.len);
+    r->body_len = req->entity.len;
+  }
+  format_peer(req, call->remote_addr, sizeof(call->remote_addr));
+  r->remote_addr = call->remote_addr;
+  r->protocol = protocol_name(req->version);
+  return 0;
+}
+
+http_call_t *tarmac_http_call_new(http_loop_t *loop, h2o_req_t *req) {
+  http_call_t *call = calloc(1, sizeof(*call));
+  if (call == NULL) return NULL;
+  call->loop = loop;
+  call->conn_id = req->conn->id;
+  call->version = req->version;
+  tarmac_http_response_init(&call->response);
+  clock_gettime(CLOCK_MONOTONIC, &call->started);
+  if (copy_request(call, req) != 0) {
+    tarmac_http_call_free(call);
+    return NULL;
+  }
+  call->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*call->ref),
+                                   on_req_dispose);
+  call->ref->call = call;
+  call->req = req;
+  return call;
+}
+
+void tarmac_http_call_free(http_call_t *call) {
+  if (call->ref != NULL && call->req != NULL) call->ref->call = NULL;
+  tarmac_buffer_free(&call->storage);
+  free(call->headers);
+  tarmac_http_response_free(&call->response);
+  free(call);
+}
+
+static const char *reason_phrase(int status) {
+  switch (status) {
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 304: return "Not Modified";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 413: return "Payload Too Large";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return status < 400 ? "OK" : "Error";
+  }
+}
+
+/* Headers the protocol layer owns; a handler's copies are dropped. */
+static bool is_reserved_header(const char *lower, size_t len) {
+  static const char *const reserved[] = {
+      "content-length", "transfer-encoding", "connection", "keep-alive",
+      "server", "upgrade", "proxy-connection", "te", NULL};
+  for (const char *const *r = reserved; *r; r++)
+    if (strlen(*r) == len && memcmp(*r, lower, len) == 0) return true;
+  return false;
+}
+
+static void add_response_headers(h2o_req_t *req,
+                                 const tarmac_http_response_t *res) {
+  size_t cursor = 0, name_len, value_len;
+  const char *name, *value;
+  while (tarmac_http_response_next_header(res, &cursor, &name, &name_len,
+                                          &value, &value_len)) {
+    char *lower = h2o_mem_alloc_pool(&req->pool, name_len + 1);
+    for (size_t i = 0; i < name_len; i++)
+      lower[i] = (char)h2o_tolower((unsigned char)name[i]);
+    lower[name_len] = '\0';
+    if (is_reserved_header(lower, name_len)) continue;
+    h2o_iovec_t orig = h2o_strdup(&req->pool, name, name_len);
+    h2o_iovec_t val = h2o_strdup(&req->pool, value, value_len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, lower, name_len, 1,
+                          orig.base, val.base, val.len);
+  }
+}
+
+static void log_access(const http_call_t *call, int status) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long micros = (now.tv_sec - call->started.tv_sec) * 1000000LL +
+                     (now.tv_nsec - call->started.tv_nsec) / 1000;
+  char status_text[16], micros_text[24], bytes_text[24];
+  snprintf(status_text, sizeof(status_text), "%d", status);
+  snprintf(micros_text, sizeof(micros_text), "%lld", micros);
+  snprintf(bytes_text, sizeof(bytes_text), "%zu", call->response.body.len);
+  char method[16], path[512];
+  snprintf(method, sizeof(method), "%.*s", (int)call->request.method_len,
+           call->request.method);
+  snprintf(path, sizeof(path), "%.*s", (int)call->request.path_len,
+           call->request.path);
+  static const char msg[] = "request";
+  tarmac_log_fields(TARMAC_LOG_DEBUG, msg, sizeof(msg) - 1, "method", method,
+                    "path", path, "status", status_text, "remote",
+                    call->remote_addr, "protocol", call->request.protocol,
+                    "bytes", bytes_text, "duration_us", micros_text,
+                    (const char *)NULL);
+}
+
+void tarmac_http_call_finish(http_call_t *call) {
+  http_loop_t *loop = call->loop;
+  h2o_req_t *req = call->req;
+  int status = call->response.status ? call->response.status : 500;
+  if (req != NULL) {
+    call->ref->call = NULL;
+    call->req = NULL;
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    add_response_headers(req, &call->response);
+    req->res.content_length = call->response.body.len;
+    const char *body = call->response.body.data
+                           ? (const char *)call->response.body.data
+                           : "";
+    h2o_send_inline(req, body, call->response.body.len);
+  }
+  if (tarmac_log_enabled(TARMAC_LOG_DEBUG)) log_access(call, status);
+  tarmac_http_call_free(call);
+  loop->in_flight--;
+}

@@ -1,0 +1,106 @@
+/* The crew of each loop: the thread driving it, spares parked for
+ * takeovers, and threads finishing a handler after losing the baton; plus
+ * the process-wide watchdog that notices stalled handlers. A crew thread
+ * only ever serves its own loop, and lives until that loop is closed, so
+ * h2o's thread-local buffer allocators are never shared between loops. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/loop.h"
+#include "log/log.h"
+
+uint64_t tarmac_http_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Parks a thread that lost the baton. true = it was handed the baton
+ * again; false = the loop is finished and the thread should exit. */
+static bool park(http_loop_t *loop) {
+  pthread_mutex_lock(&loop->crew_lock);
+  loop->idle++;
+  while (loop->handoffs == 0 && !loop->finished)
+    pthread_cond_wait(&loop->crew_cond, &loop->crew_lock);
+  loop->idle--;
+  bool drive = loop->handoffs > 0 && !loop->finished;
+  if (drive) loop->handoffs--;
+  pthread_mutex_unlock(&loop->crew_lock);
+  return drive;
+}
+
+static void thread_exit(http_loop_t *loop) {
+  tarmac_http_server_t *server = loop->server;
+  pthread_mutex_lock(&loop->crew_lock);
+  loop->threads--;
+  pthread_mutex_unlock(&loop->crew_lock);
+  pthread_mutex_lock(&server->done_lock);
+  server->threads_alive--;
+  pthread_cond_broadcast(&server->done_cond);
+  pthread_mutex_unlock(&server->done_lock);
+}
+
+static void *crew_main(void *arg) {
+  http_loop_t *loop = arg;
+  h2o_socket_buffer_prototype.allocator.max = 0; /* see server_new */
+  while (!tarmac_http_loop_drive(loop) && park(loop)) {
+  }
+  thread_exit(loop);
+  return NULL;
+}
+
+int tarmac_http_crew_spawn(http_loop_t *loop) {
+  tarmac_http_server_t *server = loop->server;
+  pthread_attr_t attr;
+  int rc = pthread_attr_init(&attr);
+  if (rc != 0) return rc;
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_mutex_lock(&server->done_lock);
+  server->threads_alive++;
+  pthread_mutex_unlock(&server->done_lock);
+  pthread_t tid;
+  rc = pthread_create(&tid, &attr, crew_main, loop);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    pthread_mutex_lock(&server->done_lock);
+    server->threads_alive--;
+    pthread_mutex_unlock(&server->done_lock);
+    return rc;
+  }
+  loop->threads++;
+  return 0;
+}
+
+/* The handler on this loop has been running for at least one tick: give
+ * the loop to a parked spare, or to a new thread while the crew is below
+ * its maximum. At the maximum the loop waits for a thread to come back. */
+static void take_over(http_loop_t *loop) {
+  unsigned max = loop->server->config.max_threads_per_loop;
+  pthread_mutex_lock(&loop->crew_lock);
+  bool spare = loop->idle > loop->handoffs;
+  if (!loop->finished && (spare || loop->threads < max) &&
+      tarmac_baton_take(&loop->baton)) {
+    if (spare || tarmac_http_crew_spawn(loop) != 0) {
+      /* a parked spare takes it; if spawning failed, the stalled thread
+       * itself picks the baton up when its handler returns */
+      loop->handoffs++;
+      pthread_cond_broadcast(&loop->crew_cond);
+    }
+  }
+  pthread_mutex_unlock(&loop->crew_lock);
+}
+
+void *tarmac_http_watchdog_main(void *arg) {
+  tarmac_http_server_t *server = arg;
+  unsigned ms = server->config.handoff_ms;
+  struct timespec tick = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
+  while (!atomic_load(&server->stopping)) {
+    nanosleep(&tick, NULL);
+    for (unsigned i = 0; i < server->loop_count; i++)
+      if (tarmac_baton_stalled(&server->loops[i].baton))
+        take_over(&server->loops[i]);
+  }
+  return NULL;
+}

@@ -1,0 +1,110 @@
+/* http: the HTTP(S) server layer. Owns listening sockets, TLS, HTTP/1.1 and
+ * HTTP/2 (h2o underneath; nothing of h2o leaks through this header), the
+ * event-loop threads and the threading model that keeps slow handlers from
+ * stalling other connections (see docs/server.md).
+ *
+ * The caller supplies one handler. It receives a request whose data it may
+ * read for the duration of the call (owned by this layer, not by the
+ * connection, so a client that disappears cannot pull it away) and fills a
+ * response. The handler runs on an event-loop thread, inline, outside the
+ * protocol code; when it runs longer than `handoff_ms` the loop is handed to
+ * a spare thread so the connections sharing that loop keep being served.
+ * Handlers may therefore block, and must be thread-safe. */
+#ifndef TARMAC_HTTP_HTTP_H
+#define TARMAC_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buffer.h"
+
+typedef struct {
+  const char *name; /* as the client sent it (HTTP/2: lower case) */
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} tarmac_http_header_t;
+
+typedef struct {
+  const char *method;
+  size_t method_len;
+  const char *path; /* without the query */
+  size_t path_len;
+  const char *query; /* after '?', "" when none */
+  size_t query_len;
+  const char *remote_addr; /* "ip:port" or "[ipv6]:port", NUL-terminated */
+  const tarmac_http_header_t *headers;
+  size_t header_count;
+  const uint8_t *body; /* whole request body (NULL when empty) */
+  size_t body_len;
+  const char *protocol; /* "HTTP/1.1", "HTTP/2", ... */
+} tarmac_http_request_t;
+
+/* A response being built by the handler. */
+typedef struct {
+  int status;             /* 0 until set */
+  tarmac_buffer_t headers; /* packed "name\0value\0" pairs */
+  size_t header_count;
+  tarmac_buffer_t body;
+} tarmac_http_response_t;
+
+void tarmac_http_response_init(tarmac_http_response_t *res);
+void tarmac_http_response_free(tarmac_http_response_t *res);
+/* Empties status, headers and body (storage kept). */
+void tarmac_http_response_reset(tarmac_http_response_t *res);
+/* Adds a header. Refuses (-1) names that are empty or not HTTP tokens and
+ * values holding CR, LF or NUL; -1 also when out of memory. */
+int tarmac_http_response_add_header(tarmac_http_response_t *res,
+                                    const char *name, size_t name_len,
+                                    const char *value, size_t value_len);
+/* Replaces the whole response with `status` and a text/plain body. 0/-1. */
+int tarmac_http_response_set_text(tarmac_http_response_t *res, int status,
+                                  const char *text);
+/* Iterates the headers: *cursor starts at 0; returns false at the end. */
+bool tarmac_http_response_next_header(const tarmac_http_response_t *res,
+                                      size_t *cursor, const char **name,
+                                      size_t *name_len, const char **value,
+                                      size_t *value_len);
+
+typedef void (*tarmac_http_handler_fn)(void *data,
+                                       const tarmac_http_request_t *req,
+                                       tarmac_http_response_t *res);
+
+typedef struct {
+  const char *listen_addr;  /* "host:port", "[v6]:port" or ":port" */
+  bool tls;
+  const char *cert_file;    /* PEM chain, when tls */
+  const char *key_file;     /* PEM key, when tls */
+  unsigned loops;           /* event loops (threads serving sockets) */
+  unsigned max_threads_per_loop; /* driver + spares a loop may use */
+  unsigned handoff_ms;      /* a handler running longer gives its loop up */
+  size_t max_body_bytes;    /* larger bodies get 413 */
+  size_t max_header_bytes;  /* larger header sections get 431 */
+  unsigned idle_timeout_ms; /* idle connection / request read timeout */
+  unsigned max_streams;     /* HTTP/2 concurrent streams per connection */
+  unsigned max_resets_per_second; /* HTTP/2 streams a connection may abandon
+                                     per second before it is closed */
+  unsigned shutdown_timeout_ms;   /* bound on finishing in-flight requests */
+  tarmac_http_handler_fn handler;
+  void *handler_data;
+} tarmac_http_config_t;
+
+typedef struct tarmac_http_server tarmac_http_server_t;
+
+/* Binds, loads TLS material and prepares the loops; serves nothing yet.
+ * On failure returns NULL and writes one line into err. */
+tarmac_http_server_t *tarmac_http_server_new(const tarmac_http_config_t *config,
+                                             char *err, size_t err_size);
+/* Starts the loop threads. 0, or -1 with err set. */
+int tarmac_http_server_start(tarmac_http_server_t *server, char *err,
+                             size_t err_size);
+/* Stops accepting, answers in-flight requests (bounded by
+ * shutdown_timeout_ms) and joins the threads. Safe to call once, from any
+ * thread that is not a loop thread. */
+void tarmac_http_server_stop(tarmac_http_server_t *server);
+void tarmac_http_server_free(tarmac_http_server_t *server);
+/* The bound port (useful with port 0). */
+int tarmac_http_server_port(const tarmac_http_server_t *server);
+
+#endif

@@ -1,0 +1,132 @@
+/* http/loop: internal types shared by the h2o glue (server.c), the request
+ * copies (call.c) and the crew of threads driving each loop (crew.c).
+ * Not part of the public interface (that is http.h). */
+#ifndef TARMAC_HTTP_LOOP_H
+#define TARMAC_HTTP_LOOP_H
+
+#define H2O_USE_LIBUV 0
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "http/baton.h"
+#include "http/http.h"
+#include "http/listener.h"
+
+typedef struct http_loop http_loop_t;
+typedef struct http_call http_call_t;
+
+/* Lives in the h2o request's memory pool; tells the call when h2o disposes
+ * the request (client gone, stream reset, connection closed). */
+typedef struct {
+  http_call_t *call; /* NULL once the call has answered */
+} http_call_ref_t;
+
+/* One request from arrival to answer. Owned by the loop while pending or
+ * running inline; by a detached crew thread while its handler runs after a
+ * takeover; handed back to the loop by a completion message. */
+struct http_call {
+  http_loop_t *loop;
+  h2o_req_t *req;          /* NULL once h2o disposed the request */
+  http_call_ref_t *ref;    /* in req->pool */
+  uint64_t conn_id;
+  int version;             /* 0x101, 0x200, ... */
+  http_call_t *next;       /* pending list */
+  h2o_multithread_message_t message;
+  tarmac_http_request_t request; /* points into storage / headers */
+  tarmac_http_header_t *headers;
+  tarmac_buffer_t storage;
+  char remote_addr[64];
+  tarmac_http_response_t response;
+  struct timespec started;
+};
+
+/* Per-connection record of HTTP/2 streams abandoned before their answer
+ * (rapid-reset churn), in a small table keyed by connection id. */
+typedef struct {
+  uint64_t conn_id;
+  uint64_t window_start_ms;
+  unsigned abandoned;
+} http_churn_slot_t;
+
+#define HTTP_CHURN_SLOTS 256
+
+struct http_loop {
+  tarmac_http_server_t *server;
+  unsigned index;
+  h2o_evloop_t *evloop;
+  h2o_context_t ctx;
+  h2o_accept_ctx_t accept_ctx;
+  bool ctx_ready;
+  int listen_fd;
+  h2o_socket_t *listener;
+  h2o_multithread_receiver_t completions; /* calls finished off-loop */
+  h2o_multithread_receiver_t control;     /* stop requests */
+  h2o_multithread_message_t stop_message;
+
+  /* driver-owned (whoever holds the baton) */
+  tarmac_baton_t baton;
+  http_call_t *pending_head;
+  http_call_t **pending_tail;
+  unsigned in_flight;
+  bool stopping;
+  uint64_t stop_deadline_ms;
+  uint64_t drained_since_ms; /* 0 while calls are in flight */
+  http_churn_slot_t churn[HTTP_CHURN_SLOTS];
+
+  /* the crew; under crew_lock */
+  pthread_mutex_t crew_lock;
+  pthread_cond_t crew_cond;
+  unsigned threads;   /* alive */
+  unsigned idle;      /* parked spares */
+  unsigned handoffs;  /* batons given to parked spares, not yet picked up */
+  bool finished;      /* the loop is closed; crew threads exit */
+};
+
+struct tarmac_http_server {
+  tarmac_http_config_t config;
+  char *listen_addr;
+  char *cert_file;
+  char *key_file;
+  tarmac_listen_addr_t addr;
+  SSL_CTX *ssl_ctx;
+  h2o_globalconf_t globalconf;
+  http_loop_t *loops;
+  unsigned loop_count;
+  pthread_t watchdog;
+  bool watchdog_started;
+  atomic_bool stopping;
+  pthread_mutex_t done_lock; /* loops_alive and done_cond */
+  pthread_cond_t done_cond;
+  unsigned threads_alive;    /* crew threads of every loop */
+};
+
+/* call.c */
+http_call_t *tarmac_http_call_new(http_loop_t *loop, h2o_req_t *req);
+void tarmac_http_call_free(http_call_t *call);
+/* Sends the call's response (if the client is still there), logs the access
+ * line, frees the call. Driver only. */
+void tarmac_http_call_finish(http_call_t *call);
+
+/* churn.c: HTTP/2 streams abandoned per connection and second. */
+void tarmac_http_churn_note(http_loop_t *loop, uint64_t conn_id,
+                            uint64_t now_ms);
+bool tarmac_http_churn_exceeded(http_loop_t *loop, uint64_t conn_id,
+                                uint64_t now_ms);
+
+/* crew.c */
+/* Starts a crew thread that drives the loop at once. Caller holds
+ * crew_lock. 0 or -1. */
+int tarmac_http_crew_spawn(http_loop_t *loop);
+/* The watchdog thread body. */
+void *tarmac_http_watchdog_main(void *server);
+/* Driver: runs the loop until stop or losing the baton (server.c). Returns
+ * true when the loop is finished. */
+bool tarmac_http_loop_drive(http_loop_t *loop);
+/* Clock in milliseconds (monotonic). */
+uint64_t tarmac_http_now_ms(void);
+
+#endif

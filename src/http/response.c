@@ -1,0 +1,85 @@
+/* The response a handler builds: status, packed headers, body. */
+#include <string.h>
+
+#include "http/http.h"
+
+void tarmac_http_response_init(tarmac_http_response_t *res) {
+  memset(res, 0, sizeof(*res));
+}
+
+void tarmac_http_response_free(tarmac_http_response_t *res) {
+  tarmac_buffer_free(&res->headers);
+  tarmac_buffer_free(&res->body);
+  res->header_count = 0;
+  res->status = 0;
+}
+
+void tarmac_http_response_reset(tarmac_http_response_t *res) {
+  tarmac_buffer_clear(&res->headers);
+  tarmac_buffer_clear(&res->body);
+  res->header_count = 0;
+  res->status = 0;
+}
+
+/* RFC 9110 token characters. */
+static bool is_token_char(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool is_valid_name(const char *name, size_t len) {
+  if (len == 0) return false;
+  for (size_t i = 0; i < len; i++)
+    if (!is_token_char((unsigned char)name[i])) return false;
+  return true;
+}
+
+static bool is_valid_value(const char *value, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0') return false;
+  return true;
+}
+
+int tarmac_http_response_add_header(tarmac_http_response_t *res,
+                                    const char *name, size_t name_len,
+                                    const char *value, size_t value_len) {
+  if (!is_valid_name(name, name_len) || !is_valid_value(value, value_len))
+    return -1;
+  size_t old_len = res->headers.len;
+  static const char nul = '\0';
+  if (tarmac_buffer_append(&res->headers, name, name_len) != 0 ||
+      tarmac_buffer_append(&res->headers, &nul, 1) != 0 ||
+      tarmac_buffer_append(&res->headers, value, value_len) != 0 ||
+      tarmac_buffer_append(&res->headers, &nul, 1) != 0) {
+    res->headers.len = old_len;
+    return -1;
+  }
+  res->header_count++;
+  return 0;
+}
+
+int tarmac_http_response_set_text(tarmac_http_response_t *res, int status,
+                                  const char *text) {
+  tarmac_http_response_reset(res);
+  res->status = status;
+  static const char content_type[] = "text/plain; charset=utf-8";
+  if (tarmac_http_response_add_header(res, "Content-Type", 12, content_type,
+                                      sizeof(content_type) - 1) != 0)
+    return -1;
+  return tarmac_buffer_append_str(&res->body, text);
+}
+
+bool tarmac_http_response_next_header(const tarmac_http_response_t *res,
+                                      size_t *cursor, const char **name,
+                                      size_t *name_len, const char **value,
+                                      size_t *value_len) {
+  if (*cursor >= res->headers.len) return false;
+  const char *base = (const char *)res->headers.data;
+  *name = base + *cursor;
+  *name_len = strlen(*name);
+  *value = *name + *name_len + 1;
+  *value_len = strlen(*value);
+  *cursor += *name_len + 1 + *value_len + 1;
+  return true;
+}

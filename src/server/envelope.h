@@ -1,0 +1,35 @@
+/* server/envelope: the seed's JSON request and response envelopes
+ * (guest-contracts.md section 2), with jansson and OpenSSL's base64.
+ *
+ * Request:  {"headers": {"REQUEST_TYPE": "http", "HTTP_METHOD": ...,
+ *            "HTTP_PATH": ..., "HTTP_QUERY": ..., "REMOTE_ADDR": ...,
+ *            "<Canonical-Header>": "<value>", ...},
+ *            "payload": "<base64 body>"}
+ * Response: {"status_code": N, "headers": {...}, "payload": "<base64>"}
+ */
+#ifndef TARMAC_SERVER_ENVELOPE_H
+#define TARMAC_SERVER_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/http.h"
+#include "util/buffer.h"
+
+/* Writes the request envelope into out (appended). 0 or -1 (no memory). */
+int tarmac_envelope_request(const tarmac_http_request_t *req,
+                            tarmac_buffer_t *out);
+
+/* Parses a guest's response envelope into res (status, headers, body).
+ * 0, or -1 with a short reason in err ("response envelope: ..."); res is
+ * then unspecified. */
+int tarmac_envelope_response(const uint8_t *data, size_t len,
+                             tarmac_http_response_t *res, char *err,
+                             size_t err_size);
+
+/* Base64 (standard alphabet, padded). Encode appends; 0 or -1. Decode
+ * appends; -1 when the text is not valid base64 or memory runs out. */
+int tarmac_base64_encode(const uint8_t *data, size_t len, tarmac_buffer_t *out);
+int tarmac_base64_decode(const char *text, size_t len, tarmac_buffer_t *out);
+
+#endif

@@ -1,0 +1,89 @@
+/* One HTTP request through the function. */
+#include <stdio.h>
+#include <string.h>
+
+#include "log/log.h"
+#include "server/envelope.h"
+#include "server/function.h"
+
+static const char handler_op[] = "request:handler";
+
+static bool path_is(const tarmac_http_request_t *req, const char *path) {
+  return req->path_len == strlen(path) &&
+         memcmp(req->path, path, req->path_len) == 0;
+}
+
+static bool serve_builtin(const tarmac_function_t *fn,
+                          const tarmac_http_request_t *req,
+                          tarmac_http_response_t *res) {
+  if (path_is(req, "/health")) {
+    tarmac_http_response_set_text(res, 200, "OK\n");
+    return true;
+  }
+  if (path_is(req, "/ready")) {
+    if (fn->maintenance_mode)
+      tarmac_http_response_set_text(res, 503, "maintenance mode\n");
+    else
+      tarmac_http_response_set_text(res, 200, "ready\n");
+    return true;
+  }
+  return false;
+}
+
+/* 500 with "<what>: <detail>" (detail cut to a sensible length). */
+static void fail(const tarmac_function_t *fn, tarmac_http_response_t *res,
+                 const char *what, const char *detail, size_t detail_len) {
+  char text[1200];
+  if (detail_len > 1024) detail_len = 1024;
+  snprintf(text, sizeof(text), "%s: %.*s\n", what, (int)detail_len, detail);
+  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
+                    fn->name, (const char *)NULL);
+  tarmac_http_response_set_text(res, 500, text);
+}
+
+static void answer_from_result(const tarmac_function_t *fn,
+                               const tarmac_call_result_t *result,
+                               tarmac_http_response_t *res) {
+  char err[256];
+  const char *text = (const char *)result->data;
+  switch (result->status) {
+  case TARMAC_CALL_OK:
+    if (tarmac_envelope_response(result->data, result->len, res, err,
+                                 sizeof(err)) != 0)
+      fail(fn, res, "function error", err, strlen(err));
+    return;
+  case TARMAC_CALL_GUEST_ERROR:
+    fail(fn, res, "function error", text, result->len);
+    return;
+  case TARMAC_CALL_TRAP:
+  case TARMAC_CALL_DEAD:
+    fail(fn, res, "function trapped", text, result->len);
+    return;
+  }
+}
+
+void tarmac_function_handle(void *data, const tarmac_http_request_t *req,
+                            tarmac_http_response_t *res) {
+  const tarmac_function_t *fn = data;
+  if (serve_builtin(fn, req, res)) return;
+  tarmac_buffer_t envelope = TARMAC_BUFFER_INIT;
+  if (tarmac_envelope_request(req, &envelope) != 0) {
+    tarmac_http_response_set_text(res, 500, "out of memory\n");
+    tarmac_buffer_free(&envelope);
+    return;
+  }
+  tarmac_error_t err;
+  tarmac_instance_t *instance = tarmac_pool_take(fn->pool, &err);
+  if (instance == NULL) {
+    fail(fn, res, "cannot instantiate the function", err.message,
+         strlen(err.message));
+    tarmac_buffer_free(&envelope);
+    return;
+  }
+  tarmac_call_result_t result;
+  tarmac_instance_invoke(instance, handler_op, sizeof(handler_op) - 1,
+                         envelope.data, envelope.len, &result);
+  tarmac_buffer_free(&envelope);
+  answer_from_result(fn, &result, res);
+  tarmac_pool_give(fn->pool, instance);
+}

@@ -1,0 +1,148 @@
+/* Instance pool with a background refill thread. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log/log.h"
+#include "server/pool.h"
+
+struct tarmac_pool {
+  tarmac_module_t *module; /* retained */
+  unsigned size;           /* idle instances to keep ready */
+  pthread_mutex_t lock;
+  pthread_cond_t wake;     /* refill thread: an instance died, or stop */
+  tarmac_instance_t **idle; /* stack of `size` slots */
+  unsigned idle_count;
+  unsigned missing;        /* dead instances not yet replaced */
+  unsigned long created;
+  unsigned long discarded;
+  bool stopping;
+  pthread_t refiller;
+  bool refiller_started;
+};
+
+static tarmac_instance_t *create(tarmac_pool_t *pool, tarmac_error_t *err) {
+  tarmac_instance_t *instance = tarmac_instance_new(pool->module, err);
+  if (instance != NULL) {
+    pthread_mutex_lock(&pool->lock);
+    pool->created++;
+    pthread_mutex_unlock(&pool->lock);
+  }
+  return instance;
+}
+
+/* Keeps an instance if there is room; frees it otherwise. */
+static void keep_or_free(tarmac_pool_t *pool, tarmac_instance_t *instance) {
+  pthread_mutex_lock(&pool->lock);
+  if (pool->idle_count < pool->size) {
+    pool->idle[pool->idle_count++] = instance;
+    instance = NULL;
+  }
+  pthread_mutex_unlock(&pool->lock);
+  if (instance != NULL) tarmac_instance_free(instance);
+}
+
+static void *refill_main(void *arg) {
+  tarmac_pool_t *pool = arg;
+  pthread_mutex_lock(&pool->lock);
+  for (;;) {
+    while (pool->missing == 0 && !pool->stopping)
+      pthread_cond_wait(&pool->wake, &pool->lock);
+    if (pool->stopping) break;
+    pool->missing--;
+    pthread_mutex_unlock(&pool->lock);
+    tarmac_error_t err;
+    tarmac_instance_t *instance = create(pool, &err);
+    if (instance != NULL)
+      keep_or_free(pool, instance);
+    else
+      tarmac_logf(TARMAC_LOG_ERROR, "cannot refill the instance pool: %s",
+                  err.message);
+    pthread_mutex_lock(&pool->lock);
+  }
+  pthread_mutex_unlock(&pool->lock);
+  return NULL;
+}
+
+tarmac_pool_t *tarmac_pool_new(tarmac_module_t *module, unsigned size,
+                               tarmac_error_t *err) {
+  tarmac_pool_t *pool = calloc(1, sizeof(*pool));
+  if (pool == NULL) goto oom;
+  pool->idle = calloc(size ? size : 1, sizeof(*pool->idle));
+  if (pool->idle == NULL) {
+    free(pool);
+    goto oom;
+  }
+  pool->size = size ? size : 1;
+  pool->module = module;
+  tarmac_module_retain(module);
+  pthread_mutex_init(&pool->lock, NULL);
+  pthread_cond_init(&pool->wake, NULL);
+  for (unsigned i = 0; i < pool->size; i++) {
+    tarmac_instance_t *instance = create(pool, err);
+    if (instance == NULL) goto fail;
+    pool->idle[pool->idle_count++] = instance;
+  }
+  if (pthread_create(&pool->refiller, NULL, refill_main, pool) != 0) {
+    snprintf(err->message, sizeof(err->message),
+             "cannot start the pool refill thread");
+    goto fail;
+  }
+  pool->refiller_started = true;
+  return pool;
+fail:
+  tarmac_pool_free(pool);
+  return NULL;
+oom:
+  snprintf(err->message, sizeof(err->message), "out of memory");
+  return NULL;
+}
+
+void tarmac_pool_free(tarmac_pool_t *pool) {
+  if (pool == NULL) return;
+  if (pool->refiller_started) {
+    pthread_mutex_lock(&pool->lock);
+    pool->stopping = true;
+    pthread_cond_signal(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+    pthread_join(pool->refiller, NULL);
+  }
+  for (unsigned i = 0; i < pool->idle_count; i++)
+    tarmac_instance_free(pool->idle[i]);
+  free(pool->idle);
+  pthread_mutex_destroy(&pool->lock);
+  pthread_cond_destroy(&pool->wake);
+  tarmac_module_release(pool->module);
+  free(pool);
+}
+
+tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err) {
+  tarmac_instance_t *instance = NULL;
+  pthread_mutex_lock(&pool->lock);
+  if (pool->idle_count > 0) instance = pool->idle[--pool->idle_count];
+  pthread_mutex_unlock(&pool->lock);
+  if (instance != NULL) return instance;
+  return create(pool, err);
+}
+
+void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
+  if (tarmac_instance_alive(instance)) {
+    keep_or_free(pool, instance);
+    return;
+  }
+  tarmac_instance_free(instance);
+  pthread_mutex_lock(&pool->lock);
+  pool->discarded++;
+  pool->missing++;
+  pthread_cond_signal(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+}
+
+tarmac_pool_stats_t tarmac_pool_stats(tarmac_pool_t *pool) {
+  pthread_mutex_lock(&pool->lock);
+  tarmac_pool_stats_t stats = {pool->idle_count, pool->created,
+                               pool->discarded};
+  pthread_mutex_unlock(&pool->lock);
+  return stats;
+}

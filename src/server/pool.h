@@ -1,0 +1,37 @@
+/* server/pool: ready instances of one function, shared by every thread.
+ * A request takes an instance, runs it, and gives it back; a trapped
+ * instance is freed on return and a refill thread creates its replacement
+ * in the background, so requests do not pay for instantiation. When the
+ * pool is empty (more guests running at once than it holds) the request
+ * instantiates one itself. */
+#ifndef TARMAC_SERVER_POOL_H
+#define TARMAC_SERVER_POOL_H
+
+#include <stddef.h>
+
+#include "engine/engine.h"
+
+typedef struct tarmac_pool tarmac_pool_t;
+
+/* Creates `size` instances up front. NULL with err set when the first
+ * instance cannot be created (the module's start-up fails). */
+tarmac_pool_t *tarmac_pool_new(tarmac_module_t *module, unsigned size,
+                               tarmac_error_t *err);
+/* Stops the refill thread and frees every idle instance. Instances taken
+ * and not given back are the taker's. */
+void tarmac_pool_free(tarmac_pool_t *pool);
+
+/* An instance to run, or NULL with err set when none can be created. */
+tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err);
+/* Returns an instance; a dead (trapped) one is freed and replaced. */
+void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance);
+
+/* Counters for tests and logs. */
+typedef struct {
+  unsigned idle;
+  unsigned long created;   /* including start-up */
+  unsigned long discarded; /* dead instances freed */
+} tarmac_pool_stats_t;
+tarmac_pool_stats_t tarmac_pool_stats(tarmac_pool_t *pool);
+
+#endif

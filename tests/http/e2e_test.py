@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the server: start the real binary on a free port with
+a certificate made here, talk to it over real sockets (curl for HTTP/1.1,
+HTTP/2 and plain HTTP; Python clients for concurrency), check answers, logs
+and exit codes.
+
+usage: e2e_test.py GROUP   (contract limits concurrency slow builtins
+                            startup shutdown)
+Environment: TARMAC_SERVE_BIN (the server; run as `BIN serve`),
+TARMAC_CACHE_DIR, HTTP_GUEST (tests/http/http_guest.wasm), HELLO_WASM.
+"""
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SERVE_BIN = os.environ["TARMAC_SERVE_BIN"]
+HTTP_GUEST = os.environ["HTTP_GUEST"]
+HELLO_WASM = os.environ["HELLO_WASM"]
+FAILURES = []
+
+
+def check(cond, what):
+    if cond:
+        return
+    FAILURES.append(what)
+    print("FAIL:", what, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(directory):
+    cert = os.path.join(directory, "cert.crt")
+    key = os.path.join(directory, "key.key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+         cert, "-subj", "/CN=localhost", "-days", "2", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True)
+    return cert, key
+
+
+class Server:
+    """The server process, its port, and its captured log."""
+
+    def __init__(self, workdir, module=HTTP_GUEST, tls=True, env=None):
+        self.port = free_port()
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
+        cert, key = make_cert(workdir)
+        self.env = dict(os.environ)
+        self.env.update({
+            "APP_LISTEN_ADDR": "127.0.0.1:%d" % self.port,
+            "APP_ENABLE_TLS": "true" if tls else "false",
+            "APP_CERT_FILE": cert, "APP_KEY_FILE": key,
+            "APP_WASM_MODULE": module,
+        })
+        self.env.update(env or {})
+        self.log_path = os.path.join(workdir, "server-%d.log" % self.port)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([SERVE_BIN, "serve"], env=self.env,
+                                     stdout=self.log, stderr=self.log)
+        self.wait_ready()
+
+    def url(self, path):
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
+
+    def wait_ready(self):
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited: " + self.log_text())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start: " + self.log_text())
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.log.close()
+        return code
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        code = self.stop()
+        check(code == 0, "server exits 0 on SIGTERM (got %s)" % code)
+
+
+def curl(server, path, *args, data=None, data_file=None, method=None):
+    """Runs curl; returns (status, headers dict lower-cased, body bytes,
+    http_version)."""
+    cmd = ["curl", "-sS", "-k", "-D", "-", "--max-time", "60",
+           "-w", "\n%{http_version}"]
+    if "--http2" not in args:
+        cmd.append("--http1.1")
+    cmd += list(args)
+    if method:
+        cmd += ["-X", method]
+    if data is not None:
+        cmd += ["--data-binary", "@-"]
+    if data_file is not None:
+        cmd += ["--data-binary", "@" + data_file]
+    cmd.append(server.url(path))
+    out = subprocess.run(cmd, input=data, capture_output=True, timeout=90)
+    if out.returncode != 0:
+        return None, {}, out.stderr, None
+    raw = out.stdout
+    raw, _, version = raw.rpartition(b"\n")
+    # skip interim 100-continue blocks
+    while raw.startswith(b"HTTP/1.1 100"):
+        raw = raw.split(b"\r\n\r\n", 1)[1]
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body, version.decode()
+
+
+# ---------------------------------------------------------------- groups
+
+def test_contract(workdir):
+    with Server(workdir, module=HELLO_WASM,
+                env={"APP_DEBUG": "true"}) as hello:
+        status, headers, body, version = curl(hello, "/", data=b"hello")
+        check(status == 200 and body == b"hello",
+              "hello echoes over HTTPS/1.1 (%s %r)" % (status, body))
+        check(version == "1.1", "curl spoke HTTP/1.1 (%s)" % version)
+        check(headers.get("server") == "tarmac", "Server: tarmac on HTTP/1.1")
+        status, headers, body, version = curl(hello, "/", "--http2",
+                                              data=b"hello h2")
+        check(status == 200 and body == b"hello h2",
+              "hello echoes over HTTP/2 (%s %r)" % (status, body))
+        check(version == "2", "ALPN chose HTTP/2 (%s)" % version)
+        check(headers.get("server") == "tarmac", "Server: tarmac on HTTP/2")
+        time.sleep(0.2)
+        lines = [json.loads(l) for l in hello.log_text().splitlines()
+                 if l.startswith("{")]
+        check(any(l.get("level") == "debug" and "HTTP_METHOD" in l.get("msg", "")
+                  and l.get("function") == "hello.wasm" for l in lines),
+              "the function's debug line is in the JSON log")
+        check(any(l.get("msg") == "request" and l.get("status") == "200"
+                  and l.get("path") == "/" for l in lines),
+              "an access line per request at debug level")
+        check(all("time" in l and "level" in l for l in lines),
+              "every log line is JSON with time and level")
+
+    with Server(workdir) as server:
+        one_mib = os.path.join(workdir, "one-mib")
+        blob = os.urandom(1 << 20)
+        with open(one_mib, "wb") as f:
+            f.write(blob)
+        status, _, body, _ = curl(server, "/big", data_file=one_mib)
+        check(status == 200 and body == blob, "1 MiB body round trip (%s, %d)"
+              % (status, len(body or b"")))
+        status, _, body, _ = curl(server, "/big", "--http2", data_file=one_mib)
+        check(status == 200 and body == blob, "1 MiB body over HTTP/2")
+
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]:
+            data = b"body-" + method.encode() if method != "GET" else None
+            status, headers, body, _ = curl(server, "/m/x?a=1&b=2",
+                                            method=method, data=data)
+            check(status == 200, "%s answers 200 (%s)" % (method, status))
+            check(headers.get("http_method") == method,
+                  "%s reaches the guest as HTTP_METHOD" % method)
+            check(headers.get("http_path") == "/m/x" and
+                  headers.get("http_query") == "a=1&b=2",
+                  "%s path and query in the envelope" % method)
+            check(headers.get("request_type") == "http", "REQUEST_TYPE http")
+            check(headers.get("remote_addr", "").startswith("127.0.0.1:"),
+                  "REMOTE_ADDR is the client")
+            check(body == (data or b""), "%s body round trip" % method)
+        status, headers, body, _ = curl(server, "/head", "-I")
+        check(status == 200 and headers.get("server") == "tarmac",
+              "HEAD answers 200 with headers")
+        status, headers, body, _ = curl(server, "/hdr", "-H", "X-Custom: abc",
+                                        data=b"x")
+        check(headers.get("x-custom") == "abc",
+              "request headers reach the guest under their own name")
+
+        status, headers, body, _ = curl(server, "/status")
+        check(status == 201 and headers.get("x-test") == "yes" and
+              headers.get("content-type") == "text/plain" and body == b"created",
+              "guest-set status, headers and body (%s %r %r)" %
+              (status, headers, body))
+        status, headers, body, _ = curl(server, "/status", "--http2")
+        check(status == 201 and headers.get("x-test") == "yes",
+              "guest-set status and headers over HTTP/2")
+
+        for path, expect in [("/error", b"deliberate failure"),
+                             ("/not-json", b"invalid response envelope"),
+                             ("/bad-base64", b"not valid base64"),
+                             ("/bad-status", b"status_code")]:
+            status, headers, body, _ = curl(server, path)
+            check(status == 500 and expect in body,
+                  "%s answers 500 naming the problem (%s %r)" %
+                  (path, status, body))
+            check(headers.get("server") == "tarmac", "Server on 500s")
+        for kind, name in [("unreachable", b"unreachable"),
+                           ("oob", b"out-of-bounds"),
+                           ("div", b"divide"),
+                           ("stack", b"exhaust")]:
+            status, _, body, _ = curl(server, "/trap/" + kind)
+            check(status == 500 and b"trap" in body.lower(),
+                  "trap %s answers 500 (%s %r)" % (kind, status, body))
+            check(name in body.lower(), "trap %s is named (%r)" % (kind, body))
+            status, _, body, _ = curl(server, "/after", data=b"ok")
+            check(status == 200 and body == b"ok",
+                  "the request after a %s trap succeeds" % kind)
+
+    with Server(workdir, tls=False) as plain:
+        status, headers, body, version = curl(plain, "/", data=b"plain")
+        check(status == 200 and body == b"plain" and
+              headers.get("server") == "tarmac", "plain HTTP with TLS off")
+
+
+def test_limits(workdir):
+    env = {"APP_MAX_BODY_SIZE": "1M", "APP_MAX_HEADER_SIZE": "2K"}
+    with Server(workdir, env=env) as server:
+        exact = os.path.join(workdir, "exact")
+        over = os.path.join(workdir, "over")
+        with open(exact, "wb") as f:
+            f.write(b"a" * (1 << 20))
+        with open(over, "wb") as f:
+            f.write(b"a" * ((1 << 20) + 1))
+        status, _, body, _ = curl(server, "/", data_file=exact)
+        check(status == 200 and len(body) == 1 << 20, "a body at the limit")
+        status, headers, _, _ = curl(server, "/", data_file=over)
+        check(status == 413, "413 over the body limit (%s)" % status)
+        status, _, _, _ = curl(server, "/", "--http2", data_file=over)
+        check(status == 413, "413 over the body limit on HTTP/2 (%s)" % status)
+        status, _, _, _ = curl(server, "/", "-H", "X-Big: " + "b" * 3000)
+        check(status == 431, "431 over the header limit (%s)" % status)
+        status, _, _, _ = curl(server, "/", data=b"still fine")
+        check(status == 200, "server fine after refusals")
+
+
+def https_client(port, tls=True):
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return http.client.HTTPSConnection("127.0.0.1", port, context=ctx,
+                                           timeout=60)
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+
+def test_concurrency(workdir):
+    with Server(workdir) as server:
+        errors = []
+
+        def client(n):
+            conn = https_client(server.port)
+            try:
+                for i in range(1000):
+                    trap = i % 10 == 7
+                    body = ("client %d request %d" % (n, i)).encode()
+                    path = "/trap/unreachable" if trap else "/echo"
+                    conn.request("POST", path, body=body)
+                    res = conn.getresponse()
+                    got = res.read()
+                    if trap:
+                        ok = res.status == 500 and b"unreachable" in got
+                    else:
+                        ok = res.status == 200 and got == body
+                    if not ok:
+                        errors.append((n, i, res.status, got[:100]))
+            except Exception as e:  # noqa: BLE001 - report any client failure
+                errors.append((n, "exception", repr(e)))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(n,))
+                   for n in range(8)]
+        start = time.time()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print("8 x 1000 requests in %.1f s" % (time.time() - start))
+        check(not errors, "8 clients x 1000 mixed requests all right: %r"
+              % errors[:5])
+
+
+def test_slow(workdir):
+    # One event loop: every connection shares the loop the slow guest is on.
+    for slow_path in ["/slow", "/spin"]:
+        with Server(workdir, env={"APP_EVENT_LOOPS": "1"}) as server:
+            early = https_client(server.port)  # connected before the stall
+            early.request("GET", "/warm")
+            early.getresponse().read()
+            result = {}
+
+            def slow_request():
+                t0 = time.time()
+                conn = https_client(server.port)
+                conn.request("GET", slow_path)
+                res = conn.getresponse()
+                result["status"] = res.status
+                res.read()
+                result["elapsed"] = time.time() - t0
+
+            t = threading.Thread(target=slow_request)
+            t.start()
+            time.sleep(0.3)
+            worst = 0.0
+            for i in range(20):
+                t0 = time.time()
+                conn = https_client(server.port)
+                conn.request("POST", "/fast", body=b"fast %d" % i)
+                res = conn.getresponse()
+                body = res.read()
+                conn.close()
+                check(res.status == 200 and body == b"fast %d" % i,
+                      "fast request during %s answered" % slow_path)
+                early.request("POST", "/fast", body=b"early")
+                res = early.getresponse()
+                check(res.read() == b"early", "existing connection served")
+                worst = max(worst, time.time() - t0)
+            check(t.is_alive(), "%s still running while others were served"
+                  % slow_path)
+            t.join()
+            print("%s: slowest other request %.3f s, slow one %.2f s"
+                  % (slow_path, worst, result.get("elapsed", -1)))
+            check(worst < 0.5, "others not delayed by %s (worst %.3f s)"
+                  % (slow_path, worst))
+            check(result.get("status") == 200, "the slow request succeeds")
+            early.close()
+
+
+def test_builtins(workdir):
+    with Server(workdir) as server:
+        for path, code in [("/health", 200), ("/ready", 200)]:
+            status, headers, _, _ = curl(server, path)
+            check(status == code and headers.get("server") == "tarmac",
+                  "%s answers %d" % (path, code))
+    with Server(workdir, env={"APP_ENABLE_MAINTENANCE_MODE": "true",
+                              "APP_TEXT_LOG_FORMAT": "true"}) as server:
+        status, _, _, _ = curl(server, "/ready")
+        check(status == 503, "/ready answers 503 in maintenance mode")
+        status, _, _, _ = curl(server, "/health")
+        check(status == 200, "/health answers 200 in maintenance mode")
+        text = server.log_text()
+        check("tarmac serving" in text and not text.lstrip().startswith("{"),
+              "APP_TEXT_LOG_FORMAT gives text lines")
+
+
+def expect_startup_failure(workdir, env, what, words):
+    port = free_port()
+    cert, key = make_cert(workdir)
+    full = dict(os.environ)
+    full.update({"APP_LISTEN_ADDR": "127.0.0.1:%d" % port,
+                 "APP_CERT_FILE": cert, "APP_KEY_FILE": key,
+                 "APP_WASM_MODULE": HTTP_GUEST})
+    full.update(env(port) if callable(env) else env)
+    out = subprocess.run([SERVE_BIN, "serve"], env=full, capture_output=True,
+                         timeout=120)
+    err = out.stderr.decode().strip()
+    check(out.returncode != 0, "%s: non-zero exit (%d)" % (what, out.returncode))
+    check(len(err.splitlines()) == 1, "%s: one line on stderr (%r)" % (what, err))
+    check(all(w in err for w in words), "%s: message names it (%r)" % (what, err))
+
+
+def test_startup(workdir):
+    garbage = os.path.join(workdir, "garbage.pem")
+    with open(garbage, "w") as f:
+        f.write("not a certificate\n")
+    expect_startup_failure(workdir, {"APP_CERT_FILE": garbage},
+                           "bad certificate", ["certificate", garbage])
+    expect_startup_failure(workdir, {"APP_CERT_FILE": "/nonexistent/c.crt"},
+                           "missing certificate", ["/nonexistent/c.crt"])
+    expect_startup_failure(workdir, {"APP_KEY_FILE": garbage},
+                           "bad key", ["key", garbage])
+    not_wasm = os.path.join(workdir, "not.wasm")
+    with open(not_wasm, "w") as f:
+        f.write("hello")
+    expect_startup_failure(workdir, {"APP_WASM_MODULE": not_wasm},
+                           "bad module", ["module", not_wasm])
+    expect_startup_failure(workdir, {"APP_WASM_MODULE": "/nonexistent.wasm"},
+                           "missing module", ["/nonexistent.wasm"])
+    expect_startup_failure(workdir, {"APP_ENABLE_TLS": "maybe"},
+                           "bad setting", ["APP_ENABLE_TLS"])
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    busy = holder.getsockname()[1]
+    expect_startup_failure(
+        workdir, {"APP_LISTEN_ADDR": "127.0.0.1:%d" % busy},
+        "busy port", ["cannot listen", str(busy)])
+    holder.close()
+    with Server(workdir) as first:
+        expect_startup_failure(
+            workdir, {"APP_LISTEN_ADDR": "127.0.0.1:%d" % first.port},
+            "port held by another tarmac", ["cannot listen"])
+
+
+def test_shutdown(workdir):
+    server = Server(workdir)
+    result = {}
+
+    def slow_request():
+        conn = https_client(server.port)
+        conn.request("GET", "/slow")
+        res = conn.getresponse()
+        result["status"] = res.status
+        result["body"] = res.read()
+
+    t = threading.Thread(target=slow_request)
+    t.start()
+    time.sleep(0.4)
+    t0 = time.time()
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    try:
+        socket.create_connection(("127.0.0.1", server.port), 1).close()
+        refused = False
+    except OSError:
+        refused = True
+    check(refused, "no new connections after SIGTERM")
+    code = server.proc.wait(30)
+    t.join()
+    elapsed = time.time() - t0
+    server.log.close()
+    check(code == 0, "exit 0 after SIGTERM (%s)" % code)
+    check(result.get("status") == 200,
+          "the in-flight request was answered (%r)" % result)
+    check(elapsed < 10, "shutdown bounded (%.1f s)" % elapsed)
+    log = open(server.log_path).read()
+    check("shutting down" in log and "stopped" in log, "shutdown is logged")
+    server = Server(workdir)
+    server.proc.send_signal(signal.SIGINT)
+    check(server.proc.wait(30) == 0, "exit 0 after SIGINT")
+    server.log.close()
+
+
+GROUPS = {
+    "contract": test_contract, "limits": test_limits,
+    "concurrency": test_concurrency, "slow": test_slow,
+    "builtins": test_builtins, "startup": test_startup,
+    "shutdown": test_shutdown,
+}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in GROUPS:
+        print(__doc__)
+        return 64
+    with tempfile.TemporaryDirectory() as workdir:
+        GROUPS[sys.argv[1]](workdir)
+    if FAILURES:
+        print("%d check(s) failed" % len(FAILURES))
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+/* http_guest: the test suite's function for the server. Operation
+ * "request:handler" looks at the request envelope's HTTP_PATH and:
+ *   /status        answers 201 with headers X-Test and Content-Type
+ *   /error         fails (guest error "deliberate failure")
+ *   /trap/<kind>   traps: unreachable, oob, div, stack
+ *   /not-json      answers bytes that are not an envelope
+ *   /bad-base64    answers an envelope whose payload is not base64
+ *   /bad-status    answers status_code 42
+ *   /slow          sleeps 2 s in WASI poll_oneoff, then echoes
+ *   /spin          computes for about 1.5 s without host calls, then echoes
+ *   anything else  echoes the request envelope (the seed's example) */
+#include <string.h>
+#include <time.h>
+
+#include "tarmac.h"
+
+static char path[256];
+
+/* Copies the value of "HTTP_PATH" into path ("" when absent). */
+static void find_path(const char *envelope) {
+  static const char key[] = "\"HTTP_PATH\":\"";
+  const char *at = strstr(envelope, key);
+  path[0] = '\0';
+  if (at == NULL) return;
+  at += sizeof(key) - 1;
+  size_t n = 0;
+  while (at[n] && at[n] != '"' && n + 1 < sizeof(path)) n++;
+  memcpy(path, at, n);
+  path[n] = '\0';
+}
+
+/* Unbounded recursion on the native stack: the call goes through a
+ * volatile pointer so the compiler cannot turn it into a loop, and no local
+ * lives in linear memory (which would overflow the shadow stack first). */
+static int recurse(int depth);
+static int (*volatile recurse_ptr)(int) = recurse;
+static int recurse(int depth) {
+  if (depth == -1) return 0;
+  return recurse_ptr(depth + 1) + 1;
+}
+
+static int trap(const char *kind) {
+  volatile int zero = 0, hundred = 100;
+  if (strcmp(kind, "oob") == 0) return *(volatile int *)(uintptr_t)0xFFFFFFF0u;
+  if (strcmp(kind, "div") == 0) return hundred / zero;
+  if (strcmp(kind, "stack") == 0) return recurse(0);
+  __builtin_trap();
+}
+
+static double seconds_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void spin(double seconds) {
+  double until = seconds_now() + seconds;
+  volatile unsigned long counter = 0;
+  /* clock_gettime is a host call; poll it rarely so the guest mostly runs */
+  while (seconds_now() < until)
+    for (int i = 0; i < 1000000; i++) counter++;
+}
+
+static int handle(const uint8_t *payload, size_t len) {
+  find_path((const char *)payload);
+  if (strcmp(path, "/status") == 0)
+    return tarmac_respond_str(
+        "{\"status_code\":201,\"headers\":{\"X-Test\":\"yes\","
+        "\"Content-Type\":\"text/plain\"},\"payload\":\"Y3JlYXRlZA==\"}");
+  if (strcmp(path, "/error") == 0) return tarmac_fail("deliberate failure");
+  if (strncmp(path, "/trap/", 6) == 0) return trap(path + 6);
+  if (strcmp(path, "/not-json") == 0) return tarmac_respond_str("nope");
+  if (strcmp(path, "/bad-base64") == 0)
+    return tarmac_respond_str("{\"payload\":\"!!!!\"}");
+  if (strcmp(path, "/bad-status") == 0)
+    return tarmac_respond_str("{\"status_code\":42}");
+  if (strcmp(path, "/slow") == 0) {
+    struct timespec two = {2, 0};
+    nanosleep(&two, NULL);
+  }
+  if (strcmp(path, "/spin") == 0) spin(1.5);
+  return tarmac_respond(payload, len);
+}
+
+TARMAC_INIT(register_operations) {
+  tarmac_register("request:handler", handle);
+}

@@ -1,0 +1,197 @@
+/* Unit tests: base64, the seed's envelopes, response headers, the baton
+ * hand-off protocol, and configuration from the environment. */
+#include <stdlib.h>
+
+#include "http/baton.h"
+#include "http/http.h"
+#include "server/config.h"
+#include "server/envelope.h"
+#include "test.h"
+
+static void test_base64(void) {
+  tarmac_buffer_t out = TARMAC_BUFFER_INIT;
+  const char *cases[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="},
+                            {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    tarmac_buffer_clear(&out);
+    CHECK_EQ_INT(tarmac_base64_encode((const uint8_t *)cases[i][0],
+                                      strlen(cases[i][0]), &out), 0);
+    CHECK_BYTES(out.data, out.len, cases[i][1]);
+    tarmac_buffer_clear(&out);
+    CHECK_EQ_INT(tarmac_base64_decode(cases[i][1], strlen(cases[i][1]), &out),
+                 0);
+    CHECK_BYTES(out.data, out.len, cases[i][0]);
+  }
+  const char *bad[] = {"Zg=", "Z===", "!!!!", "Zm9v\n", "Zg==Zg==", "=Zm9"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    tarmac_buffer_clear(&out);
+    CHECK_EQ_INT(tarmac_base64_decode(bad[i], strlen(bad[i]), &out), -1);
+  }
+  tarmac_buffer_free(&out);
+}
+
+static void test_request_envelope(void) {
+  tarmac_http_header_t headers[] = {
+      {"content-type", 12, "text/plain", 10},
+      {"x-multi", 7, "a", 1},
+      {"X-MULTI", 7, "b", 1},
+  };
+  tarmac_http_request_t req = {
+      .method = "POST", .method_len = 4, .path = "/p", .path_len = 2,
+      .query = "q=1", .query_len = 3, .remote_addr = "127.0.0.1:5555",
+      .headers = headers, .header_count = 3,
+      .body = (const uint8_t *)"hello", .body_len = 5, .protocol = "HTTP/1.1"};
+  tarmac_buffer_t out = TARMAC_BUFFER_INIT;
+  CHECK_EQ_INT(tarmac_envelope_request(&req, &out), 0);
+  CHECK_BYTES(out.data, out.len,
+              "{\"headers\":{\"Content-Type\":\"text/plain\",\"X-Multi\":"
+              "\"a, b\",\"REQUEST_TYPE\":\"http\",\"HTTP_METHOD\":\"POST\","
+              "\"HTTP_PATH\":\"/p\",\"HTTP_QUERY\":\"q=1\",\"REMOTE_ADDR\":"
+              "\"127.0.0.1:5555\"},\"payload\":\"aGVsbG8=\"}");
+  /* a request envelope is itself a valid response envelope (the seed's
+   * example returns it): status 200, its headers, the body */
+  tarmac_http_response_t res;
+  tarmac_http_response_init(&res);
+  char err[256];
+  CHECK_EQ_INT(tarmac_envelope_response(out.data, out.len, &res, err,
+                                        sizeof(err)), 0);
+  CHECK_EQ_INT(res.status, 200);
+  CHECK_BYTES(res.body.data, res.body.len, "hello");
+  CHECK_EQ_INT(res.header_count, 7);
+  tarmac_http_response_free(&res);
+  tarmac_buffer_free(&out);
+}
+
+static int parse(const char *json, tarmac_http_response_t *res, char *err) {
+  return tarmac_envelope_response((const uint8_t *)json, strlen(json), res,
+                                  err, 256);
+}
+
+static void test_response_envelope(void) {
+  tarmac_http_response_t res;
+  tarmac_http_response_init(&res);
+  char err[256];
+  CHECK_EQ_INT(parse("{\"status_code\":404,\"headers\":{\"A\":\"b\"},"
+                     "\"payload\":\"bm8=\"}", &res, err), 0);
+  CHECK_EQ_INT(res.status, 404);
+  CHECK_BYTES(res.body.data, res.body.len, "no");
+  size_t cursor = 0, nl, vl;
+  const char *n, *v;
+  CHECK(tarmac_http_response_next_header(&res, &cursor, &n, &nl, &v, &vl));
+  CHECK_BYTES(n, nl, "A");
+  CHECK_BYTES(v, vl, "b");
+  CHECK(!tarmac_http_response_next_header(&res, &cursor, &n, &nl, &v, &vl));
+  CHECK_EQ_INT(parse("{\"status_code\":0}", &res, err), 0);
+  CHECK_EQ_INT(res.status, 200);
+  CHECK_EQ_INT(res.body.len, 0);
+  CHECK_EQ_INT(parse("{}", &res, err), 0);
+  CHECK_EQ_INT(res.status, 200);
+  const char *bad[][2] = {
+      {"nope", "not JSON"},
+      {"[1]", "not a JSON object"},
+      {"{\"status_code\":\"200\"}", "status_code is not an integer"},
+      {"{\"status_code\":99}", "status_code is not from 200 to 599"},
+      {"{\"headers\":[]}", "headers is not an object"},
+      {"{\"headers\":{\"a\":1}}", "a header value is not a string"},
+      {"{\"headers\":{\"a b\":\"x\"}}", "not valid HTTP"},
+      {"{\"headers\":{\"a\":\"x\\r\\nEvil: 1\"}}", "not valid HTTP"},
+      {"{\"payload\":5}", "payload is not a string"},
+      {"{\"payload\":\"@@@@\"}", "payload is not valid base64"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    CHECK_EQ_INT(parse(bad[i][0], &res, err), -1);
+    CHECK(strstr(err, bad[i][1]) != NULL);
+    CHECK(strstr(err, "invalid response envelope") != NULL);
+  }
+  tarmac_http_response_free(&res);
+}
+
+static void test_baton(void) {
+  tarmac_baton_t b;
+  tarmac_baton_init(&b);
+  /* fast path: enter/leave keep the baton; the watchdog sees no stall */
+  uint64_t t = tarmac_baton_enter(&b);
+  CHECK(!tarmac_baton_stalled(&b)); /* first sight of this handler */
+  CHECK(tarmac_baton_leave(&b, t));
+  CHECK(!tarmac_baton_stalled(&b));
+  /* a new handler is never mistaken for the one seen before */
+  t = tarmac_baton_enter(&b);
+  CHECK(!tarmac_baton_stalled(&b));
+  CHECK(tarmac_baton_leave(&b, t));
+  t = tarmac_baton_enter(&b);
+  CHECK(!tarmac_baton_stalled(&b));
+  /* the same handler on two ticks: stalled, taken; its leave fails */
+  CHECK(tarmac_baton_stalled(&b));
+  CHECK(tarmac_baton_take(&b));
+  CHECK(!tarmac_baton_leave(&b, t));
+  /* the new holder runs normally */
+  uint64_t t2 = tarmac_baton_enter(&b);
+  CHECK(t2 != t);
+  CHECK(tarmac_baton_leave(&b, t2));
+  /* a stall that ends before the takeover: take fails, leave succeeds */
+  t = tarmac_baton_enter(&b);
+  CHECK(!tarmac_baton_stalled(&b));
+  CHECK(tarmac_baton_stalled(&b));
+  CHECK(tarmac_baton_leave(&b, t));
+  CHECK(!tarmac_baton_take(&b));
+}
+
+static void test_response_headers(void) {
+  tarmac_http_response_t res;
+  tarmac_http_response_init(&res);
+  CHECK_EQ_INT(tarmac_http_response_add_header(&res, "X-A", 3, "1", 1), 0);
+  CHECK_EQ_INT(tarmac_http_response_add_header(&res, "", 0, "1", 1), -1);
+  CHECK_EQ_INT(tarmac_http_response_add_header(&res, "a:b", 3, "1", 1), -1);
+  CHECK_EQ_INT(tarmac_http_response_add_header(&res, "a", 1, "x\ny", 3), -1);
+  CHECK_EQ_INT(res.header_count, 1);
+  CHECK_EQ_INT(tarmac_http_response_set_text(&res, 503, "down"), 0);
+  CHECK_EQ_INT(res.status, 503);
+  CHECK_EQ_INT(res.header_count, 1);
+  CHECK_BYTES(res.body.data, res.body.len, "down");
+  tarmac_http_response_free(&res);
+}
+
+static void test_config(void) {
+  char err[512];
+  tarmac_server_config_t c;
+  unsetenv("APP_LISTEN_ADDR");
+  unsetenv("APP_WASM_MODULE");
+  setenv("APP_WASM_FUNCTION", "/f.wasm", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), 0);
+  CHECK(strcmp(c.listen_addr, "0.0.0.0:8443") == 0);
+  CHECK(c.enable_tls);
+  CHECK(strcmp(c.cert_file, "/certs/cert.crt") == 0);
+  CHECK(strcmp(c.wasm_module, "/f.wasm") == 0);
+  CHECK_EQ_INT(c.max_body_bytes, 10 << 20);
+  CHECK_EQ_INT(c.pool_size, 2 * c.event_loops);
+  setenv("APP_WASM_MODULE", "/m.wasm", 1);
+  setenv("APP_ENABLE_TLS", "FALSE", 1);
+  setenv("APP_MAX_BODY_SIZE", "1M", 1);
+  setenv("APP_EVENT_LOOPS", "3", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), 0);
+  CHECK(strcmp(c.wasm_module, "/m.wasm") == 0);
+  CHECK(!c.enable_tls);
+  CHECK_EQ_INT(c.max_body_bytes, 1 << 20);
+  CHECK_EQ_INT(c.pool_size, 6);
+  setenv("APP_DEBUG", "sometimes", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), -1);
+  CHECK(strstr(err, "APP_DEBUG=sometimes") != NULL);
+  unsetenv("APP_DEBUG");
+  setenv("APP_EVENT_LOOPS", "0", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), -1);
+  CHECK(strstr(err, "APP_EVENT_LOOPS") != NULL);
+  unsetenv("APP_EVENT_LOOPS");
+  setenv("APP_MAX_BODY_SIZE", "lots", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), -1);
+  CHECK(strstr(err, "APP_MAX_BODY_SIZE") != NULL);
+}
+
+int main(void) {
+  test_base64();
+  test_request_envelope();
+  test_response_envelope();
+  test_response_headers();
+  test_baton();
+  test_config();
+  TEST_EXIT();
+}

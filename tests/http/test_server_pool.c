@@ -1,0 +1,101 @@
+/* The instance pool with a real guest: instances are reused, a trapped
+ * instance is discarded and replaced in the background, and many threads
+ * can share the pool. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/pool.h"
+#include "test.h"
+
+static const char op[] = "request:handler";
+
+static tarmac_call_status_t invoke(tarmac_instance_t *inst, const char *env,
+                                   tarmac_call_result_t *res) {
+  return tarmac_instance_invoke(inst, op, sizeof(op) - 1,
+                                (const uint8_t *)env, strlen(env), res);
+}
+
+typedef struct {
+  tarmac_pool_t *pool;
+  int failures;
+} worker_t;
+
+static void *worker(void *arg) {
+  worker_t *w = arg;
+  tarmac_error_t err;
+  for (int i = 0; i < 300; i++) {
+    tarmac_instance_t *inst = tarmac_pool_take(w->pool, &err);
+    if (inst == NULL) {
+      w->failures++;
+      continue;
+    }
+    tarmac_call_result_t res;
+    bool trap = i % 5 == 0;
+    tarmac_call_status_t st =
+        invoke(inst, trap ? "{\"HTTP_PATH\":\"/trap/div\"}" : "{\"x\":1}", &res);
+    if (st != (trap ? TARMAC_CALL_TRAP : TARMAC_CALL_OK)) w->failures++;
+    tarmac_pool_give(w->pool, inst);
+  }
+  return NULL;
+}
+
+int main(void) {
+  const char *path = getenv("HTTP_GUEST");
+  CHECK(path != NULL);
+  if (path == NULL) TEST_EXIT();
+  tarmac_error_t err;
+  tarmac_engine_config_t config = {0};
+  tarmac_engine_t *engine = tarmac_engine_new(&config, &err);
+  CHECK(engine != NULL);
+  tarmac_module_t *module = NULL;
+  CHECK_EQ_INT(tarmac_module_load(engine, path, NULL, &module, &err),
+               TARMAC_LOAD_OK);
+  tarmac_pool_t *pool = tarmac_pool_new(module, 3, &err);
+  CHECK(pool != NULL);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).created, 3);
+
+  /* reuse: take and give back without creating */
+  tarmac_instance_t *a = tarmac_pool_take(pool, &err);
+  tarmac_call_result_t res;
+  CHECK_EQ_INT(invoke(a, "{\"HTTP_PATH\":\"/x\"}", &res), TARMAC_CALL_OK);
+  CHECK_BYTES(res.data, res.len, "{\"HTTP_PATH\":\"/x\"}");
+  tarmac_pool_give(pool, a);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).created, 3);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
+
+  /* a trap: discarded, then replaced by the refill thread */
+  a = tarmac_pool_take(pool, &err);
+  CHECK_EQ_INT(invoke(a, "{\"HTTP_PATH\":\"/trap/unreachable\"}", &res),
+               TARMAC_CALL_TRAP);
+  tarmac_pool_give(pool, a);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).discarded, 1);
+  for (int i = 0; i < 500 && tarmac_pool_stats(pool).idle < 3; i++)
+    usleep(10000);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).created, 4);
+
+  /* an empty pool still serves (instantiating on demand) */
+  tarmac_instance_t *held[4];
+  for (int i = 0; i < 4; i++) {
+    held[i] = tarmac_pool_take(pool, &err);
+    CHECK(held[i] != NULL);
+  }
+  for (int i = 0; i < 4; i++) tarmac_pool_give(pool, held[i]);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
+
+  /* threads sharing the pool, mixing traps */
+  worker_t workers[4] = {{pool, 0}, {pool, 0}, {pool, 0}, {pool, 0}};
+  pthread_t tids[4];
+  for (int i = 0; i < 4; i++) pthread_create(&tids[i], NULL, worker, &workers[i]);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(tids[i], NULL);
+    CHECK_EQ_INT(workers[i].failures, 0);
+  }
+  tarmac_pool_free(pool);
+  tarmac_module_release(module);
+  tarmac_engine_free(engine);
+  TEST_EXIT();
+}
