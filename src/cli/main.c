@@ -1,5 +1,5 @@
-/* cli: the `tarmac` command — call a function once, compile ahead of time,
- * print the version. Exit codes of `call`: 0 success, 1 the guest reported
+/* cli: the `tarmac` command — serve (the default), call a function once,
+ * compile ahead of time, print the version. Exit codes of `call`: 0 success, 1 the guest reported
  * an error, 2 the guest trapped, 3 the module could not be loaded, 64 usage. */
 #include <errno.h>
 #include <stdbool.h>
@@ -12,6 +12,7 @@
 #include "callbacks/registry.h"
 #include "engine/engine.h"
 #include "log/log.h"
+#include "server/serve.h"
 #include "util/buffer.h"
 #include "util/bytesize.h"
 #include "version.h"
@@ -24,11 +25,14 @@ enum {
 };
 
 static const char usage_text[] =
-    "usage: tarmac call MODULE.wasm OPERATION [PAYLOAD | -]\n"
+    "usage: tarmac [serve]\n"
+    "       tarmac call MODULE.wasm OPERATION [PAYLOAD | -]\n"
     "       tarmac compile MODULE.wasm\n"
     "       tarmac version\n"
     "       tarmac --help\n"
     "\n"
+    "  serve    (the default) serve the function over HTTP(S), configured\n"
+    "           by APP_* environment variables; see docs/configuration.md.\n"
     "  call     load MODULE, run its start-up exports, invoke OPERATION with\n"
     "           PAYLOAD (the argument, standard input for '-', or empty) and\n"
     "           write the guest's response to standard output.\n"
@@ -40,7 +44,7 @@ static const char usage_text[] =
     "$XDG_CACHE_HOME/tarmac or ~/.cache/tarmac), CC (C compiler, default cc),\n"
     "TARMAC_WASM2C (default wasm2c), APP_WASM_MEMORY_LIMIT (per-instance\n"
     "memory ceiling, default 256MiB), APP_DEBUG / APP_TRACE (log detail),\n"
-    "APP_DISABLE_LOGGING. Logs go to standard error.\n";
+    "APP_DISABLE_LOGGING. `call` and `compile` log to standard error.\n";
 
 static bool env_true(const char *name) {
   const char *v = getenv(name);
@@ -198,8 +202,9 @@ static int command_compile(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "serve") == 0)
+    return tarmac_serve_main(argc, argv);
   configure_cli_logging();
-  if (argc < 2) return usage_error("missing command");
   const char *command = argv[1];
   if (strcmp(command, "call") == 0) return command_call(argc, argv);
   if (strcmp(command, "compile") == 0) return command_compile(argc, argv);
