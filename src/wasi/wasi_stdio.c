@@ -30,7 +30,7 @@ static void log_line(struct tarmac_instance *instance,
                      const wasi_stream_t *stream, const uint8_t *line,
                      size_t len) {
   if (len > 0 && line[len - 1] == '\r') len--;
-  tarmac_log_fields(stream->level, (const char *)line, len, "module",
+  tarmac_log_fields(stream->level, (const char *)line, len, "function",
                     instance->name ? instance->name : "", "stream",
                     stream->name, NULL);
 }

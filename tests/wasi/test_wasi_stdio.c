@@ -28,7 +28,7 @@ static void test_lines_across_iovecs(wasi_fixture_t *f) {
   const char *log = log_take(f);
   CHECK_EQ_INT(count_lines(log), 1);
   CHECK(strstr(log, "\"level\":\"info\"") != NULL);
-  CHECK(strstr(log, "\"msg\":\"hello\",\"module\":\"m\",\"stream\":\"stdout\""));
+  CHECK(strstr(log, "\"msg\":\"hello\",\"function\":\"m\",\"stream\":\"stdout\""));
   /* "wor" waits for the rest of its line, which comes through wasi_unstable */
   poke_iovec(f, 0, 2000, 3);
   CHECK_EQ_INT(CALL(f, U0(fd_write), WRITE_SIG, &r, 1, 0, 1, 100), 0);
@@ -42,7 +42,7 @@ static void test_stderr_and_crlf(wasi_fixture_t *f) {
   CHECK_EQ_INT(write_text(f, 2, "oops\r\nsecond\n"), WASI_ESUCCESS);
   const char *log = log_take(f);
   CHECK_EQ_INT(count_lines(log), 2);
-  CHECK(strstr(log, "\"level\":\"error\",\"msg\":\"oops\",\"module\":\"m\","
+  CHECK(strstr(log, "\"level\":\"error\",\"msg\":\"oops\",\"function\":\"m\","
                     "\"stream\":\"stderr\"") != NULL);
   CHECK(strstr(log, "\"msg\":\"second\"") != NULL);
 }
@@ -54,7 +54,7 @@ static void test_flush(wasi_fixture_t *f) {
   tarmac_wasi_flush(&f->instance);
   const char *log = log_take(f);
   CHECK_EQ_INT(count_lines(log), 2);
-  CHECK(strstr(log, "\"msg\":\"no newline\",\"module\":\"m\",\"stream\":"
+  CHECK(strstr(log, "\"msg\":\"no newline\",\"function\":\"m\",\"stream\":"
                     "\"stdout\"") != NULL);
   CHECK(strstr(log, "\"msg\":\"err part\"") != NULL);
   CHECK(f->instance.stdout_sink.pending.cap == 0);
