@@ -234,23 +234,24 @@ static int write_glue(const char *path, const wasm_module_info_t *info,
   return rc;
 }
 
+/* Explains a tool that did not succeed: one that could not be started
+ * (status < 0, errno set) is a missing toolchain; one that ran and failed
+ * gets its first lines of stderr quoted, classed as `kind`. */
 static tarmac_load_status_t tool_failure(const char *what, const char *program,
-                                         int status, tarmac_buffer_t *output,
+                                         const char *missing_hint, int status,
+                                         const tarmac_buffer_t *output,
                                          tarmac_load_status_t kind,
                                          tarmac_error_t *err) {
   if (status < 0) {
-    snprintf(err->message, sizeof err->message,
-             "%s: cannot run \"%s\": %s%s", what, program, strerror(errno),
-             kind == TARMAC_LOAD_TOOLCHAIN && strcmp(what, "no C compiler") == 0
-                 ? " (set CC to a C compiler)"
-                 : "");
+    snprintf(err->message, sizeof err->message, "%s: cannot run \"%s\": %s",
+             missing_hint, program, strerror(errno));
     return TARMAC_LOAD_TOOLCHAIN;
   }
-  /* keep the tool's first lines: they say what is wrong */
   int shown = (int)(output->len > 600 ? 600 : output->len);
-  while (shown > 0 && (output->data[shown - 1] == '\n')) shown--;
+  while (shown > 0 && output->data[shown - 1] == '\n') shown--;
   snprintf(err->message, sizeof err->message, "%s (%s exited with %d): %.*s",
-           what, program, status, shown, output->data ? (char *)output->data : "");
+           what, program, status, shown,
+           output->data ? (const char *)output->data : "");
   return kind;
 }
 
@@ -277,10 +278,9 @@ tarmac_load_status_t tarmac_toolchain_compile(const tarmac_toolchain_t *tc,
   int status = run_tool(translate, &output);
   if (status != 0) {
     tarmac_load_status_t kind =
-        tool_failure(status < 0 ? "wasm2c is missing" : "invalid module",
-                     tc->wasm2c, status, &output,
-                     status < 0 ? TARMAC_LOAD_TOOLCHAIN : TARMAC_LOAD_INVALID,
-                     err);
+        tool_failure("invalid module", tc->wasm2c,
+                     "wasm2c is missing (install wabt or set TARMAC_WASM2C)",
+                     status, &output, TARMAC_LOAD_INVALID, err);
     tarmac_buffer_free(&output);
     return kind;
   }
@@ -308,9 +308,9 @@ tarmac_load_status_t tarmac_toolchain_compile(const tarmac_toolchain_t *tc,
   free(argv);
   tarmac_load_status_t result = TARMAC_LOAD_OK;
   if (status != 0)
-    result = tool_failure(status < 0 ? "no C compiler" : "C compilation failed",
-                          tc->cc_argv[0], status, &output,
-                          TARMAC_LOAD_TOOLCHAIN, err);
+    result = tool_failure("C compilation failed", tc->cc_argv[0],
+                          "no C compiler (set CC to a C compiler)", status,
+                          &output, TARMAC_LOAD_TOOLCHAIN, err);
   tarmac_buffer_free(&output);
   return result;
 }

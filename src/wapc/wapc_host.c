@@ -114,26 +114,34 @@ uint32_t Z_wapcZ___host_call(instance_t *inst, uint32_t binding_ptr,
   return rc == 0 ? 1 : 0;
 }
 
+/* __host_response_len / __host_error_len */
+static uint32_t host_buffer_length(instance_t *inst, const char *name,
+                                   const tarmac_buffer_t *buf) {
+  enter_import(inst, name, true);
+  return buffer_length(buf);
+}
+
+/* __host_response / __host_error: the whole buffer to ptr */
+static void host_buffer_to_guest(instance_t *inst, const char *name,
+                                 uint32_t ptr, const tarmac_buffer_t *buf) {
+  enter_import(inst, name, true);
+  copy_to_guest(inst, ptr, buf->data, buf->len, name);
+}
+
 uint32_t Z_wapcZ___host_response_len(instance_t *inst) {
-  enter_import(inst, "__host_response_len", true);
-  return buffer_length(&inst->host_response);
+  return host_buffer_length(inst, "__host_response_len", &inst->host_response);
 }
 
 void Z_wapcZ___host_response(instance_t *inst, uint32_t ptr) {
-  enter_import(inst, "__host_response", true);
-  copy_to_guest(inst, ptr, inst->host_response.data, inst->host_response.len,
-                "__host_response");
+  host_buffer_to_guest(inst, "__host_response", ptr, &inst->host_response);
 }
 
 uint32_t Z_wapcZ___host_error_len(instance_t *inst) {
-  enter_import(inst, "__host_error_len", true);
-  return buffer_length(&inst->host_error);
+  return host_buffer_length(inst, "__host_error_len", &inst->host_error);
 }
 
 void Z_wapcZ___host_error(instance_t *inst, uint32_t ptr) {
-  enter_import(inst, "__host_error", true);
-  copy_to_guest(inst, ptr, inst->host_error.data, inst->host_error.len,
-                "__host_error");
+  host_buffer_to_guest(inst, "__host_error", ptr, &inst->host_error);
 }
 
 void Z_wapcZ___console_log(instance_t *inst, uint32_t ptr, uint32_t len) {
