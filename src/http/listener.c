@@ -84,9 +84,19 @@ static void describe(const tarmac_listen_addr_t *addr, char *out, size_t size) {
            host, port);
 }
 
+/* "cannot listen on <addr>: <errno text>"; closes fd; returns -1. */
+static int fail_closing(int fd, const tarmac_listen_addr_t *addr, char *err,
+                        size_t err_size) {
+  char where[INET6_ADDRSTRLEN + 16];
+  int e = errno;
+  describe(addr, where, sizeof(where));
+  snprintf(err, err_size, "cannot listen on %s: %s", where, strerror(e));
+  close(fd);
+  return -1;
+}
+
 static int bind_socket(const tarmac_listen_addr_t *addr, int reuseport,
                        char *err, size_t err_size) {
-  char where[INET6_ADDRSTRLEN + 16];
   int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     snprintf(err, err_size, "cannot create a socket: %s", strerror(errno));
@@ -96,13 +106,8 @@ static int bind_socket(const tarmac_listen_addr_t *addr, int reuseport,
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       (reuseport &&
        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
-      bind(fd, (const struct sockaddr *)&addr->addr, addr->addr_len) != 0) {
-    int e = errno;
-    describe(addr, where, sizeof(where));
-    snprintf(err, err_size, "cannot listen on %s: %s", where, strerror(e));
-    close(fd);
-    return -1;
-  }
+      bind(fd, (const struct sockaddr *)&addr->addr, addr->addr_len) != 0)
+    return fail_closing(fd, addr, err, err_size);
   return fd;
 }
 
@@ -110,14 +115,7 @@ int tarmac_listen_probe(tarmac_listen_addr_t *addr, char *err,
                         size_t err_size) {
   int fd = bind_socket(addr, 0, err, err_size);
   if (fd < 0) return -1;
-  if (listen(fd, 1) != 0) {
-    char where[INET6_ADDRSTRLEN + 16];
-    int e = errno;
-    describe(addr, where, sizeof(where));
-    snprintf(err, err_size, "cannot listen on %s: %s", where, strerror(e));
-    close(fd);
-    return -1;
-  }
+  if (listen(fd, 1) != 0) return fail_closing(fd, addr, err, err_size);
   socklen_t len = sizeof(addr->addr);
   int rc = getsockname(fd, (struct sockaddr *)&addr->addr, &len);
   close(fd);
@@ -137,13 +135,7 @@ int tarmac_listen_open(const tarmac_listen_addr_t *addr, char *err,
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-      listen(fd, SOMAXCONN) != 0) {
-    char where[INET6_ADDRSTRLEN + 16];
-    int e = errno;
-    describe(addr, where, sizeof(where));
-    snprintf(err, err_size, "cannot listen on %s: %s", where, strerror(e));
-    close(fd);
-    return -1;
-  }
+      listen(fd, SOMAXCONN) != 0)
+    return fail_closing(fd, addr, err, err_size);
   return fd;
 }

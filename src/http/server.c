@@ -194,7 +194,10 @@ static void dispose_loop(http_loop_t *loop) {
     h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->completions);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
+  h2o_multithread_queue_t *queue = loop->ctx.queue;
   h2o_context_dispose(&loop->ctx);
+  free(queue); /* h2o 2.2.5's evloop build closes the queue, never frees it */
+  h2o_evloop_run(loop->evloop, 0); /* completes the deferred socket closes */
   h2o_evloop_destroy(loop->evloop);
   loop->evloop = NULL;
   loop->ctx_ready = false;

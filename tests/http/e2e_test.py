@@ -312,6 +312,25 @@ def test_concurrency(workdir):
               % errors[:5])
 
 
+def start_request(server, path):
+    """Sends GET path on its own connection in a thread; returns the thread
+    and the dict it fills with status, body and elapsed seconds."""
+    result = {}
+
+    def run():
+        t0 = time.time()
+        conn = https_client(server.port)
+        conn.request("GET", path)
+        res = conn.getresponse()
+        result["status"] = res.status
+        result["body"] = res.read()
+        result["elapsed"] = time.time() - t0
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
 def test_slow(workdir):
     # One event loop: every connection shares the loop the slow guest is on.
     for slow_path in ["/slow", "/spin"]:
@@ -319,22 +338,10 @@ def test_slow(workdir):
             early = https_client(server.port)  # connected before the stall
             early.request("GET", "/warm")
             early.getresponse().read()
-            result = {}
-
-            def slow_request():
-                t0 = time.time()
-                conn = https_client(server.port)
-                conn.request("GET", slow_path)
-                res = conn.getresponse()
-                result["status"] = res.status
-                res.read()
-                result["elapsed"] = time.time() - t0
-
-            t = threading.Thread(target=slow_request)
-            t.start()
+            t, result = start_request(server, slow_path)
             time.sleep(0.3)
             worst = 0.0
-            for i in range(20):
+            for i in range(8):
                 t0 = time.time()
                 conn = https_client(server.port)
                 conn.request("POST", "/fast", body=b"fast %d" % i)
@@ -426,17 +433,7 @@ def test_startup(workdir):
 
 def test_shutdown(workdir):
     server = Server(workdir)
-    result = {}
-
-    def slow_request():
-        conn = https_client(server.port)
-        conn.request("GET", "/slow")
-        res = conn.getresponse()
-        result["status"] = res.status
-        result["body"] = res.read()
-
-    t = threading.Thread(target=slow_request)
-    t.start()
+    t, result = start_request(server, "/slow")
     time.sleep(0.4)
     t0 = time.time()
     server.proc.send_signal(signal.SIGTERM)
