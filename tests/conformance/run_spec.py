@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""run_spec: runs the WebAssembly core spec tests (.wast) against Tarmac's
+runtime. For each .wast file: wast2json splits it into commands and binary
+modules; every module is translated by wasm2c and compiled (objects cached in
+the build tree by content hash); a generated C driver (c_driver.py) links the
+modules with spec_harness.c and the runtime and checks every command.
+
+Results are compared with the committed baseline (baseline.json): the run
+fails when a command that passed in the baseline no longer passes. Commands
+that newly pass are listed; --update-baseline records them.
+
+Exit codes: 0 ok, 1 regression or runner error, 77 test suite not found
+(CTest SKIP_RETURN_CODE)."""
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from c_driver import DriverWriter, Forwarders  # noqa: E402
+from plan import FAIL, PASS, SKIP, Outcome, Planner  # noqa: E402
+import report  # noqa: E402
+
+SKIP_EXIT = 77
+MEMORY_LIMIT = 4 << 30  # the spec tests grow memories to thousands of pages
+DRIVER_TIMEOUT = 600
+RESULT_LINE = re.compile(r"^(PASS|FAIL) (\d+) (\d+) (\S+)(?:: (.*))?$")
+
+
+def run(argv, **kwargs):
+    return subprocess.run(argv, capture_output=True, text=True,
+                          errors="replace", **kwargs)
+
+
+def first_line(text):
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0][:200] if lines else ""
+
+
+class Toolchain:
+    """Compiler settings from the CMake-generated config."""
+
+    def __init__(self, config):
+        self.cc = config["cc"]
+        self.includes = ["-I" + d for d in config["include_dirs"]]
+        self.module_cflags = config["module_cflags"]
+        self.driver_cflags = config["driver_cflags"]
+        self.ldflags = config["ldflags"]
+        self.link_objects = (config["harness_objects"]
+                             + config["runtime_objects"])
+        self.fingerprint = hashlib.sha256(json.dumps(
+            [self.cc, self.module_cflags, run(["wasm2c", "--version"]).stdout,
+             run([self.cc, "--version"]).stdout]).encode()).hexdigest()
+
+    def compile(self, source, output, flags, cwd):
+        return run([self.cc] + flags + self.includes + ["-c", source, "-o",
+                                                        output], cwd=cwd)
+
+
+class Translator:
+    """wasm2c + gcc for the modules of one .wast file, with a cache of
+    objects and headers shared by all files."""
+
+    def __init__(self, toolchain, workdir, cache):
+        self.toolchain = toolchain
+        self.workdir = workdir
+        self.cache = cache
+
+    def _key(self, rec):
+        with open(rec.path, "rb") as wasm:
+            data = wasm.read()
+        digest = hashlib.sha256(data)
+        digest.update(("%s %s" % (rec.cname, self.toolchain.fingerprint))
+                      .encode())
+        return os.path.join(self.cache, digest.hexdigest())
+
+    def _untranslatable(self, rec, result):
+        if result.returncode > 0:
+            rec.status = FAIL
+            rec.why = "wasm2c rejected a valid module: " + \
+                first_line(result.stderr)
+            return
+        text = run(["wasm2wat", rec.path]).stdout
+        if "v128" in text:
+            rec.status = SKIP
+            rec.why = "wasm2c 1.0.32 cannot translate SIMD (v128) code"
+        else:
+            rec.status = FAIL
+            rec.why = "wasm2c crashed (signal %d)" % -result.returncode
+
+    def translate(self, rec):
+        key = self._key(rec)
+        header = os.path.join(self.workdir, rec.cname + ".h")
+        if not (os.path.exists(key + ".o") and os.path.exists(key + ".h")):
+            source = os.path.join(self.workdir, rec.cname + ".c")
+            result = run(["wasm2c", "-n", rec.cname, rec.path, "-o", source])
+            if result.returncode != 0:
+                self._untranslatable(rec, result)
+                return []
+            tmp = "%s.%d.%d.tmp" % (key, os.getpid(), threading.get_ident())
+            result = self.toolchain.compile(
+                source, tmp + ".o", self.toolchain.module_cflags,
+                self.workdir)
+            if result.returncode != 0:
+                rec.status = FAIL
+                rec.why = "gcc failed on the wasm2c output: " + \
+                    first_line(result.stderr)
+                return []
+            shutil.copyfile(header, tmp + ".h")
+            os.replace(tmp + ".h", key + ".h")
+            os.replace(tmp + ".o", key + ".o")
+            os.unlink(source)
+        else:
+            shutil.copyfile(key + ".h", header)
+        rec.object_path = key + ".o"
+        return self._import_order(rec, header)
+
+    @staticmethod
+    def _import_order(rec, header):
+        with open(header, encoding="utf-8", errors="replace") as h:
+            text = h.read()
+        match = re.search(r"void Z_%s_instantiate\(Z_%s_instance_t\*([^)]*)\);"
+                          % (rec.cname, rec.cname), text)
+        if not match:
+            raise RuntimeError("%s: no instantiate prototype" % header)
+        return re.findall(r"struct Z_(\w+)_instance_t\*", match.group(1))
+
+    def check_invalid(self, path):
+        result = run(["wasm2c", "-n", "invalid", path, "-o",
+                      os.path.join(self.workdir, "invalid.c")])
+        if result.returncode > 0:
+            return Outcome(PASS, "rejected: " + first_line(result.stderr))
+        if result.returncode == 0:
+            return Outcome(FAIL, "wasm2c accepted the module")
+        return Outcome(FAIL, "wasm2c crashed (signal %d)"
+                       % -result.returncode)
+
+
+class FileRun:
+    """Runs one .wast file; `results` is a list of dicts (id, line, type,
+    status, why) in command order."""
+
+    def __init__(self, wast, toolchain, work):
+        self.wast = wast
+        self.name = os.path.basename(wast)
+        self.toolchain = toolchain
+        self.workdir = os.path.join(work, "files", self.name[:-5])
+        self.cache = os.path.join(work, "cache")
+        self.results = []
+        self.seconds = 0.0
+
+    def _commands(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        os.makedirs(self.workdir)
+        os.makedirs(self.cache, exist_ok=True)
+        out = os.path.join(self.workdir, "commands.json")
+        result = run(["wast2json", self.wast, "-o", out])
+        if result.returncode != 0:
+            raise RuntimeError("wast2json failed: " +
+                               first_line(result.stderr))
+        with open(out, encoding="utf-8") as f:
+            return json.load(f)["commands"]
+
+    def _build_driver(self, planner, forwarders):
+        writer = DriverWriter(planner.linked, forwarders)
+        for step in planner.steps:
+            getattr(writer, step["kind"])(step)
+        source = os.path.join(self.workdir, "driver.c")
+        with open(source, "w", encoding="utf-8") as f:
+            f.write(writer.text(MEMORY_LIMIT))
+        tc = self.toolchain
+        result = tc.compile(source, source + ".o", tc.driver_cflags,
+                            self.workdir)
+        if result.returncode != 0:
+            return None, "driver does not compile: " + \
+                first_line(result.stderr)
+        exe = os.path.join(self.workdir, "driver")
+        objects = [rec.object_path for rec in planner.linked]
+        result = run([tc.cc, source + ".o"] + objects + tc.link_objects
+                     + tc.ldflags + ["-o", exe])
+        if result.returncode != 0:
+            return None, "driver does not link: " + first_line(result.stderr)
+        return exe, ""
+
+    def _run_driver(self, exe, planner):
+        outcomes = planner.outcomes
+        try:
+            result = run([exe], cwd=self.workdir, timeout=DRIVER_TIMEOUT)
+            stdout, ended = result.stdout, result.returncode
+        except subprocess.TimeoutExpired as err:
+            stdout = err.stdout.decode(errors="replace") if err.stdout else ""
+            ended, result = "timeout", None
+        for line in stdout.splitlines():
+            match = RESULT_LINE.match(line)
+            if match:
+                status = PASS if match.group(1) == "PASS" else FAIL
+                outcomes[int(match.group(2))] = Outcome(status,
+                                                        match.group(5) or "")
+        if ended != 0:
+            detail = "driver ended early (%s)%s" % (
+                "timed out" if ended == "timeout" else "exit %d" % ended,
+                ": " + first_line(result.stderr[-2000:]) if result else "")
+            for step in planner.steps:
+                if step["kind"] != "register":
+                    outcomes.setdefault(step["id"], Outcome(FAIL, detail))
+
+    def run(self):
+        started = time.monotonic()
+        commands = self._commands()
+        forwarders = Forwarders()
+        translator = Translator(self.toolchain, self.workdir, self.cache)
+        planner = Planner(translator, forwarders)
+        planner.plan(commands, self.workdir, translator.check_invalid)
+        steps = [s for s in planner.steps]
+        if steps:
+            exe, why = self._build_driver(planner, forwarders)
+            if exe:
+                self._run_driver(exe, planner)
+            for step in steps:
+                if step["kind"] != "register":
+                    planner.outcomes.setdefault(step["id"], Outcome(
+                        FAIL, why or "driver reported nothing"))
+        for cid, command in enumerate(commands):
+            outcome = planner.outcomes.get(cid)
+            if command["type"] == "register" and outcome is None:
+                continue  # bookkeeping, not an assertion
+            if outcome is None:
+                outcome = Outcome(FAIL, "runner produced no outcome")
+            self.results.append({"id": cid, "line": command["line"],
+                                 "type": command["type"],
+                                 "status": outcome.status,
+                                 "why": outcome.why})
+        self.seconds = time.monotonic() - started
+        return self
+
+
+def select_files(testsuite, args):
+    files = sorted(f for f in os.listdir(testsuite) if f.endswith(".wast"))
+    if args.files:
+        wanted = {f if f.endswith(".wast") else f + ".wast"
+                  for f in args.files}
+        unknown = wanted - set(files)
+        if unknown:
+            raise SystemExit("unknown .wast files: " + ", ".join(
+                sorted(unknown)))
+        files = [f for f in files if f in wanted]
+    if args.group:
+        index, count = (int(x) for x in args.group.split("/"))
+        if not 1 <= index <= count:
+            raise SystemExit("--group must be K/N with 1 <= K <= N")
+        files = [f for i, f in enumerate(files) if i % count == index - 1]
+    return [os.path.join(testsuite, f) for f in files]
+
+
+def locate_testsuite(args, config):
+    return (args.testsuite or os.environ.get("TARMAC_WASM_TESTSUITE")
+            or config["testsuite"])
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", required=True,
+                   help="config.json written by CMake into the build tree")
+    p.add_argument("--testsuite", help="folder of .wast files (default: "
+                   "$TARMAC_WASM_TESTSUITE, else shared/wasm-testsuite)")
+    p.add_argument("--group", help="run every N-th file only: K/N")
+    p.add_argument("--files", nargs="*", help="run only these .wast files")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--update-baseline", action="store_true",
+                   help="record this run's passes in the baseline")
+    p.add_argument("--write-doc", action="store_true",
+                   help="rewrite docs/conformance.md (needs a full run)")
+    p.add_argument("--verbose", action="store_true",
+                   help="list every failed command")
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    with open(args.config, encoding="utf-8") as f:
+        config = json.load(f)
+    testsuite = locate_testsuite(args, config)
+    if not os.path.isdir(testsuite):
+        print("conformance: WebAssembly test suite not found at %s "
+              "(set TARMAC_WASM_TESTSUITE); skipping" % testsuite)
+        return SKIP_EXIT
+    files = select_files(testsuite, args)
+    toolchain = Toolchain(config)
+    work = config["work_dir"]
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max(args.jobs, 1)) as pool:
+        runs = list(pool.map(lambda w: FileRun(w, toolchain, work).run(),
+                             files))
+    elapsed = time.monotonic() - started
+    report.save_results(work, runs)
+    report.print_summary(runs, elapsed, args.verbose)
+    baseline_path = config["baseline"]
+    regressions = report.compare_baseline(baseline_path, runs)
+    if args.update_baseline:
+        report.update_baseline(baseline_path, runs)
+        print("baseline updated: %s" % baseline_path)
+    if args.write_doc:
+        report.write_doc(config["doc"], testsuite, work)
+        print("wrote %s" % config["doc"])
+    return 1 if regressions and not args.update_baseline else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
