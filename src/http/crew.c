@@ -16,7 +16,7 @@ uint64_t tarmac_http_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Parks a thread that lost the baton. true = it was handed the baton
+/* Parks a thread that gave its baton away. true = it was handed the baton
  * again; false = the loop is finished and the thread should exit. */
 static bool park(http_loop_t *loop) {
   pthread_mutex_lock(&loop->crew_lock);
@@ -39,6 +39,37 @@ static void thread_exit(http_loop_t *loop) {
   server->threads_alive--;
   pthread_cond_broadcast(&server->done_cond);
   pthread_mutex_unlock(&server->done_lock);
+}
+
+void tarmac_http_crew_reclaim(http_loop_t *loop,
+                              h2o_multithread_message_t *wake) {
+  pthread_mutex_lock(&loop->crew_lock);
+  if (loop->handoffs > loop->idle) {
+    /* a baton nobody can pick up (no spare, no new thread): take it */
+    loop->handoffs--;
+    pthread_mutex_unlock(&loop->crew_lock);
+    return;
+  }
+  atomic_fetch_add(&loop->returners, 1);
+  if (!loop->finished) h2o_multithread_send_message(&loop->wakeups, wake);
+  /* once the loop is finished nobody grants: the thread waits for exit */
+  while (loop->returns == 0)
+    pthread_cond_wait(&loop->crew_cond, &loop->crew_lock);
+  loop->returns--;
+  atomic_fetch_sub(&loop->returners, 1);
+  pthread_mutex_unlock(&loop->crew_lock);
+}
+
+bool tarmac_http_crew_yield(http_loop_t *loop) {
+  pthread_mutex_lock(&loop->crew_lock);
+  unsigned waiting = atomic_load(&loop->returners);
+  bool yield = waiting > loop->returns;
+  if (yield) {
+    loop->returns++;
+    pthread_cond_broadcast(&loop->crew_cond);
+  }
+  pthread_mutex_unlock(&loop->crew_lock);
+  return yield;
 }
 
 static void *crew_main(void *arg) {

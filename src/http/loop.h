@@ -63,9 +63,10 @@ struct http_loop {
   bool ctx_ready;
   int listen_fd;
   h2o_socket_t *listener;
-  h2o_multithread_receiver_t completions; /* calls finished off-loop */
-  h2o_multithread_receiver_t control;     /* stop requests */
+  h2o_multithread_receiver_t wakeups; /* a returner wants the loop back */
+  h2o_multithread_receiver_t control; /* stop requests */
   h2o_multithread_message_t stop_message;
+  h2o_timeout_entry_t run_entry; /* zero-timeout that runs pending calls */
 
   /* driver-owned (whoever holds the baton) */
   tarmac_baton_t baton;
@@ -83,7 +84,11 @@ struct http_loop {
   unsigned threads;   /* alive */
   unsigned idle;      /* parked spares */
   unsigned handoffs;  /* batons given to parked spares, not yet picked up */
+  unsigned returns;   /* batons granted to returners, not yet picked up */
   bool finished;      /* the loop is closed; crew threads exit */
+  /* threads whose handler finished after the baton was taken; they wait,
+   * inside h2o's call stack, for the driver to give the loop back */
+  atomic_uint returners;
 };
 
 struct tarmac_http_server {
@@ -119,12 +124,18 @@ bool tarmac_http_churn_exceeded(http_loop_t *loop, uint64_t conn_id,
 
 /* crew.c */
 /* Starts a crew thread that drives the loop at once. Caller holds
- * crew_lock. 0 or -1. */
+ * crew_lock. 0 or an errno value. */
 int tarmac_http_crew_spawn(http_loop_t *loop);
+/* A thread whose handler returned after its baton was taken: blocks until
+ * the loop is its own again (wakes the driver with `wake`). */
+void tarmac_http_crew_reclaim(http_loop_t *loop, h2o_multithread_message_t *wake);
+/* Driver, outside h2o's call stack: when a returner waits, gives it the
+ * baton and parks. true = this thread no longer drives. */
+bool tarmac_http_crew_yield(http_loop_t *loop);
 /* The watchdog thread body. */
 void *tarmac_http_watchdog_main(void *server);
-/* Driver: runs the loop until stop or losing the baton (server.c). Returns
- * true when the loop is finished. */
+/* Driver: runs the loop until stop or until it gives the baton to a
+ * returner (server.c). Returns true when the loop is finished. */
 bool tarmac_http_loop_drive(http_loop_t *loop);
 /* Clock in milliseconds (monotonic). */
 uint64_t tarmac_http_now_ms(void);

@@ -53,8 +53,17 @@ static http_call_t *pop_pending(http_loop_t *loop) {
   return call;
 }
 
-/* h2o calls this inside its dispatch; the handler runs later, outside h2o's
- * call stack, so that the loop can change threads while it runs. */
+/* Pending calls run from a zero timeout: in the same loop iteration as
+ * their arrival, after h2o has dispatched the socket events, so that the
+ * response's write completes and the connection reads again before h2o
+ * next updates its epoll registrations (no epoll_ctl per request). */
+static void schedule_pending(http_loop_t *loop) {
+  if (loop->pending_head != NULL && !h2o_timeout_is_linked(&loop->run_entry))
+    h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
+}
+
+/* h2o calls this inside its dispatch; the handler runs a little later in
+ * the same iteration (schedule_pending). */
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   http_loop_t *loop = loop_of(req->conn->ctx);
   const tarmac_http_config_t *config = &loop->server->config;
@@ -86,6 +95,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   }
   loop->in_flight++;
   push_pending(loop, call);
+  schedule_pending(loop);
   return 0;
 }
 
@@ -96,29 +106,11 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
   if (sock != NULL) h2o_accept(&loop->accept_ctx, sock);
 }
 
-/* The handler finished on a thread that lost the baton meanwhile: give the
- * call back to whoever drives the loop now. */
-static void hand_back(http_call_t *call) {
-  http_loop_t *loop = call->loop;
-  pthread_mutex_lock(&loop->crew_lock);
-  if (!loop->finished) {
-    h2o_multithread_send_message(&loop->completions, &call->message);
-  } else {
-    call->req = NULL; /* the loop is gone; leave its memory alone */
-    tarmac_http_call_free(call);
-  }
-  pthread_mutex_unlock(&loop->crew_lock);
-}
-
-static void on_completions(h2o_multithread_receiver_t *receiver,
-                           h2o_linklist_t *messages) {
-  while (!h2o_linklist_is_empty(messages)) {
-    h2o_multithread_message_t *message = H2O_STRUCT_FROM_MEMBER(
-        h2o_multithread_message_t, link, messages->next);
-    h2o_linklist_unlink(&message->link);
-    tarmac_http_call_finish(
-        H2O_STRUCT_FROM_MEMBER(http_call_t, message, message));
-  }
+static void on_wakeup(h2o_multithread_receiver_t *receiver,
+                      h2o_linklist_t *messages) {
+  /* the driver's next turn of tarmac_http_loop_drive gives the loop back */
+  while (!h2o_linklist_is_empty(messages))
+    h2o_linklist_unlink(messages->next);
 }
 
 static void begin_shutdown(http_loop_t *loop) {
@@ -142,9 +134,12 @@ static void on_control(h2o_multithread_receiver_t *receiver,
   begin_shutdown(H2O_STRUCT_FROM_MEMBER(http_loop_t, control, receiver));
 }
 
-/* Runs pending handlers inline. false when the baton was taken away while a
- * handler ran (this thread must leave the loop alone). */
-static bool run_pending(http_loop_t *loop) {
+/* Runs pending handlers inline, from the zero timeout. When the baton was
+ * taken while a handler ran, this thread waits for the loop to be its own
+ * again before it touches h2o (it is inside h2o's call stack, whose frames
+ * re-read all loop state after a callback returns). */
+static void run_pending(h2o_timeout_entry_t *entry) {
+  http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(http_loop_t, run_entry, entry);
   const tarmac_http_config_t *config = &loop->server->config;
   http_call_t *call;
   while ((call = pop_pending(loop)) != NULL) {
@@ -155,13 +150,10 @@ static bool run_pending(http_loop_t *loop) {
     }
     uint64_t token = tarmac_baton_enter(&loop->baton);
     config->handler(config->handler_data, &call->request, &call->response);
-    if (!tarmac_baton_leave(&loop->baton, token)) {
-      hand_back(call);
-      return false;
-    }
+    if (!tarmac_baton_leave(&loop->baton, token))
+      tarmac_http_crew_reclaim(loop, &call->message);
     tarmac_http_call_finish(call);
   }
-  return true;
 }
 
 static bool connections_open(http_loop_t *loop) {
@@ -192,7 +184,9 @@ static void dispose_loop(http_loop_t *loop) {
    * connections or not; h2o_context_dispose insists it is gone */
   if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
     h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
-  h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->completions);
+  if (h2o_timeout_is_linked(&loop->run_entry))
+    h2o_timeout_unlink(&loop->run_entry);
+  h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->wakeups);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
   h2o_multithread_queue_t *queue = loop->ctx.queue;
   h2o_context_dispose(&loop->ctx);
@@ -221,7 +215,11 @@ static void finish_loop(http_loop_t *loop) {
 
 bool tarmac_http_loop_drive(http_loop_t *loop) {
   for (;;) {
-    if (!run_pending(loop)) return false;
+    if (atomic_load_explicit(&loop->returners, memory_order_relaxed) > 0 &&
+        tarmac_http_crew_yield(loop))
+      return false;
+    /* calls left behind by a thread whose baton was taken */
+    schedule_pending(loop);
     if (loop->stopping && shutdown_done(loop)) {
       finish_loop(loop);
       return true;
@@ -254,6 +252,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->index = index;
   loop->pending_tail = &loop->pending_head;
   tarmac_baton_init(&loop->baton);
+  atomic_init(&loop->returners, 0);
   pthread_mutex_init(&loop->crew_lock, NULL);
   pthread_cond_init(&loop->crew_cond, NULL);
   loop->listen_fd = tarmac_listen_open(&server->addr, err, err_size);
@@ -268,8 +267,9 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
                                             H2O_SOCKET_FLAG_DONT_READ);
   loop->listener->data = loop;
   h2o_socket_read_start(loop->listener, on_accept);
-  h2o_multithread_register_receiver(loop->ctx.queue, &loop->completions,
-                                    on_completions);
+  loop->run_entry.cb = run_pending;
+  h2o_multithread_register_receiver(loop->ctx.queue, &loop->wakeups,
+                                    on_wakeup);
   h2o_multithread_register_receiver(loop->ctx.queue, &loop->control,
                                     on_control);
   return 0;

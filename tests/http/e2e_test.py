@@ -364,6 +364,31 @@ def test_slow(workdir):
             check(result.get("status") == 200, "the slow request succeeds")
             early.close()
 
+            # HTTP/2: a slow stream and a fast one on the same connection
+            out = subprocess.run(
+                ["curl", "-sS", "-k", "--http2", "--parallel",
+                 "-o", "/dev/null", "-o", "/dev/null",
+                 "-w", "%{url_effective} %{http_code} %{time_total} "
+                 "%{num_connects}\n",
+                 server.url(slow_path), server.url("/fast")],
+                capture_output=True, text=True, timeout=60)
+            times = {}
+            new_connections = 0
+            for line in out.stdout.split("\n"):
+                if line:
+                    url, code, seconds, connects = line.split()
+                    times[url.rsplit("/", 1)[1]] = (code, float(seconds))
+                    new_connections += int(connects)
+            fast = times.get("fast", ("?", 99.0))
+            slow = times.get(slow_path.lstrip("/"), ("?", 0.0))
+            check(new_connections == 1, "both streams on one connection (%d)"
+                  % new_connections)
+            check(fast[0] == "200" and slow[0] == "200",
+                  "both HTTP/2 streams answered (%r)" % times)
+            check(fast[1] < slow[1] - 0.5,
+                  "a fast stream is not held behind a slow one on the same "
+                  "HTTP/2 connection (%r)" % times)
+
 
 def test_builtins(workdir):
     with Server(workdir) as server:
