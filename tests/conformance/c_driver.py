@@ -308,7 +308,10 @@ class DriverWriter:
         trap = "NULL"
         if step["type"] in ("assert_trap", "assert_exhaustion"):
             trap = c_string(step["text"])
-        expected = step["expected"] if trap == "NULL" else []
+        # assert_return compares values; an action (whose "expected" lists
+        # only result types) must just not trap.
+        expected = step["expected"] if step["type"] == "assert_return" \
+            else []
         self.pending.append("  {%s, %du, %s, %du, %s, %s}," % (
             self.command(step), caller, trap, len(expected),
             c_values(step["action"].get("args", []), c_value),

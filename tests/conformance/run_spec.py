@@ -33,6 +33,8 @@ import report  # noqa: E402
 SKIP_EXIT = 77
 MEMORY_LIMIT = 4 << 30  # the spec tests grow memories to thousands of pages
 DRIVER_TIMEOUT = 600
+SELFTEST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "selftest")
 RESULT_LINE = re.compile(r"^(PASS|FAIL) (\d+) (\d+) (\S+)(?:: (.*))?$")
 
 
@@ -262,8 +264,28 @@ def select_files(testsuite, args):
 
 
 def locate_testsuite(args, config):
+    if args.selftest:
+        return SELFTEST_DIR
     return (args.testsuite or os.environ.get("TARMAC_WASM_TESTSUITE")
             or config["testsuite"])
+
+
+def selftest_violations(runs):
+    """In selftest/must_pass.wast every command must pass; in
+    must_fail.wast every module must pass and every assertion fail."""
+    violations = 0
+    for run in runs:
+        for r in run.results:
+            want = PASS if (run.name == "must_pass.wast"
+                            or r["type"] == "module") else FAIL
+            if r["status"] != want:
+                violations += 1
+                print("SELFTEST %s line %d %s: %s, expected %s (%s)" % (
+                    run.name, r["line"], r["type"], r["status"], want,
+                    r["why"]))
+    print("selftest: %s" % ("%d violations" % violations if violations
+                            else "every command judged as expected"))
+    return violations
 
 
 def parse_args():
@@ -281,6 +303,8 @@ def parse_args():
                    help="rewrite docs/conformance.md (needs a full run)")
     p.add_argument("--verbose", action="store_true",
                    help="list every failed command")
+    p.add_argument("--selftest", action="store_true",
+                   help="check the runner itself on selftest/*.wast")
     return p.parse_args()
 
 
@@ -301,8 +325,10 @@ def main():
         runs = list(pool.map(lambda w: FileRun(w, toolchain, work).run(),
                              files))
     elapsed = time.monotonic() - started
-    report.save_results(work, runs)
     report.print_summary(runs, elapsed, args.verbose)
+    if args.selftest:
+        return 1 if selftest_violations(runs) else 0
+    report.save_results(work, runs)
     baseline_path = config["baseline"]
     regressions = report.compare_baseline(baseline_path, runs)
     if args.update_baseline:
