@@ -5,7 +5,7 @@ connections; prints both request rates and their ratio, for HTTP/1.1
 keep-alive over plain HTTP and over TLS.
 
 usage: run_bench.py TARMAC_BIN HELLO_WASM [--duration S] [--connections N]
-                    [--threads N]
+                    [--threads N] [--rounds N]
 TARMAC_BIN is run as `TARMAC_BIN serve`. Needs wrk, nginx (nginx-light),
 openssl. TARMAC_CACHE_DIR is honoured.
 """
@@ -105,6 +105,7 @@ def main():
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as d:
@@ -139,20 +140,25 @@ def main():
                                               env=env, stdout=subprocess.DEVNULL))
                 wait_port(ports[name], procs[-1], "tarmac")
             wait_port(ports["nginx_plain"], nginx, "nginx")
-            print("wrk: %d threads, %d connections, %d s per run, %d cores, "
-                  "POST %r, HTTP/1.1 keep-alive" %
-                  (args.threads, args.connections, args.duration, cores, BODY))
+            print("wrk: %d threads, %d connections, %d s per run, median of "
+                  "%d alternating runs, %d cores, POST %r, HTTP/1.1 keep-alive"
+                  % (args.threads, args.connections, args.duration,
+                     args.rounds, cores, BODY))
             print("%-10s %14s %14s %8s" % ("transport", "tarmac req/s",
                                            "nginx req/s", "ratio"))
             for label, scheme, t_port, n_port in [
                     ("http", "http", ports["tarmac_plain"], ports["nginx_plain"]),
                     ("https", "https", ports["tarmac_tls"], ports["nginx_tls"])]:
-                url = "%s://127.0.0.1:%d/" % (scheme, n_port)
-                wrk(url, script, args)  # warm-up (TLS sessions, caches)
-                n_rate = wrk(url, script, args)
-                url = "%s://127.0.0.1:%d/" % (scheme, t_port)
-                wrk(url, script, args)
-                t_rate = wrk(url, script, args)
+                n_url = "%s://127.0.0.1:%d/" % (scheme, n_port)
+                t_url = "%s://127.0.0.1:%d/" % (scheme, t_port)
+                # alternate the two servers and keep the median of each, so
+                # that other load on the machine hits both alike
+                n_rates, t_rates = [], []
+                for _ in range(args.rounds):
+                    n_rates.append(wrk(n_url, script, args))
+                    t_rates.append(wrk(t_url, script, args))
+                n_rate = sorted(n_rates)[len(n_rates) // 2]
+                t_rate = sorted(t_rates)[len(t_rates) // 2]
                 print("%-10s %14.0f %14.0f %7.0f%%" %
                       (label, t_rate, n_rate, 100.0 * t_rate / n_rate),
                       flush=True)

@@ -4,6 +4,7 @@
 
 #include "http/baton.h"
 #include "http/http.h"
+#include "http/loop.h"
 #include "server/config.h"
 #include "server/envelope.h"
 #include "test.h"
@@ -136,6 +137,27 @@ static void test_baton(void) {
   CHECK(!tarmac_baton_take(&b));
 }
 
+static void test_churn(void) {
+  static tarmac_http_server_t server;
+  static http_loop_t loop;
+  server.config.max_resets_per_second = 3;
+  loop.server = &server;
+  uint64_t t = 5000;
+  for (int i = 0; i < 3; i++) tarmac_http_churn_note(&loop, 7, t + i);
+  CHECK(!tarmac_http_churn_exceeded(&loop, 7, t + 3));
+  tarmac_http_churn_note(&loop, 7, t + 4);
+  CHECK(tarmac_http_churn_exceeded(&loop, 7, t + 5));
+  CHECK(!tarmac_http_churn_exceeded(&loop, 8, t + 5)); /* others unaffected */
+  /* an offender stays marked in later windows */
+  tarmac_http_churn_note(&loop, 7, t + 5000);
+  CHECK(tarmac_http_churn_exceeded(&loop, 7, t + 5001));
+  /* a connection that stays under the rate in every window is never cut */
+  for (int w = 0; w < 5; w++)
+    for (int i = 0; i < 3; i++)
+      tarmac_http_churn_note(&loop, 9, t + 1000 * (uint64_t)w + i);
+  CHECK(!tarmac_http_churn_exceeded(&loop, 9, t + 5000));
+}
+
 static void test_response_headers(void) {
   tarmac_http_response_t res;
   tarmac_http_response_init(&res);
@@ -192,6 +214,7 @@ int main(void) {
   test_response_envelope();
   test_response_headers();
   test_baton();
+  test_churn();
   test_config();
   TEST_EXIT();
 }
