@@ -12,6 +12,9 @@ that newly pass are listed; --update-baseline records them.
 Exit codes: 0 ok, 1 regression or runner error, 77 test suite not found
 (CTest SKIP_RETURN_CODE)."""
 
+import sys
+sys.dont_write_bytecode = True  # keep the source tree clean
+
 import argparse
 import concurrent.futures
 import hashlib
@@ -255,12 +258,34 @@ def select_files(testsuite, args):
             raise SystemExit("unknown .wast files: " + ", ".join(
                 sorted(unknown)))
         files = [f for f in files if f in wanted]
+    paths = [os.path.join(testsuite, f) for f in files]
     if args.group:
         index, count = (int(x) for x in args.group.split("/"))
         if not 1 <= index <= count:
             raise SystemExit("--group must be K/N with 1 <= K <= N")
-        files = [f for i, f in enumerate(files) if i % count == index - 1]
-    return [os.path.join(testsuite, f) for f in files]
+        paths = balanced_groups(paths, count)[index - 1]
+    return paths
+
+
+def estimated_cost(path):
+    """Relative cold-run cost of a .wast file: each module is a wasm2c + gcc
+    run; assertions cost a little driver code."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    return text.count("(module") * 40 + len(text) // 1000
+
+
+def balanced_groups(paths, count):
+    """Splits the files into `count` groups of similar estimated cost
+    (largest first, each into the cheapest group so far); deterministic."""
+    groups = [[] for _ in range(count)]
+    costs = [0] * count
+    for cost, path in sorted(((estimated_cost(p), p) for p in paths),
+                             reverse=True):
+        cheapest = costs.index(min(costs))
+        groups[cheapest].append(path)
+        costs[cheapest] += cost
+    return [sorted(group) for group in groups]
 
 
 def locate_testsuite(args, config):
