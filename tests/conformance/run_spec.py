@@ -225,7 +225,7 @@ class FileRun:
         translator = Translator(self.toolchain, self.workdir, self.cache)
         planner = Planner(translator, forwarders)
         planner.plan(commands, self.workdir, translator.check_invalid)
-        steps = [s for s in planner.steps]
+        steps = planner.steps
         if steps:
             exe, why = self._build_driver(planner, forwarders)
             if exe:
