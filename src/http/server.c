@@ -368,7 +368,7 @@ int tarmac_http_server_port(const tarmac_http_server_t *server) {
   return tarmac_listen_addr_port(&server->addr);
 }
 
-void tarmac_http_server_stop(tarmac_http_server_t *server) {
+bool tarmac_http_server_stop(tarmac_http_server_t *server) {
   for (unsigned i = 0; i < server->loop_count; i++) {
     http_loop_t *loop = &server->loops[i];
     if (loop->ctx_ready)
@@ -390,12 +390,14 @@ void tarmac_http_server_stop(tarmac_http_server_t *server) {
          pthread_cond_timedwait(&server->done_cond, &server->done_lock,
                                 &deadline) != ETIMEDOUT) {
   }
+  bool all_ended = server->threads_alive == 0;
   pthread_mutex_unlock(&server->done_lock);
   atomic_store(&server->stopping, true);
   if (server->watchdog_started) {
     pthread_join(server->watchdog, NULL);
     server->watchdog_started = false;
   }
+  return all_ended;
 }
 
 void tarmac_http_server_free(tarmac_http_server_t *server) {

@@ -124,7 +124,13 @@ static int start_http(serve_state_t *s) {
 
 static void release(serve_state_t *s) {
   if (s->http != NULL) {
-    tarmac_http_server_stop(s->http);
+    if (!tarmac_http_server_stop(s->http)) {
+      /* a guest still runs: its instance, module and engine must outlive
+       * it, i.e. live until exit */
+      tarmac_logf(TARMAC_LOG_WARN,
+                  "shutdown timeout: leaving guests that did not return");
+      return;
+    }
     tarmac_http_server_free(s->http);
   }
   tarmac_pool_free(s->pool);

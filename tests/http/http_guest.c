@@ -8,6 +8,7 @@
  *   /bad-status    answers status_code 42
  *   /slow          sleeps 2 s in WASI poll_oneoff, then echoes
  *   /spin          computes for about 1.5 s without host calls, then echoes
+ *   /forever       computes for a day (a guest that does not return)
  *   anything else  echoes the request envelope (the seed's example) */
 #include <string.h>
 #include <time.h>
@@ -79,6 +80,7 @@ static int handle(const uint8_t *payload, size_t len) {
     nanosleep(&two, NULL);
   }
   if (strcmp(path, "/spin") == 0) spin(1.5);
+  if (strcmp(path, "/forever") == 0) spin(86400.0);
   return tarmac_respond(payload, len);
 }
 
