@@ -25,9 +25,9 @@ typedef struct {
   http_call_t *call; /* NULL once the call has answered */
 } http_call_ref_t;
 
-/* One request from arrival to answer. Owned by the loop while pending or
- * running inline; by a detached crew thread while its handler runs after a
- * takeover; handed back to the loop by a completion message. */
+/* One request from arrival to answer. Owned by the loop while pending, and
+ * by the thread running its handler until that thread answers it (after a
+ * takeover, once it has the loop back). */
 struct http_call {
   http_loop_t *loop;
   h2o_req_t *req;          /* NULL once h2o disposed the request */
@@ -35,7 +35,7 @@ struct http_call {
   uint64_t conn_id;
   int version;             /* 0x101, 0x200, ... */
   http_call_t *next;       /* pending list */
-  h2o_multithread_message_t message;
+  h2o_multithread_message_t message; /* wakes the driver for a returner */
   tarmac_http_request_t request; /* points into storage / headers */
   tarmac_http_header_t *headers;
   tarmac_buffer_t storage;
@@ -119,8 +119,7 @@ void tarmac_http_call_finish(http_call_t *call);
 /* churn.c: HTTP/2 streams abandoned per connection and second. */
 void tarmac_http_churn_note(http_loop_t *loop, uint64_t conn_id,
                             uint64_t now_ms);
-bool tarmac_http_churn_exceeded(http_loop_t *loop, uint64_t conn_id,
-                                uint64_t now_ms);
+bool tarmac_http_churn_exceeded(const http_loop_t *loop, uint64_t conn_id);
 
 /* crew.c */
 /* Starts a crew thread that drives the loop at once. Caller holds

@@ -68,7 +68,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   http_loop_t *loop = loop_of(req->conn->ctx);
   const tarmac_http_config_t *config = &loop->server->config;
   if (req->version >= 0x200 &&
-      tarmac_http_churn_exceeded(loop, req->conn->id, tarmac_http_now_ms())) {
+      tarmac_http_churn_exceeded(loop, req->conn->id)) {
     tarmac_log_fields(TARMAC_LOG_WARN,
                       "closing an HTTP/2 connection that abandons too many "
                       "streams", 62, (const char *)NULL);
