@@ -79,6 +79,7 @@ tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
     goto oom;
   }
   tarmac_module_retain(module);
+  inst->self = inst;
   inst->module = module;
   inst->name = module->name;
   inst->callbacks = module->engine->callbacks;

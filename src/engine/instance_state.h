@@ -11,6 +11,7 @@
 #include <wasm-rt.h>
 
 #include "engine/engine.h"
+#include "runtime/runtime.h"
 #include "util/buffer.h"
 
 typedef enum {
@@ -26,6 +27,8 @@ typedef struct {
 } tarmac_line_sink_t;
 
 struct tarmac_instance {
+  /* Must stay first; points to this struct. See tarmac_import_enter(). */
+  struct tarmac_instance *self;
   tarmac_module_t *module;   /* retained */
   const char *name;          /* module's log tag (owned by module) */
   const tarmac_callbacks_t *callbacks;
@@ -52,5 +55,18 @@ struct tarmac_instance {
   tarmac_line_sink_t stdout_sink;
   tarmac_line_sink_t stderr_sink;
 };
+
+/* Every host import starts with `instance = tarmac_import_enter(instance);`.
+ * It checks there is stack left for host code, and returns the real
+ * instance: called directly, an import receives the instance; called through
+ * a table (call_indirect), wasm2c 1.0.32 hands it instead the address of the
+ * importing module's field that holds the instance pointer. Both addresses
+ * hold the instance pointer in their first word (the `self` member, or the
+ * field), so one load gives the instance either way. */
+static inline struct tarmac_instance *tarmac_import_enter(
+    struct tarmac_instance *passed) {
+  tarmac_rt_check_host_stack();
+  return *(struct tarmac_instance *const *)passed;
+}
 
 #endif

@@ -24,16 +24,19 @@ const tarmac_host_import_t tarmac_wapc_imports[] = {
     {NULL, NULL, NULL},
 };
 
-/* Every import starts here: enough stack for host code, and the state the
- * import needs (an invocation in progress unless `anytime`). */
-static void enter_import(instance_t *inst, const char *name, bool anytime) {
-  tarmac_rt_check_host_stack();
+/* Every import starts here: enough stack for host code, the real instance
+ * (see tarmac_import_enter), and the state the import needs (an invocation
+ * in progress unless `anytime`). */
+static instance_t *enter_import(instance_t *passed, const char *name,
+                                bool anytime) {
+  instance_t *inst = tarmac_import_enter(passed);
   if (!anytime && inst->phase != TARMAC_PHASE_INVOKING) {
     char detail[128];
     snprintf(detail, sizeof detail, "wapc.%s called outside an invocation",
              name);
     tarmac_rt_trap_detail_set(TARMAC_TRAP_HOST_FAULT, detail);
   }
+  return inst;
 }
 
 static const uint8_t *guest_bytes(instance_t *inst, uint32_t ptr, uint32_t len,
@@ -63,7 +66,7 @@ static uint32_t buffer_length(const tarmac_buffer_t *buf) {
 
 void Z_wapcZ___guest_request(instance_t *inst, uint32_t op_ptr,
                              uint32_t payload_ptr) {
-  enter_import(inst, "__guest_request", false);
+  inst = enter_import(inst, "__guest_request", false);
   copy_to_guest(inst, op_ptr, inst->op, inst->op_len,
                 "__guest_request operation");
   copy_to_guest(inst, payload_ptr, inst->payload, inst->payload_len,
@@ -71,12 +74,12 @@ void Z_wapcZ___guest_request(instance_t *inst, uint32_t op_ptr,
 }
 
 void Z_wapcZ___guest_response(instance_t *inst, uint32_t ptr, uint32_t len) {
-  enter_import(inst, "__guest_response", false);
+  inst = enter_import(inst, "__guest_response", false);
   keep_guest_bytes(inst, &inst->response, ptr, len, "__guest_response");
 }
 
 void Z_wapcZ___guest_error(instance_t *inst, uint32_t ptr, uint32_t len) {
-  enter_import(inst, "__guest_error", false);
+  inst = enter_import(inst, "__guest_error", false);
   keep_guest_bytes(inst, &inst->error, ptr, len, "__guest_error");
   inst->error_set = true;
 }
@@ -86,7 +89,7 @@ uint32_t Z_wapcZ___host_call(instance_t *inst, uint32_t binding_ptr,
                              uint32_t namespace_len, uint32_t operation_ptr,
                              uint32_t operation_len, uint32_t payload_ptr,
                              uint32_t payload_len) {
-  enter_import(inst, "__host_call", true);
+  inst = enter_import(inst, "__host_call", true);
   tarmac_host_call_t call = {
       .binding = (const char *)guest_bytes(inst, binding_ptr, binding_len,
                                            "__host_call binding"),
@@ -117,14 +120,14 @@ uint32_t Z_wapcZ___host_call(instance_t *inst, uint32_t binding_ptr,
 /* __host_response_len / __host_error_len */
 static uint32_t host_buffer_length(instance_t *inst, const char *name,
                                    const tarmac_buffer_t *buf) {
-  enter_import(inst, name, true);
+  inst = enter_import(inst, name, true);
   return buffer_length(buf);
 }
 
 /* __host_response / __host_error: the whole buffer to ptr */
 static void host_buffer_to_guest(instance_t *inst, const char *name,
                                  uint32_t ptr, const tarmac_buffer_t *buf) {
-  enter_import(inst, name, true);
+  inst = enter_import(inst, name, true);
   copy_to_guest(inst, ptr, buf->data, buf->len, name);
 }
 
@@ -145,7 +148,7 @@ void Z_wapcZ___host_error(instance_t *inst, uint32_t ptr) {
 }
 
 void Z_wapcZ___console_log(instance_t *inst, uint32_t ptr, uint32_t len) {
-  enter_import(inst, "__console_log", true);
+  inst = enter_import(inst, "__console_log", true);
   const uint8_t *msg = guest_bytes(inst, ptr, len, "__console_log");
   tarmac_log_fields(TARMAC_LOG_INFO, (const char *)msg, len, "function",
                     inst->name, NULL);

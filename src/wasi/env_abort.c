@@ -108,7 +108,7 @@ static void describe_as_string(const wasm_rt_memory_t *memory, uint32_t ptr,
 
 void Z_envZ_abort(struct tarmac_instance *instance, uint32_t message_ptr,
                   uint32_t file_ptr, uint32_t line, uint32_t column) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   char message_buf[MESSAGE_MAX + 1] = "", file_buf[FILE_MAX + 1] = "";
   text_t message = {message_buf, 0, MESSAGE_MAX};
   text_t file = {file_buf, 0, FILE_MAX};

@@ -32,7 +32,7 @@ static uint64_t clock_now(clockid_t clock) {
 
 static uint32_t wasi_clock_res_get(struct tarmac_instance *instance,
                                    uint32_t id, uint32_t resolution_ptr) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   if (id >= WASI_CLOCK_COUNT) return WASI_EINVAL;
   struct timespec ts;
   if (clock_getres(posix_clocks[id], &ts) != 0) return WASI_EIO;
@@ -45,7 +45,7 @@ WASI_EXPORT_SHARED(clock_res_get)
 static uint32_t wasi_clock_time_get(struct tarmac_instance *instance,
                                     uint32_t id, uint64_t precision,
                                     uint32_t time_ptr) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   if (id >= WASI_CLOCK_COUNT) return WASI_EINVAL;
   wasi_guest_store_u64(instance, time_ptr, clock_now(posix_clocks[id]),
                        "clock_time_get time");
@@ -167,7 +167,7 @@ static uint32_t poll_oneoff(struct tarmac_instance *instance, uint32_t in,
                             uint32_t out, uint32_t nsubscriptions,
                             uint32_t nevents_ptr,
                             const wasi_layout_t *layout) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   if (nsubscriptions == 0) return WASI_EINVAL;
   const uint8_t *subs =
       wasi_guest_array(instance, in, nsubscriptions, layout->subscription_size,

@@ -26,7 +26,7 @@ static string_list_size_t list_size(const char *const *list) {
 static uint32_t list_sizes_get(struct tarmac_instance *instance,
                                const char *const *list, uint32_t count_ptr,
                                uint32_t bytes_ptr, const char *what) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   string_list_size_t size = list_size(list);
   if (size.count > UINT32_MAX || size.bytes > UINT32_MAX)
     return WASI_EOVERFLOW;
@@ -42,7 +42,7 @@ static uint32_t list_sizes_get(struct tarmac_instance *instance,
 static uint32_t list_get(struct tarmac_instance *instance,
                          const char *const *list, uint32_t pointers_ptr,
                          uint32_t buf_ptr, const char *what) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   string_list_size_t size = list_size(list);
   if (size.count > UINT32_MAX || size.bytes > UINT32_MAX)
     return WASI_EOVERFLOW;
@@ -90,7 +90,7 @@ WASI_EXPORT_SHARED(environ_get)
 
 static uint32_t wasi_random_get(struct tarmac_instance *instance,
                                 uint32_t buf_ptr, uint32_t buf_len) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   uint8_t *buf = wasi_guest_range(instance, buf_ptr, buf_len,
                                   "random_get buf");
   size_t done = 0;

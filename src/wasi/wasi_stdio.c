@@ -99,7 +99,7 @@ void tarmac_wasi_flush(struct tarmac_instance *instance) {
 static uint32_t wasi_fd_write(struct tarmac_instance *instance, uint32_t fd,
                               uint32_t iovs, uint32_t iovs_len,
                               uint32_t nwritten_ptr) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   if (fd != WASI_FD_STDOUT && fd != WASI_FD_STDERR) return WASI_EBADF;
   uint64_t total = wasi_iovecs_check(instance, iovs, iovs_len, "fd_write iovs");
   if (total > UINT32_MAX) return WASI_EINVAL;
@@ -124,7 +124,7 @@ WASI_EXPORT_SHARED(fd_write)
 static uint32_t wasi_fd_read(struct tarmac_instance *instance, uint32_t fd,
                              uint32_t iovs, uint32_t iovs_len,
                              uint32_t nread_ptr) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   if (fd != WASI_FD_STDIN) return WASI_EBADF;
   wasi_iovecs_check(instance, iovs, iovs_len, "fd_read iovs");
   wasi_guest_store_u32(instance, nread_ptr, 0, "fd_read nread");
@@ -134,7 +134,7 @@ WASI_EXPORT_SHARED(fd_read)
 
 static uint32_t wasi_fd_fdstat_get(struct tarmac_instance *instance,
                                    uint32_t fd, uint32_t stat_ptr) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   if (!wasi_fd_is_stdio(fd)) return WASI_EBADF;
   uint8_t *stat = wasi_guest_range(instance, stat_ptr, WASI_FDSTAT_SIZE,
                                    "fd_fdstat_get fdstat");
@@ -151,7 +151,7 @@ WASI_EXPORT_SHARED(fd_fdstat_get)
 /* A character device with one link; no times, no size. */
 static uint32_t filestat_get(struct tarmac_instance *instance, uint32_t fd,
                              uint32_t stat_ptr, const wasi_layout_t *layout) {
-  tarmac_rt_check_host_stack();
+  instance = tarmac_import_enter(instance);
   if (!wasi_fd_is_stdio(fd)) return WASI_EBADF;
   uint8_t *stat = wasi_guest_range(instance, stat_ptr, layout->filestat_size,
                                    "fd_filestat_get filestat");

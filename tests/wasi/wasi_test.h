@@ -29,6 +29,7 @@ static inline void fixture_init(wasi_fixture_t *f, uint32_t pages) {
   memset(f, 0, sizeof *f);
   tarmac_rt_init();
   wasm_rt_allocate_memory(&f->memory, pages, pages);
+  f->instance.self = &f->instance;
   f->instance.memory = &f->memory;
   f->instance.name = "m";
   f->log_fd = memfd_create("wasi-test-log", 0);
