@@ -1,7 +1,9 @@
 /* The seed's request/response envelopes. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -37,102 +39,151 @@ int tarmac_base64_decode(const char *text, size_t len, tarmac_buffer_t *out) {
   return 0;
 }
 
-/* "content-type" -> "Content-Type", as Go's net/http (the seed) did. */
-static void canonical_name(const char *name, size_t len, char *out) {
-  bool upper = true;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)name[i];
-    out[i] = (char)(upper ? toupper(c) : tolower(c));
-    upper = c == '-';
+/* The request envelope is written directly (one pass, no intermediate JSON
+ * objects: it is on every request's path); responses are parsed with
+ * jansson. */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there
+ * are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF
+ * included). */
+static size_t utf8_sequence(const unsigned char *s, size_t len) {
+  unsigned char c = s[0];
+  size_t n;
+  uint32_t min, cp;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000, cp = c & 0x07;
+  else return 0;
+  if (len < n) return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
   }
-  out[len] = '\0';
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
 }
 
-/* A JSON string from bytes that may not be UTF-8 (header values): invalid
- * bytes are taken as Latin-1. */
-static json_t *string_from_bytes(const char *s, size_t len) {
-  json_t *str = json_stringn(s, len);
-  if (str != NULL) return str;
-  tarmac_buffer_t utf8 = TARMAC_BUFFER_INIT;
-  if (tarmac_buffer_reserve(&utf8, len * 2) != 0) return NULL;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x80) {
-      utf8.data[utf8.len++] = c;
+/* Appends the bytes of a JSON string's content: escapes what JSON needs
+ * escaped; bytes that are not UTF-8 (possible in header values) are taken
+ * as Latin-1. 0 or -1. */
+static int append_json_chars(tarmac_buffer_t *out, const char *text,
+                             size_t len) {
+  const unsigned char *s = (const unsigned char *)text;
+  /* worst case: every byte becomes \u00XX */
+  if (tarmac_buffer_reserve(out, len * 6) != 0) return -1;
+  uint8_t *w = out->data + out->len;
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < len;) {
+    unsigned char c = s[i];
+    size_t n = utf8_sequence(s + i, len - i);
+    if (n == 0) { /* Latin-1 byte as a two-byte UTF-8 sequence */
+      *w++ = (uint8_t)(0xC0 | (c >> 6));
+      *w++ = (uint8_t)(0x80 | (c & 0x3F));
+      i++;
+    } else if (c == '"' || c == '\\') {
+      *w++ = '\\';
+      *w++ = c;
+      i++;
+    } else if (c < 0x20) {
+      *w++ = '\\';
+      *w++ = 'u';
+      *w++ = '0';
+      *w++ = '0';
+      *w++ = (uint8_t)hex[c >> 4];
+      *w++ = (uint8_t)hex[c & 15];
+      i++;
     } else {
-      utf8.data[utf8.len++] = (uint8_t)(0xC0 | (c >> 6));
-      utf8.data[utf8.len++] = (uint8_t)(0x80 | (c & 0x3F));
+      memcpy(w, s + i, n);
+      w += n;
+      i += n;
     }
   }
-  str = json_stringn((const char *)utf8.data, utf8.len);
-  tarmac_buffer_free(&utf8);
-  return str;
-}
-
-static int set_string(json_t *obj, const char *key, const char *s,
-                      size_t len) {
-  json_t *value = string_from_bytes(s, len);
-  return value ? json_object_set_new(obj, key, value) : -1;
-}
-
-/* Adds a request header; repeated headers are joined with ", ". */
-static int add_request_header(json_t *headers, const tarmac_http_header_t *h) {
-  char name[256];
-  if (h->name_len >= sizeof(name)) return 0; /* not representable; skip */
-  canonical_name(h->name, h->name_len, name);
-  json_t *old = json_object_get(headers, name);
-  if (old == NULL) return set_string(headers, name, h->value, h->value_len);
-  tarmac_buffer_t joined = TARMAC_BUFFER_INIT;
-  int rc = -1;
-  if (tarmac_buffer_append_str(&joined, json_string_value(old)) == 0 &&
-      tarmac_buffer_append(&joined, ", ", 2) == 0 &&
-      tarmac_buffer_append(&joined, h->value, h->value_len) == 0)
-    rc = set_string(headers, name, (const char *)joined.data, joined.len);
-  tarmac_buffer_free(&joined);
-  return rc;
-}
-
-static int add_request_headers(json_t *headers,
-                               const tarmac_http_request_t *req) {
-  for (size_t i = 0; i < req->header_count; i++)
-    if (add_request_header(headers, &req->headers[i]) != 0) return -1;
-  if (set_string(headers, "REQUEST_TYPE", "http", 4) != 0 ||
-      set_string(headers, "HTTP_METHOD", req->method, req->method_len) != 0 ||
-      set_string(headers, "HTTP_PATH", req->path, req->path_len) != 0 ||
-      set_string(headers, "HTTP_QUERY", req->query, req->query_len) != 0 ||
-      set_string(headers, "REMOTE_ADDR", req->remote_addr,
-                 strlen(req->remote_addr)) != 0)
-    return -1;
+  out->len = (size_t)(w - out->data);
   return 0;
 }
 
-static int dump_to_buffer(const char *chunk, size_t size, void *data) {
-  return tarmac_buffer_append(data, chunk, size);
+static int append_json_string(tarmac_buffer_t *out, const char *text,
+                              size_t len) {
+  if (tarmac_buffer_append(out, "\"", 1) != 0 ||
+      append_json_chars(out, text, len) != 0)
+    return -1;
+  return tarmac_buffer_append(out, "\"", 1);
+}
+
+/* "content-type" -> "Content-Type", as Go's net/http (the seed) did;
+ * converted a chunk at a time, then escaped like any string content. */
+static int append_canonical_name(tarmac_buffer_t *out, const char *name,
+                                 size_t len) {
+  char chunk[256];
+  bool upper = true;
+  for (size_t done = 0; done < len;) {
+    size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)name[done + i];
+      chunk[i] = (char)(upper ? toupper(c) : tolower(c));
+      upper = c == '-';
+    }
+    if (append_json_chars(out, chunk, n) != 0) return -1;
+    done += n;
+  }
+  return 0;
+}
+
+static bool same_name(const tarmac_http_header_t *a,
+                      const tarmac_http_header_t *b) {
+  return a->name_len == b->name_len &&
+         strncasecmp(a->name, b->name, a->name_len) == 0;
+}
+
+/* "Name":"value[, value of a repeated header...]" for the first occurrence
+ * of header i; nothing for later occurrences. */
+static int append_request_header(tarmac_buffer_t *out,
+                                 const tarmac_http_request_t *req, size_t i,
+                                 bool *first) {
+  const tarmac_http_header_t *h = &req->headers[i];
+  for (size_t j = 0; j < i; j++)
+    if (same_name(&req->headers[j], h)) return 0;
+  if ((!*first && tarmac_buffer_append(out, ",", 1) != 0) ||
+      tarmac_buffer_append(out, "\"", 1) != 0 ||
+      append_canonical_name(out, h->name, h->name_len) != 0 ||
+      tarmac_buffer_append(out, "\":\"", 3) != 0 ||
+      append_json_chars(out, h->value, h->value_len) != 0)
+    return -1;
+  *first = false;
+  for (size_t j = i + 1; j < req->header_count; j++) {
+    const tarmac_http_header_t *next = &req->headers[j];
+    if (same_name(next, h) &&
+        (tarmac_buffer_append(out, ", ", 2) != 0 ||
+         append_json_chars(out, next->value, next->value_len) != 0))
+      return -1;
+  }
+  return tarmac_buffer_append(out, "\"", 1);
+}
+
+static int append_field(tarmac_buffer_t *out, const char *key,
+                        const char *value, size_t value_len) {
+  if (tarmac_buffer_append_str(out, key) != 0) return -1;
+  return append_json_string(out, value, value_len);
 }
 
 int tarmac_envelope_request(const tarmac_http_request_t *req,
                             tarmac_buffer_t *out) {
-  json_t *root = json_object();
-  json_t *headers = json_object();
-  tarmac_buffer_t payload = TARMAC_BUFFER_INIT;
-  int rc = -1;
-  if (root == NULL || headers == NULL) goto done;
-  if (add_request_headers(headers, req) != 0 ||
-      json_object_set(root, "headers", headers) != 0)
-    goto done;
-  if (tarmac_base64_encode(req->body, req->body_len, &payload) != 0 ||
-      json_object_set_new(root, "payload",
-                          json_stringn_nocheck(payload.data
-                                                   ? (const char *)payload.data
-                                                   : "",
-                                               payload.len)) != 0)
-    goto done;
-  rc = json_dump_callback(root, dump_to_buffer, out, JSON_COMPACT);
-done:
-  tarmac_buffer_free(&payload);
-  json_decref(headers);
-  json_decref(root);
-  return rc;
+  bool first = true;
+  if (tarmac_buffer_append_str(out, "{\"headers\":{") != 0) return -1;
+  for (size_t i = 0; i < req->header_count; i++)
+    if (append_request_header(out, req, i, &first) != 0) return -1;
+  if (append_field(out, first ? "\"REQUEST_TYPE\":" : ",\"REQUEST_TYPE\":",
+                   "http", 4) != 0 ||
+      append_field(out, ",\"HTTP_METHOD\":", req->method, req->method_len) ||
+      append_field(out, ",\"HTTP_PATH\":", req->path, req->path_len) ||
+      append_field(out, ",\"HTTP_QUERY\":", req->query, req->query_len) ||
+      append_field(out, ",\"REMOTE_ADDR\":", req->remote_addr,
+                   strlen(req->remote_addr)) ||
+      tarmac_buffer_append_str(out, "},\"payload\":\"") != 0 ||
+      tarmac_base64_encode(req->body, req->body_len, out) != 0)
+    return -1;
+  return tarmac_buffer_append(out, "\"}", 2);
 }
 
 static int fail(char *err, size_t err_size, const char *reason) {

@@ -2,6 +2,8 @@
  * hand-off protocol, and configuration from the environment. */
 #include <stdlib.h>
 
+#include <jansson.h>
+
 #include "http/baton.h"
 #include "http/http.h"
 #include "http/loop.h"
@@ -60,6 +62,40 @@ static void test_request_envelope(void) {
   CHECK_BYTES(res.body.data, res.body.len, "hello");
   CHECK_EQ_INT(res.header_count, 7);
   tarmac_http_response_free(&res);
+  tarmac_buffer_free(&out);
+}
+
+/* Values that need escaping, bytes that are not UTF-8, real UTF-8: the
+ * envelope is valid JSON and carries the values exactly (Latin-1 for the
+ * invalid bytes). */
+static void test_request_envelope_escaping(void) {
+  tarmac_http_header_t headers[] = {
+      {"x-quote", 7, "a\"b\\c\n\x01", 7},
+      {"x-latin1", 8, "caf\xe9", 4},
+      {"x-utf8", 6, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14},
+      {"x-bad-utf8", 10, "\xed\xa0\x80\xc0\xaf", 5}, /* surrogate, overlong */
+  };
+  tarmac_http_request_t req = {
+      .method = "GET", .method_len = 3, .path = "/\"", .path_len = 2,
+      .query = "", .query_len = 0, .remote_addr = "[::1]:1",
+      .headers = headers, .header_count = 4};
+  tarmac_buffer_t out = TARMAC_BUFFER_INIT;
+  CHECK_EQ_INT(tarmac_envelope_request(&req, &out), 0);
+  json_error_t jerr;
+  json_t *root = json_loadb((const char *)out.data, out.len, 0, &jerr);
+  CHECK(root != NULL);
+  json_t *h = json_object_get(root, "headers");
+  CHECK(strcmp(json_string_value(json_object_get(h, "X-Quote")),
+               "a\"b\\c\n\x01") == 0);
+  CHECK(strcmp(json_string_value(json_object_get(h, "X-Latin1")),
+               "caf\xc3\xa9") == 0);
+  CHECK(strcmp(json_string_value(json_object_get(h, "X-Utf8")),
+               "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == 0);
+  CHECK(strcmp(json_string_value(json_object_get(h, "X-Bad-Utf8")),
+               "\xc3\xad\xc2\xa0\xc2\x80\xc3\x80\xc2\xaf") == 0);
+  CHECK(strcmp(json_string_value(json_object_get(h, "HTTP_PATH")), "/\"") == 0);
+  CHECK(strcmp(json_string_value(json_object_get(root, "payload")), "") == 0);
+  json_decref(root);
   tarmac_buffer_free(&out);
 }
 
@@ -211,6 +247,7 @@ static void test_config(void) {
 int main(void) {
   test_base64();
   test_request_envelope();
+  test_request_envelope_escaping();
   test_response_envelope();
   test_response_headers();
   test_baton();
