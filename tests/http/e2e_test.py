@@ -6,7 +6,7 @@ and exit codes.
 
 usage: e2e_test.py GROUP   (contract limits concurrency slow builtins
                             startup shutdown)
-Environment: TARMAC_SERVE_BIN (the server; run as `BIN serve`),
+Environment: TARMAC_SERVE_BIN (build/tarmac; run as `BIN serve`),
 TARMAC_CACHE_DIR, HTTP_GUEST (tests/http/http_guest.wasm), HELLO_WASM.
 """
 import base64
