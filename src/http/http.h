@@ -1,7 +1,7 @@
 /* http: the HTTP(S) server layer. Owns listening sockets, TLS, HTTP/1.1 and
  * HTTP/2 (h2o underneath; nothing of h2o leaks through this header), the
  * event-loop threads and the threading model that keeps slow handlers from
- * stalling other connections (see docs/server.md).
+ * stalling other connections (see docs/architecture.md, "Threading model").
  *
  * The caller supplies one handler. It receives a request whose data it may
  * read for the duration of the call (owned by this layer, not by the
