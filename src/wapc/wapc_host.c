@@ -117,34 +117,44 @@ uint32_t Z_wapcZ___host_call(instance_t *inst, uint32_t binding_ptr,
   return rc == 0 ? 1 : 0;
 }
 
+/* The last host call's reply or error. Selected after tarmac_import_enter:
+ * the pointer an import receives is not always the instance. */
+typedef enum { HOST_RESPONSE, HOST_ERROR } host_buffer_t;
+
+static const tarmac_buffer_t *host_buffer(const instance_t *inst,
+                                          host_buffer_t which) {
+  return which == HOST_ERROR ? &inst->host_error : &inst->host_response;
+}
+
 /* __host_response_len / __host_error_len */
-static uint32_t host_buffer_length(instance_t *inst, const char *name,
-                                   const tarmac_buffer_t *buf) {
-  inst = enter_import(inst, name, true);
-  return buffer_length(buf);
+static uint32_t host_buffer_length(instance_t *passed, const char *name,
+                                   host_buffer_t which) {
+  instance_t *inst = enter_import(passed, name, true);
+  return buffer_length(host_buffer(inst, which));
 }
 
 /* __host_response / __host_error: the whole buffer to ptr */
-static void host_buffer_to_guest(instance_t *inst, const char *name,
-                                 uint32_t ptr, const tarmac_buffer_t *buf) {
-  inst = enter_import(inst, name, true);
+static void host_buffer_to_guest(instance_t *passed, const char *name,
+                                 uint32_t ptr, host_buffer_t which) {
+  instance_t *inst = enter_import(passed, name, true);
+  const tarmac_buffer_t *buf = host_buffer(inst, which);
   copy_to_guest(inst, ptr, buf->data, buf->len, name);
 }
 
 uint32_t Z_wapcZ___host_response_len(instance_t *inst) {
-  return host_buffer_length(inst, "__host_response_len", &inst->host_response);
+  return host_buffer_length(inst, "__host_response_len", HOST_RESPONSE);
 }
 
 void Z_wapcZ___host_response(instance_t *inst, uint32_t ptr) {
-  host_buffer_to_guest(inst, "__host_response", ptr, &inst->host_response);
+  host_buffer_to_guest(inst, "__host_response", ptr, HOST_RESPONSE);
 }
 
 uint32_t Z_wapcZ___host_error_len(instance_t *inst) {
-  return host_buffer_length(inst, "__host_error_len", &inst->host_error);
+  return host_buffer_length(inst, "__host_error_len", HOST_ERROR);
 }
 
 void Z_wapcZ___host_error(instance_t *inst, uint32_t ptr) {
-  host_buffer_to_guest(inst, "__host_error", ptr, &inst->host_error);
+  host_buffer_to_guest(inst, "__host_error", ptr, HOST_ERROR);
 }
 
 void Z_wapcZ___console_log(instance_t *inst, uint32_t ptr, uint32_t len) {

@@ -62,6 +62,7 @@ static uint32_t list_get(struct tarmac_instance *instance,
 
 static uint32_t wasi_args_sizes_get(struct tarmac_instance *instance,
                                     uint32_t argc_ptr, uint32_t size_ptr) {
+  instance = tarmac_import_enter(instance);
   return list_sizes_get(instance, instance->wasi_args, argc_ptr, size_ptr,
                         "args_sizes_get");
 }
@@ -69,6 +70,7 @@ WASI_EXPORT_SHARED(args_sizes_get)
 
 static uint32_t wasi_args_get(struct tarmac_instance *instance,
                               uint32_t argv_ptr, uint32_t buf_ptr) {
+  instance = tarmac_import_enter(instance);
   return list_get(instance, instance->wasi_args, argv_ptr, buf_ptr,
                   "args_get");
 }
@@ -76,6 +78,7 @@ WASI_EXPORT_SHARED(args_get)
 
 static uint32_t wasi_environ_sizes_get(struct tarmac_instance *instance,
                                        uint32_t count_ptr, uint32_t size_ptr) {
+  instance = tarmac_import_enter(instance);
   return list_sizes_get(instance, instance->wasi_environ, count_ptr, size_ptr,
                         "environ_sizes_get");
 }
@@ -83,6 +86,7 @@ WASI_EXPORT_SHARED(environ_sizes_get)
 
 static uint32_t wasi_environ_get(struct tarmac_instance *instance,
                                  uint32_t environ_ptr, uint32_t buf_ptr) {
+  instance = tarmac_import_enter(instance);
   return list_get(instance, instance->wasi_environ, environ_ptr, buf_ptr,
                   "environ_get");
 }

@@ -221,13 +221,16 @@ def test_host_calls():
     expect(["call", ops, "host_log", "a log line"], 0, stdout=b"1")
     expect(["call", ops, "host_state_replaced"], 0, stdout=b"0")
     table = guest("table_imports")
-    code, out, err = expect(["call", table, "go"], 0, stdout=b"via table",
-                            what="imports called through a table")
-    check("__console_log and fd_write through a table are logged",
-          err.count("table log") == 2 and "stream=stdout" in err, repr(err))
+    code, out, err = expect(["call", table, "go"], 0, stdout=b"via table:go:1",
+                            what="every wapc import called through a table")
+    check("__console_log, fd_write and the logger through a table are logged",
+          err.count("table log") == 3 and "stream=stdout" in err, repr(err))
     expect(["call", table, "go", "bad"], 2, stdout=b"",
            stderr_has=["out-of-bounds", "__guest_response"],
            what="bad pointer to an import called through a table")
+    expect(["call", table, "go", "err"], 1, stdout=b"",
+           stderr_has=["via table"],
+           what="__guest_error called through a table")
     sdk = guest("sdk_guest")
     expect(["call", sdk, "host_call", "tarmac/logger/info/hello"], 0,
            stdout=b"ok:")
