@@ -1,6 +1,5 @@
 /* The server's main: configuration, logging, engine, pool, HTTP, signals. */
 #include <errno.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,16 +61,16 @@ static int load_function(serve_state_t *s) {
   tarmac_error_t err;
   s->engine = tarmac_engine_new(&engine_config, &err);
   if (s->engine == NULL) return startup_error("%s", err.message);
-  char path[sizeof(c->wasm_module)];
-  snprintf(path, sizeof(path), "%s", c->wasm_module);
-  snprintf(s->function_name, sizeof(s->function_name), "%s", basename(path));
-  if (tarmac_module_load(s->engine, c->wasm_module, s->function_name,
-                         &s->module, &err) != TARMAC_LOAD_OK) {
+  if (tarmac_module_load(s->engine, c->wasm_module, NULL, &s->module, &err) !=
+      TARMAC_LOAD_OK) {
     char text[1200 + 4096];
     snprintf(text, sizeof(text), "cannot load module %s: %s", c->wasm_module,
              err.message);
     return startup_error("%s", text);
   }
+  /* the module's name (file name without .wasm) tags its log lines */
+  snprintf(s->function_name, sizeof(s->function_name), "%s",
+           tarmac_module_name(s->module));
   s->pool = tarmac_pool_new(s->module, c->pool_size, &err);
   if (s->pool == NULL) {
     char text[1200 + 4096];

@@ -167,7 +167,7 @@ def test_contract(workdir):
         lines = [json.loads(l) for l in hello.log_text().splitlines()
                  if l.startswith("{")]
         check(any(l.get("level") == "debug" and "HTTP_METHOD" in l.get("msg", "")
-                  and l.get("function") == "hello.wasm" for l in lines),
+                  and l.get("function") == "hello" for l in lines),
               "the function's debug line is in the JSON log")
         check(any(l.get("msg") == "request" and l.get("status") == "200"
                   and l.get("path") == "/" for l in lines),
