@@ -249,6 +249,17 @@ static tarmac_load_status_t tool_failure(const char *what, const char *program,
   }
   int shown = (int)(output->len > 600 ? 600 : output->len);
   while (shown > 0 && output->data[shown - 1] == '\n') shown--;
+  if (status >= 128) {
+    /* Debian's wasm2c 1.0.32 aborts (SIGABRT) on any v128 instruction */
+    snprintf(err->message, sizeof err->message,
+             "%s: %s was killed by signal %d%s%.*s", what, program,
+             status - 128,
+             status - 128 == 6 ? " (wasm2c 1.0.32 aborts on SIMD/v128 code, "
+                                 "which cannot be run yet) "
+                               : " ",
+             shown, output->data ? (const char *)output->data : "");
+    return kind;
+  }
   snprintf(err->message, sizeof err->message, "%s (%s exited with %d): %.*s",
            what, program, status, shown,
            output->data ? (const char *)output->data : "");

@@ -176,6 +176,8 @@ def test_load_errors():
            stderr_has=["__guest_call"])
     expect(["call", guest("guest_call_bad_signature"), "x"], 3, stdout=b"",
            stderr_has=["__guest_call"])
+    expect(["call", guest("simd"), "x"], 3, stdout=b"",
+           stderr_has=["SIMD"], what="a SIMD module wasm2c cannot translate")
     expect(["call", guest("no_memory"), "x"], 3, stdout=b"",
            stderr_has=["memory"])
     missing = os.path.join(GUESTS, "does_not_exist.wasm")
