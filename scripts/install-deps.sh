@@ -10,7 +10,7 @@ PACKAGES=(
   # engine: wasm2c and the guest toolchain (clang for wasm32-wasi)
   wabt clang lld wasi-libc libclang-rt-14-dev-wasm32
   # libraries
-  libssl-dev libjansson-dev libh2o-evloop-dev
+  libssl-dev libjansson-dev libh2o-evloop-dev libyajl-dev
   # tests and benchmarks
   python3 curl openssl nginx-light wrk procps
 )

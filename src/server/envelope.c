@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <yajl/yajl_parse.h>
 #include <openssl/evp.h>
 
 #include "server/envelope.h"
@@ -225,9 +226,11 @@ static int parse_headers(json_t *root, tarmac_http_response_t *res,
   return 0;
 }
 
-int tarmac_envelope_response(const uint8_t *data, size_t len,
-                             tarmac_http_response_t *res, char *err,
-                             size_t err_size) {
+/* The reference parse: a jansson tree. Defines what a valid envelope is and
+ * names what is wrong with an invalid one. */
+static int parse_response_tree(const uint8_t *data, size_t len,
+                               tarmac_http_response_t *res, char *err,
+                               size_t err_size) {
   tarmac_http_response_reset(res);
   json_error_t jerr;
   json_t *root = json_loadb((const char *)data, len, 0, &jerr);
@@ -256,4 +259,194 @@ int tarmac_envelope_response(const uint8_t *data, size_t len,
 done:
   json_decref(root);
   return rc;
+}
+
+/* The fast parse: the common, well-formed envelope is read by yajl's event
+ * parser straight into the response, with no tree and no allocation per
+ * value. It only accepts what the tree parse accepts, with the same result;
+ * whenever it meets anything else (an error of any kind, a duplicate key,
+ * nesting, or one of the spots where yajl is more lenient than jansson:
+ * \v and \f as white space, lone surrogate escapes, NUL, not quite valid
+ * UTF-8, scalar documents) it gives up and the tree parse decides. */
+
+enum root_key { KEY_OTHER, KEY_STATUS, KEY_HEADERS, KEY_PAYLOAD };
+
+/* Header names held for the value that follows; longer ones give up. */
+#define STREAM_NAME_MAX 256
+/* Beyond this many headers the duplicate check would grow quadratic. */
+#define STREAM_HEADERS_MAX 64
+
+typedef struct {
+  tarmac_http_response_t *res;
+  const uint8_t *text; /* the document: names pointing into it stay valid */
+  size_t text_len;
+  int depth;           /* 0 outside the root, 1 in it, 2 in "headers" */
+  enum root_key key;   /* the root key whose value comes next */
+  unsigned seen;       /* root keys met so far (bit per root_key) */
+  const char *name;    /* header name whose value comes next */
+  size_t name_len;
+  char name_copy[STREAM_NAME_MAX];
+} stream_t;
+
+/* Text jansson takes as it is: valid UTF-8 without NUL. */
+static bool strict_text(const unsigned char *s, size_t len) {
+  for (size_t i = 0; i < len;) {
+    if (s[i] >= 0x80) {
+      size_t n = utf8_sequence(s + i, len - i);
+      if (n == 0) return false;
+      i += n;
+    } else if (s[i] == 0) {
+      return false;
+    } else {
+      i++;
+    }
+  }
+  return true;
+}
+
+/* Spots where yajl accepts what jansson refuses and the decoded strings
+ * cannot tell: \v or \f as white space, \uD800-\uDFFF escapes (yajl turns
+ * a lone one into '?'). An escaped backslash before "ud" is a false alarm,
+ * which only costs the tree parse. */
+static bool has_lenient_spots(const uint8_t *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    uint8_t c = s[i];
+    if (c == '\v' || c == '\f') return true;
+    if (c == '\\' && i + 2 < len && s[i + 1] == 'u' && (s[i + 2] | 0x20) == 'd')
+      return true;
+  }
+  return false;
+}
+
+/* A scalar other than a string: fine only as the value of an unknown root
+ * key (or null for a known one). */
+static int on_scalar(stream_t *st, bool is_null) {
+  if (st->depth != 1) return 0;
+  return st->key == KEY_OTHER || is_null;
+}
+
+static int on_null(void *ctx) { return on_scalar(ctx, true); }
+
+static int on_boolean(void *ctx, int value) { return on_scalar(ctx, false); }
+
+static int on_double(void *ctx, double value) { return on_scalar(ctx, false); }
+
+static int on_integer(void *ctx, long long value) {
+  stream_t *st = ctx;
+  if (st->depth != 1 || st->key != KEY_STATUS) return on_scalar(st, false);
+  if (value == 0) return 1;
+  if (value < 200 || value > 599) return 0;
+  st->res->status = (int)value;
+  return 1;
+}
+
+/* Whether the response already holds a header of this exact name (jansson
+ * keeps the last value at the first one's place: the tree parse does it). */
+static bool header_seen(const tarmac_http_response_t *res, const char *name,
+                        size_t name_len) {
+  size_t cursor = 0, nl, vl;
+  const char *n, *v;
+  while (tarmac_http_response_next_header(res, &cursor, &n, &nl, &v, &vl))
+    if (nl == name_len && memcmp(n, name, nl) == 0) return true;
+  return false;
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len) {
+  stream_t *st = ctx;
+  if (!strict_text(s, len)) return 0;
+  if (st->depth == 2)
+    return st->res->header_count < STREAM_HEADERS_MAX &&
+           !header_seen(st->res, st->name, st->name_len) &&
+           tarmac_http_response_add_header(st->res, st->name, st->name_len,
+                                           (const char *)s, len) == 0;
+  if (st->depth != 1) return 0;
+  if (st->key == KEY_PAYLOAD)
+    return tarmac_base64_decode((const char *)s, len, &st->res->body) == 0;
+  return st->key == KEY_OTHER;
+}
+
+/* Keeps a header name until its value: in place when it points into the
+ * document, else (it was unescaped into yajl's scratch buffer) a copy. */
+static int hold_name(stream_t *st, const unsigned char *s, size_t len) {
+  uintptr_t at = (uintptr_t)s, start = (uintptr_t)st->text;
+  if (at >= start && at - start <= st->text_len) {
+    st->name = (const char *)s;
+  } else {
+    if (len > sizeof(st->name_copy)) return 0;
+    memcpy(st->name_copy, s, len);
+    st->name = st->name_copy;
+  }
+  st->name_len = len;
+  return 1;
+}
+
+static enum root_key root_key(const unsigned char *s, size_t len) {
+  if (len == 11 && memcmp(s, "status_code", 11) == 0) return KEY_STATUS;
+  if (len == 7 && memcmp(s, "headers", 7) == 0) return KEY_HEADERS;
+  if (len == 7 && memcmp(s, "payload", 7) == 0) return KEY_PAYLOAD;
+  return KEY_OTHER;
+}
+
+static int on_map_key(void *ctx, const unsigned char *s, size_t len) {
+  stream_t *st = ctx;
+  if (!strict_text(s, len)) return 0;
+  if (st->depth == 2) return hold_name(st, s, len);
+  st->key = root_key(s, len);
+  if (st->key == KEY_OTHER) return 1;
+  unsigned bit = 1u << st->key;
+  if (st->seen & bit) return 0; /* duplicate: the last one counts */
+  st->seen |= bit;
+  return 1;
+}
+
+static int on_start_map(void *ctx) {
+  stream_t *st = ctx;
+  if (st->depth == 0 || (st->depth == 1 && st->key == KEY_HEADERS)) {
+    st->depth++;
+    return 1;
+  }
+  return 0;
+}
+
+static int on_end_map(void *ctx) {
+  stream_t *st = ctx;
+  st->depth--;
+  return 1;
+}
+
+static int on_start_array(void *ctx) { return 0; }
+
+static const yajl_callbacks stream_callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_integer = on_integer,
+    .yajl_double = on_double,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_map_key,
+    .yajl_end_map = on_end_map,
+    .yajl_start_array = on_start_array,
+};
+
+/* true when the document was a valid envelope and res holds it; false
+ * when the tree parse has to decide (res then unspecified). */
+static bool parse_response_stream(const uint8_t *data, size_t len,
+                                  tarmac_http_response_t *res) {
+  if (has_lenient_spots(data, len)) return false;
+  stream_t st = {.res = res, .text = data, .text_len = len};
+  yajl_handle parser = yajl_alloc(&stream_callbacks, NULL, &st);
+  if (parser == NULL) return false;
+  bool ok = yajl_parse(parser, data, len) == yajl_status_ok &&
+            yajl_complete_parse(parser) == yajl_status_ok;
+  yajl_free(parser);
+  return ok && st.depth == 0;
+}
+
+int tarmac_envelope_response(const uint8_t *data, size_t len,
+                             tarmac_http_response_t *res, char *err,
+                             size_t err_size) {
+  tarmac_http_response_reset(res);
+  res->status = 200;
+  if (parse_response_stream(data, len, res)) return 0;
+  return parse_response_tree(data, len, res, err, err_size);
 }

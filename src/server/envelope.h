@@ -1,5 +1,8 @@
 /* server/envelope: the seed's JSON request and response envelopes
- * (guest-contracts.md section 2), with jansson and OpenSSL's base64.
+ * (guest-contracts.md section 2). Requests are written in one pass;
+ * responses are read by yajl's event parser when they are plain, well-formed
+ * envelopes, and otherwise by jansson, whose reading is the reference (it
+ * names what is wrong). Base64 is OpenSSL's.
  *
  * Request:  {"headers": {"REQUEST_TYPE": "http", "HTTP_METHOD": ...,
  *            "HTTP_PATH": ..., "HTTP_QUERY": ..., "REMOTE_ADDR": ...,

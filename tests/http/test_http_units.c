@@ -143,6 +143,82 @@ static void test_response_envelope(void) {
   tarmac_http_response_free(&res);
 }
 
+static void check_header(const tarmac_http_response_t *res, size_t *cursor,
+                         const char *name, const char *value) {
+  size_t nl, vl;
+  const char *n, *v;
+  CHECK(tarmac_http_response_next_header(res, cursor, &n, &nl, &v, &vl));
+  CHECK_BYTES(n, nl, name);
+  CHECK_BYTES(v, vl, value);
+}
+
+/* Documents the streaming parse leaves to the jansson tree, and those it
+ * reads itself: the results are jansson's either way. */
+static void test_response_envelope_edges(void) {
+  tarmac_http_response_t res;
+  tarmac_http_response_init(&res);
+  char err[256];
+  /* duplicate keys: the last value counts, at the first one's place */
+  CHECK_EQ_INT(parse("{\"headers\":{\"A\":\"1\",\"B\":\"2\",\"A\":\"3\"},"
+                     "\"status_code\":\"x\",\"status_code\":201}", &res, err),
+               0);
+  CHECK_EQ_INT(res.status, 201);
+  size_t cursor = 0;
+  check_header(&res, &cursor, "A", "3");
+  check_header(&res, &cursor, "B", "2");
+  CHECK_EQ_INT(res.header_count, 2);
+  /* escapes in names and values; anything under unknown keys */
+  CHECK_EQ_INT(parse("{\"x\":{\"y\":[1,2.5,true,null]},\"headers\":{\"X-\\u0041"
+                     "\":\"\\u00e9\\ud83d\\ude00\",\"B\":\"\\\\ud\"},\"z\":false,"
+                     "\"w\":1.5,\"status_code\":null,\"payload\":null}",
+                     &res, err), 0);
+  CHECK_EQ_INT(res.status, 200);
+  CHECK_EQ_INT(res.body.len, 0);
+  cursor = 0;
+  check_header(&res, &cursor, "X-A", "\xc3\xa9\xf0\x9f\x98\x80");
+  check_header(&res, &cursor, "B", "\\ud");
+  /* many headers */
+  tarmac_buffer_t doc = TARMAC_BUFFER_INIT;
+  CHECK_EQ_INT(tarmac_buffer_append_str(&doc, "{\"headers\":{\"H\":\"0\""), 0);
+  for (int i = 1; i < 100; i++)
+    CHECK_EQ_INT(tarmac_buffer_appendf(&doc, ",\"H%d\":\"%d\"", i, i), 0);
+  CHECK_EQ_INT(tarmac_buffer_append_str(&doc, "}}"), 0);
+  CHECK_EQ_INT(tarmac_envelope_response(doc.data, doc.len, &res, err, 256), 0);
+  CHECK_EQ_INT(res.header_count, 100);
+  tarmac_buffer_free(&doc);
+  /* refused by jansson though an event parser may take them */
+  const char *bad[][2] = {
+      {"", "not JSON"},
+      {"5", "not JSON"},
+      {"\"x\"", "not JSON"},
+      {"{} x", "not JSON"},
+      {"{\f}", "not JSON"},
+      {"{\v\"status_code\":201}", "not JSON"},
+      {"{\"x\":\"\\ud800\"}", "not JSON"},
+      {"{\"x\":\"\\udc00\"}", "not JSON"},
+      {"{\"x\":\"\\ud800\\u0041\"}", "not JSON"},
+      {"{\"headers\":{\"a\":\"\\u0000\"}}", "not JSON"},
+      {"{\"\\u0000\":1}", "not JSON"},
+      {"{\"x\":\"\xc0\x80\"}", "not JSON"},
+      {"{\"x\":\"\xed\xa0\x80\"}", "not JSON"},
+      {"{\"x\":\"\xf4\x90\x80\x80\"}", "not JSON"},
+      {"{\"x\":1e400}", "not JSON"},
+      {"{\"status_code\":200.0}", "status_code is not an integer"},
+      {"{\"status_code\":true}", "status_code is not an integer"},
+      {"{\"status_code\":600}", "status_code is not from 200 to 599"},
+      {"{\"headers\":{\"a\":null}}", "a header value is not a string"},
+      {"{\"headers\":{\"a\":{}}}", "a header value is not a string"},
+      {"{\"headers\":\"a\"}", "headers is not an object"},
+      {"{\"payload\":\"bm8\"}", "payload is not valid base64"},
+      {"{\"payload\":{}}", "payload is not a string"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    CHECK_EQ_INT(parse(bad[i][0], &res, err), -1);
+    CHECK(strstr(err, bad[i][1]) != NULL);
+  }
+  tarmac_http_response_free(&res);
+}
+
 static void test_baton(void) {
   tarmac_baton_t b;
   tarmac_baton_init(&b);
@@ -249,6 +325,7 @@ int main(void) {
   test_request_envelope();
   test_request_envelope_escaping();
   test_response_envelope();
+  test_response_envelope_edges();
   test_response_headers();
   test_baton();
   test_churn();
