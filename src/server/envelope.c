@@ -1,7 +1,9 @@
 /* The seed's request/response envelopes. */
 #include <ctype.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -428,13 +430,57 @@ static const yajl_callbacks stream_callbacks = {
     .yajl_start_array = on_start_array,
 };
 
+/* yajl's few small allocations per parse (handle, lexer, stacks) come
+ * from a block on the caller's stack instead of malloc; what does not fit
+ * there goes to the heap. Each piece carries its size for realloc. */
+typedef struct {
+  size_t used;
+  _Alignas(max_align_t) unsigned char block[2048];
+} stack_arena_t;
+
+#define ARENA_ALIGN sizeof(max_align_t)
+
+static bool in_arena(const stack_arena_t *arena, const void *p) {
+  uintptr_t at = (uintptr_t)p, start = (uintptr_t)arena->block;
+  return at >= start && at - start < sizeof(arena->block);
+}
+
+static void *arena_malloc(void *ctx, size_t size) {
+  stack_arena_t *arena = ctx;
+  size_t need =
+      ARENA_ALIGN + (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  if (size > sizeof(arena->block) || need > sizeof(arena->block) - arena->used)
+    return malloc(size);
+  unsigned char *piece = arena->block + arena->used;
+  memcpy(piece, &size, sizeof(size));
+  arena->used += need;
+  return piece + ARENA_ALIGN;
+}
+
+static void arena_free(void *ctx, void *p) {
+  if (!in_arena(ctx, p)) free(p);
+}
+
+static void *arena_realloc(void *ctx, void *p, size_t size) {
+  if (p == NULL) return arena_malloc(ctx, size);
+  if (!in_arena(ctx, p)) return realloc(p, size);
+  size_t old;
+  memcpy(&old, (unsigned char *)p - ARENA_ALIGN, sizeof(old));
+  void *moved = arena_malloc(ctx, size);
+  if (moved != NULL) memcpy(moved, p, old < size ? old : size);
+  return moved;
+}
+
 /* true when the document was a valid envelope and res holds it; false
  * when the tree parse has to decide (res then unspecified). */
 static bool parse_response_stream(const uint8_t *data, size_t len,
                                   tarmac_http_response_t *res) {
   if (has_lenient_spots(data, len)) return false;
   stream_t st = {.res = res, .text = data, .text_len = len};
-  yajl_handle parser = yajl_alloc(&stream_callbacks, NULL, &st);
+  stack_arena_t arena;
+  arena.used = 0;
+  yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, &arena};
+  yajl_handle parser = yajl_alloc(&stream_callbacks, &funcs, &st);
   if (parser == NULL) return false;
   bool ok = yajl_parse(parser, data, len) == yajl_status_ok &&
             yajl_complete_parse(parser) == yajl_status_ok;
