@@ -44,6 +44,20 @@ static void format_peer(h2o_req_t *req, char *out, size_t size) {
            port);
 }
 
+_Static_assert(HTTP_PEER_SLOTS == 256,
+               "tarmac_http_conn_slot takes the top 8 bits");
+
+/* The peer address of the request's connection, formatted on its first
+ * request. */
+static const char *peer_of(http_loop_t *loop, h2o_req_t *req) {
+  http_peer_slot_t *slot = &loop->peers[tarmac_http_conn_slot(req->conn->id)];
+  if (slot->conn_id != req->conn->id) {
+    format_peer(req, slot->addr, sizeof(slot->addr));
+    slot->conn_id = req->conn->id;
+  }
+  return slot->addr;
+}
+
 /* Appends bytes to storage (room reserved beforehand) and returns where
  * they landed. */
 static const char *keep(tarmac_buffer_t *storage, const void *data,
@@ -90,7 +104,8 @@ static int copy_request(http_call_t *call, h2o_req_t *req) {
     r->body = (const uint8_t *)keep(s, req->entity.base, req->entity.len);
     r->body_len = req->entity.len;
   }
-  format_peer(req, call->remote_addr, sizeof(call->remote_addr));
+  memcpy(call->remote_addr, peer_of(call->loop, req),
+         sizeof(call->remote_addr));
   r->remote_addr = call->remote_addr;
   r->protocol = protocol_name(req->version);
   return 0;
@@ -103,7 +118,8 @@ http_call_t *tarmac_http_call_new(http_loop_t *loop, h2o_req_t *req) {
   call->conn_id = req->conn->id;
   call->version = req->version;
   tarmac_http_response_init(&call->response);
-  clock_gettime(CLOCK_MONOTONIC, &call->started);
+  call->timed = tarmac_log_enabled(TARMAC_LOG_DEBUG);
+  if (call->timed) clock_gettime(CLOCK_MONOTONIC, &call->started);
   if (copy_request(call, req) != 0) {
     tarmac_http_call_free(call);
     return NULL;
@@ -214,7 +230,8 @@ void tarmac_http_call_finish(http_call_t *call) {
                            : "";
     h2o_send_inline(req, body, call->response.body.len);
   }
-  if (tarmac_log_enabled(TARMAC_LOG_DEBUG)) log_access(call, status);
+  if (call->timed && tarmac_log_enabled(TARMAC_LOG_DEBUG))
+    log_access(call, status);
   tarmac_http_call_free(call);
   loop->in_flight--;
 }

@@ -6,16 +6,12 @@
  * over, which can only forget counts, never charge an innocent client. */
 #include "http/loop.h"
 
-_Static_assert(HTTP_CHURN_SLOTS == 256, "slot_index takes the top 8 bits");
-
-/* Fibonacci hashing: connection ids are sequential, the top bits spread. */
-static size_t slot_index(uint64_t conn_id) {
-  return (size_t)((conn_id * 0x9E3779B97F4A7C15ull) >> 56);
-}
+_Static_assert(HTTP_CHURN_SLOTS == 256,
+               "tarmac_http_conn_slot takes the top 8 bits");
 
 void tarmac_http_churn_note(http_loop_t *loop, uint64_t conn_id,
                             uint64_t now_ms) {
-  http_churn_slot_t *slot = &loop->churn[slot_index(conn_id)];
+  http_churn_slot_t *slot = &loop->churn[tarmac_http_conn_slot(conn_id)];
   if (slot->conn_id != conn_id || now_ms - slot->window_start_ms >= 1000) {
     if (slot->conn_id == conn_id &&
         slot->abandoned > loop->server->config.max_resets_per_second)
@@ -28,7 +24,7 @@ void tarmac_http_churn_note(http_loop_t *loop, uint64_t conn_id,
 }
 
 bool tarmac_http_churn_exceeded(const http_loop_t *loop, uint64_t conn_id) {
-  const http_churn_slot_t *slot = &loop->churn[slot_index(conn_id)];
+  const http_churn_slot_t *slot = &loop->churn[tarmac_http_conn_slot(conn_id)];
   return slot->conn_id == conn_id &&
          slot->abandoned > loop->server->config.max_resets_per_second;
 }

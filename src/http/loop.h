@@ -41,6 +41,7 @@ struct http_call {
   tarmac_buffer_t storage;
   char remote_addr[64];
   tarmac_http_response_t response;
+  bool timed;              /* started is set (the access log is on) */
   struct timespec started;
 };
 
@@ -53,6 +54,22 @@ typedef struct {
 } http_churn_slot_t;
 
 #define HTTP_CHURN_SLOTS 256
+
+/* The formatted peer address of a recent connection, so that REMOTE_ADDR
+ * is formatted once per connection rather than per request; keyed by
+ * connection id like the churn table (a collision only costs a format). */
+typedef struct {
+  uint64_t conn_id; /* 0: empty (h2o's ids start at 1) */
+  char addr[64];
+} http_peer_slot_t;
+
+#define HTTP_PEER_SLOTS 256
+
+/* Slot of a connection id in a 256-slot table. Fibonacci hashing: the ids
+ * are sequential, the top 8 bits spread them. */
+static inline size_t tarmac_http_conn_slot(uint64_t conn_id) {
+  return (size_t)((conn_id * 0x9E3779B97F4A7C15ull) >> 56);
+}
 
 struct http_loop {
   tarmac_http_server_t *server;
@@ -77,6 +94,7 @@ struct http_loop {
   uint64_t stop_deadline_ms;
   uint64_t drained_since_ms; /* 0 while calls are in flight */
   http_churn_slot_t churn[HTTP_CHURN_SLOTS];
+  http_peer_slot_t peers[HTTP_PEER_SLOTS];
 
   /* the crew; under crew_lock */
   pthread_mutex_t crew_lock;

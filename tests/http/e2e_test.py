@@ -242,6 +242,19 @@ def test_contract(workdir):
         status, headers, body, version = curl(plain, "/", data=b"plain")
         check(status == 200 and body == b"plain" and
               headers.get("server") == "tarmac", "plain HTTP with TLS off")
+        # REMOTE_ADDR names each connection's own port, on every request
+        conns = [https_client(plain.port, tls=False) for _ in range(3)]
+        for round_ in range(2):
+            for conn in conns:
+                conn.request("POST", "/", body=b"x")
+                res = conn.getresponse()
+                res.read()
+                want = "127.0.0.1:%d" % conn.sock.getsockname()[1]
+                check(res.getheader("REMOTE_ADDR") == want,
+                      "REMOTE_ADDR of request %d on a connection: %r, not %r"
+                      % (round_ + 1, res.getheader("REMOTE_ADDR"), want))
+        for conn in conns:
+            conn.close()
 
 
 def test_limits(workdir):
