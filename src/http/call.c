@@ -77,9 +77,12 @@ static int copy_request(http_call_t *call, h2o_req_t *req) {
     total += req->headers.entries[i].name->len +
              req->headers.entries[i].value.len;
   if (tarmac_buffer_reserve(&call->storage, total) != 0) return -1;
-  if (req->headers.size) {
+  if (req->headers.size > call->header_cap) {
+    free(call->headers);
+    call->header_cap = 0;
     call->headers = calloc(req->headers.size, sizeof(*call->headers));
     if (call->headers == NULL) return -1;
+    call->header_cap = req->headers.size;
   }
   tarmac_http_request_t *r = &call->request;
   tarmac_buffer_t *s = &call->storage;
@@ -111,17 +114,39 @@ static int copy_request(http_call_t *call, h2o_req_t *req) {
   return 0;
 }
 
+/* Spare calls a loop keeps, and the buffer capacity a spare keeps: enough
+ * for the requests in flight in one loop iteration, without holding on to
+ * the memory of an occasional large request. */
+#define SPARE_CALLS_MAX 64
+#define SPARE_BUFFER_KEEP (16 * 1024)
+
+/* A zeroed call, reusing a spare's buffers when the loop has one. */
+static http_call_t *take_call(http_loop_t *loop) {
+  http_call_t *spare = loop->spare_calls;
+  if (spare == NULL) return calloc(1, sizeof(*spare));
+  loop->spare_calls = spare->next;
+  loop->spare_count--;
+  http_call_t kept = *spare;
+  memset(spare, 0, sizeof(*spare));
+  spare->headers = kept.headers;
+  spare->header_cap = kept.header_cap;
+  spare->storage = kept.storage;
+  spare->response = kept.response;
+  tarmac_buffer_clear(&spare->storage);
+  tarmac_http_response_reset(&spare->response);
+  return spare;
+}
+
 http_call_t *tarmac_http_call_new(http_loop_t *loop, h2o_req_t *req) {
-  http_call_t *call = calloc(1, sizeof(*call));
+  http_call_t *call = take_call(loop);
   if (call == NULL) return NULL;
   call->loop = loop;
   call->conn_id = req->conn->id;
   call->version = req->version;
-  tarmac_http_response_init(&call->response);
   call->timed = tarmac_log_enabled(TARMAC_LOG_DEBUG);
   if (call->timed) clock_gettime(CLOCK_MONOTONIC, &call->started);
   if (copy_request(call, req) != 0) {
-    tarmac_http_call_free(call);
+    tarmac_http_call_release(call);
     return NULL;
   }
   call->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*call->ref),
@@ -131,12 +156,40 @@ http_call_t *tarmac_http_call_new(http_loop_t *loop, h2o_req_t *req) {
   return call;
 }
 
-void tarmac_http_call_free(http_call_t *call) {
-  if (call->ref != NULL && call->req != NULL) call->ref->call = NULL;
+static void free_call(http_call_t *call) {
   tarmac_buffer_free(&call->storage);
   free(call->headers);
   tarmac_http_response_free(&call->response);
   free(call);
+}
+
+void tarmac_http_call_release(http_call_t *call) {
+  if (call->ref != NULL && call->req != NULL) call->ref->call = NULL;
+  http_loop_t *loop = call->loop;
+  if (loop->spare_count >= SPARE_CALLS_MAX) {
+    free_call(call);
+    return;
+  }
+  tarmac_buffer_trim(&call->storage, SPARE_BUFFER_KEEP);
+  tarmac_buffer_trim(&call->response.headers, SPARE_BUFFER_KEEP);
+  tarmac_buffer_trim(&call->response.body, SPARE_BUFFER_KEEP);
+  if (call->header_cap > SPARE_BUFFER_KEEP / sizeof(*call->headers)) {
+    free(call->headers);
+    call->headers = NULL;
+    call->header_cap = 0;
+  }
+  call->next = loop->spare_calls;
+  loop->spare_calls = call;
+  loop->spare_count++;
+}
+
+void tarmac_http_call_free_spares(http_loop_t *loop) {
+  while (loop->spare_calls != NULL) {
+    http_call_t *call = loop->spare_calls;
+    loop->spare_calls = call->next;
+    free_call(call);
+  }
+  loop->spare_count = 0;
 }
 
 static const char *reason_phrase(int status) {
@@ -232,6 +285,6 @@ void tarmac_http_call_finish(http_call_t *call) {
   }
   if (call->timed && tarmac_log_enabled(TARMAC_LOG_DEBUG))
     log_access(call, status);
-  tarmac_http_call_free(call);
+  tarmac_http_call_release(call);
   loop->in_flight--;
 }

@@ -38,6 +38,7 @@ struct http_call {
   h2o_multithread_message_t message; /* wakes the driver for a returner */
   tarmac_http_request_t request; /* points into storage / headers */
   tarmac_http_header_t *headers;
+  size_t header_cap;       /* entries headers has room for */
   tarmac_buffer_t storage;
   char remote_addr[64];
   tarmac_http_response_t response;
@@ -90,6 +91,8 @@ struct http_loop {
   http_call_t *pending_head;
   http_call_t **pending_tail;
   unsigned in_flight;
+  http_call_t *spare_calls; /* answered calls kept for reuse, with buffers */
+  unsigned spare_count;
   bool stopping;
   uint64_t stop_deadline_ms;
   uint64_t drained_since_ms; /* 0 while calls are in flight */
@@ -128,8 +131,14 @@ struct tarmac_http_server {
 };
 
 /* call.c */
+/* A call for the request (a spare of the loop when there is one), or NULL
+ * when out of memory. Driver only. */
 http_call_t *tarmac_http_call_new(http_loop_t *loop, h2o_req_t *req);
-void tarmac_http_call_free(http_call_t *call);
+/* Done with a call: it becomes one of its loop's spares (buffers kept up to
+ * a bound) or is freed. Driver only. */
+void tarmac_http_call_release(http_call_t *call);
+/* Frees the loop's spare calls (the loop is closed). */
+void tarmac_http_call_free_spares(http_loop_t *loop);
 /* Sends the call's response (if the client is still there), logs the access
  * line, frees the call. Driver only. */
 void tarmac_http_call_finish(http_call_t *call);

@@ -144,7 +144,7 @@ static void run_pending(h2o_timeout_entry_t *entry) {
   http_call_t *call;
   while ((call = pop_pending(loop)) != NULL) {
     if (call->req == NULL) { /* abandoned while it waited */
-      tarmac_http_call_free(call);
+      tarmac_http_call_release(call);
       loop->in_flight--;
       continue;
     }
@@ -409,6 +409,7 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
   for (unsigned i = 0; i < server->loop_count; i++) {
     http_loop_t *loop = &server->loops[i];
     dispose_loop(loop);
+    tarmac_http_call_free_spares(loop);
     pthread_mutex_destroy(&loop->crew_lock);
     pthread_cond_destroy(&loop->crew_cond);
   }
