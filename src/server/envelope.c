@@ -170,10 +170,24 @@ static int append_field(tarmac_buffer_t *out, const char *key,
   return append_json_string(out, value, value_len);
 }
 
+/* A bound on the request envelope's size (strings escaped at worst six
+ * bytes a byte), reserved up front so the buffer never grows while it is
+ * written. */
+static size_t request_envelope_bound(const tarmac_http_request_t *req) {
+  size_t chars = req->method_len + req->path_len + req->query_len +
+                 strlen(req->remote_addr);
+  for (size_t i = 0; i < req->header_count; i++)
+    chars += req->headers[i].name_len + req->headers[i].value_len;
+  return 256 + 8 * req->header_count + 6 * chars +
+         4 * ((req->body_len + 2) / 3) + 1;
+}
+
 int tarmac_envelope_request(const tarmac_http_request_t *req,
                             tarmac_buffer_t *out) {
   bool first = true;
-  if (tarmac_buffer_append_str(out, "{\"headers\":{") != 0) return -1;
+  if (tarmac_buffer_reserve(out, request_envelope_bound(req)) != 0 ||
+      tarmac_buffer_append_str(out, "{\"headers\":{") != 0)
+    return -1;
   for (size_t i = 0; i < req->header_count; i++)
     if (append_request_header(out, req, i, &first) != 0) return -1;
   if (append_field(out, first ? "\"REQUEST_TYPE\":" : ",\"REQUEST_TYPE\":",
@@ -458,7 +472,7 @@ static void *arena_malloc(void *ctx, size_t size) {
 }
 
 static void arena_free(void *ctx, void *p) {
-  if (!in_arena(ctx, p)) free(p);
+  if (p != NULL && !in_arena(ctx, p)) free(p);
 }
 
 static void *arena_realloc(void *ctx, void *p, size_t size) {
