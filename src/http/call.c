@@ -219,11 +219,14 @@ static const char *reason_phrase(int status) {
 
 /* Headers the protocol layer owns; a handler's copies are dropped. */
 static bool is_reserved_header(const char *lower, size_t len) {
-  static const char *const reserved[] = {
-      "content-length", "transfer-encoding", "connection", "keep-alive",
-      "server", "upgrade", "proxy-connection", "te", NULL};
-  for (const char *const *r = reserved; *r; r++)
-    if (strlen(*r) == len && memcmp(*r, lower, len) == 0) return true;
+  static const h2o_iovec_t reserved[] = {
+      {H2O_STRLIT("content-length")}, {H2O_STRLIT("transfer-encoding")},
+      {H2O_STRLIT("connection")},     {H2O_STRLIT("keep-alive")},
+      {H2O_STRLIT("server")},         {H2O_STRLIT("upgrade")},
+      {H2O_STRLIT("proxy-connection")}, {H2O_STRLIT("te")}};
+  for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+    if (reserved[i].len == len && memcmp(reserved[i].base, lower, len) == 0)
+      return true;
   return false;
 }
 

@@ -44,7 +44,7 @@ typedef struct {
 /* A response being built by the handler. */
 typedef struct {
   int status;             /* 0 until set */
-  tarmac_buffer_t headers; /* packed "name\0value\0" pairs */
+  tarmac_buffer_t headers; /* packed lengths, name, value (response.c) */
   size_t header_count;
   tarmac_buffer_t body;
 } tarmac_http_response_t;

@@ -41,20 +41,25 @@ static bool is_valid_value(const char *value, size_t len) {
   return true;
 }
 
+/* Each header is packed as its two lengths, then name and value. */
+typedef struct {
+  size_t name_len;
+  size_t value_len;
+} packed_lengths_t;
+
 int tarmac_http_response_add_header(tarmac_http_response_t *res,
                                     const char *name, size_t name_len,
                                     const char *value, size_t value_len) {
   if (!is_valid_name(name, name_len) || !is_valid_value(value, value_len))
     return -1;
-  size_t old_len = res->headers.len;
-  static const char nul = '\0';
-  if (tarmac_buffer_append(&res->headers, name, name_len) != 0 ||
-      tarmac_buffer_append(&res->headers, &nul, 1) != 0 ||
-      tarmac_buffer_append(&res->headers, value, value_len) != 0 ||
-      tarmac_buffer_append(&res->headers, &nul, 1) != 0) {
-    res->headers.len = old_len;
-    return -1;
-  }
+  packed_lengths_t lengths = {name_len, value_len};
+  size_t size = sizeof(lengths) + name_len + value_len;
+  if (tarmac_buffer_reserve(&res->headers, size) != 0) return -1;
+  uint8_t *at = res->headers.data + res->headers.len;
+  memcpy(at, &lengths, sizeof(lengths));
+  memcpy(at + sizeof(lengths), name, name_len);
+  if (value_len) memcpy(at + sizeof(lengths) + name_len, value, value_len);
+  res->headers.len += size;
   res->header_count++;
   return 0;
 }
@@ -75,11 +80,13 @@ bool tarmac_http_response_next_header(const tarmac_http_response_t *res,
                                       size_t *name_len, const char **value,
                                       size_t *value_len) {
   if (*cursor >= res->headers.len) return false;
-  const char *base = (const char *)res->headers.data;
-  *name = base + *cursor;
-  *name_len = strlen(*name);
-  *value = *name + *name_len + 1;
-  *value_len = strlen(*value);
-  *cursor += *name_len + 1 + *value_len + 1;
+  const char *at = (const char *)res->headers.data + *cursor;
+  packed_lengths_t lengths;
+  memcpy(&lengths, at, sizeof(lengths));
+  *name = at + sizeof(lengths);
+  *name_len = lengths.name_len;
+  *value = *name + lengths.name_len;
+  *value_len = lengths.value_len;
+  *cursor += sizeof(lengths) + lengths.name_len + lengths.value_len;
   return true;
 }
