@@ -79,6 +79,11 @@ static int append_json_chars(tarmac_buffer_t *out, const char *text,
   static const char hex[] = "0123456789abcdef";
   for (size_t i = 0; i < len;) {
     unsigned char c = s[i];
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* most bytes */
+      *w++ = c;
+      i++;
+      continue;
+    }
     size_t n = utf8_sequence(s + i, len - i);
     if (n == 0) { /* Latin-1 byte as a two-byte UTF-8 sequence */
       *w++ = (uint8_t)(0xC0 | (c >> 6));
