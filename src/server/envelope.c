@@ -449,12 +449,13 @@ static const yajl_callbacks stream_callbacks = {
     .yajl_start_array = on_start_array,
 };
 
-/* yajl's few small allocations per parse (handle, lexer, stacks) come
- * from a block on the caller's stack instead of malloc; what does not fit
- * there goes to the heap. Each piece carries its size for realloc. */
+/* yajl's allocations per parse (handle, lexer, stacks, and the 2 KiB
+ * buffers it takes for a string with escapes or a token it must hold)
+ * come from a block on the caller's stack instead of malloc; what does not
+ * fit there goes to the heap. Each piece carries its size for realloc. */
 typedef struct {
   size_t used;
-  _Alignas(max_align_t) unsigned char block[2048];
+  _Alignas(max_align_t) unsigned char block[8192];
 } stack_arena_t;
 
 #define ARENA_ALIGN sizeof(max_align_t)
