@@ -9,7 +9,8 @@
  *   instance    tarmac_instance_new + tarmac_instance_free (memory
  *               reservation, instantiation, start-up exports, teardown)
  *
- * Usage: bench_engine MODULE.wasm [iterations]  (the echo example). */
+ * Usage: bench_engine MODULE.wasm [iterations [operation [payload]]]
+ * (default: the echo example's "echo" with 16 bytes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,19 +45,27 @@ static void raw_guest_calls(void *arg) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: bench_engine MODULE.wasm [iterations]\n");
+    fprintf(stderr, "usage: bench_engine MODULE.wasm [iterations "
+                    "[operation [payload]]]\n");
     return 64;
   }
   long iterations = argc > 2 ? atol(argv[2]) : 1000000;
   tarmac_error_t err;
-  tarmac_engine_t *engine = tarmac_engine_new(NULL, &err);
+  tarmac_callbacks_t *callbacks = tarmac_callbacks_new();
+  if (!callbacks || tarmac_callbacks_add_logging(callbacks) != 0) return 1;
+  tarmac_engine_config_t config = {.callbacks = callbacks};
+  tarmac_engine_t *engine = tarmac_engine_new(&config, &err);
   tarmac_module_t *module = NULL;
   if (!engine ||
       tarmac_module_load(engine, argv[1], NULL, &module, &err) != TARMAC_LOAD_OK) {
     fprintf(stderr, "bench_engine: %s\n", err.message);
     return 3;
   }
-  const uint8_t payload[16] = "0123456789abcdef";
+  const char *op = argc > 3 ? argv[3] : "echo";
+  size_t op_len = strlen(op);
+  const uint8_t *payload =
+      (const uint8_t *)(argc > 4 ? argv[4] : "0123456789abcdef");
+  size_t payload_len = strlen((const char *)payload);
   tarmac_instance_t *inst = tarmac_instance_new(module, &err);
   if (!inst) {
     fprintf(stderr, "bench_engine: %s\n", err.message);
@@ -64,21 +73,22 @@ int main(int argc, char **argv) {
   }
   tarmac_call_result_t r;
   for (int i = 0; i < 1000; i++)
-    tarmac_instance_invoke(inst, "echo", 4, payload, 16, &r);
-  if (r.status != TARMAC_CALL_OK || r.len != 16) {
-    fprintf(stderr, "bench_engine: echo did not answer its payload\n");
+    tarmac_instance_invoke(inst, op, op_len, payload, payload_len, &r);
+  if (r.status != TARMAC_CALL_OK) {
+    fprintf(stderr, "bench_engine: %s failed: %.*s\n", op, (int)r.len,
+            (const char *)r.data);
     return 1;
   }
 
   double t0 = now_ns();
   for (long i = 0; i < iterations; i++)
-    tarmac_instance_invoke(inst, "echo", 4, payload, 16, &r);
+    tarmac_instance_invoke(inst, op, op_len, payload, payload_len, &r);
   double invoke_ns = (now_ns() - t0) / (double)iterations;
 
-  inst->op = "echo";
-  inst->op_len = 4;
+  inst->op = op;
+  inst->op_len = op_len;
   inst->payload = payload;
-  inst->payload_len = 16;
+  inst->payload_len = payload_len;
   inst->phase = TARMAC_PHASE_INVOKING;
   raw_loop_t loop = {inst, iterations};
   t0 = now_ns();
@@ -94,12 +104,14 @@ int main(int argc, char **argv) {
   double instance_ns = (now_ns() - t0) / (double)instances;
 
   printf("engine benchmark (%s, %ld iterations)\n", argv[1], iterations);
-  printf("  invoke echo 16 B, full host path : %8.1f ns/op\n", invoke_ns);
+  printf("  invoke %s, %zu B, full host path : %8.1f ns/op\n", op, payload_len,
+         invoke_ns);
   printf("  baseline: raw __guest_call loop  : %8.1f ns/op\n", raw_ns);
   printf("  host path overhead ratio         : %8.2fx baseline\n", invoke_ns / raw_ns);
   printf("  instantiate + destroy            : %8.1f ns/op (%ld runs)\n",
          instance_ns, instances);
   tarmac_module_release(module);
   tarmac_engine_free(engine);
+  tarmac_callbacks_free(callbacks);
   return 0;
 }
