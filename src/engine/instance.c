@@ -111,8 +111,7 @@ void tarmac_instance_free(tarmac_instance_t *inst) {
   tarmac_buffer_free(&inst->host_response);
   tarmac_buffer_free(&inst->host_error);
   tarmac_buffer_free(&inst->trap_message);
-  tarmac_buffer_free(&inst->stdout_sink.pending);
-  tarmac_buffer_free(&inst->stderr_sink.pending);
+  /* the WASI line buffers were released by tarmac_wasi_flush above */
   tarmac_module_release(inst->module);
   free(inst);
 }

@@ -26,11 +26,10 @@ static void describe_signature(const char *sig, char *out, size_t size) {
       {'i', "i32"}, {'I', "i64"}, {'f', "f32"}, {'F', "f64"},
       {'V', "v128"}, {'r', "funcref"}, {'x', "externref"}};
   size_t used = (size_t)snprintf(out, size, "(");
-  bool results = false, first = true;
+  bool first = true;
   for (const char *p = sig; *p && used < size; p++) {
     if (*p == ':') {
       used += (size_t)snprintf(out + used, size - used, ") -> (");
-      results = true;
       first = true;
       continue;
     }
@@ -41,7 +40,6 @@ static void describe_signature(const char *sig, char *out, size_t size) {
     first = false;
   }
   if (used < size) snprintf(out + used, size - used, ")");
-  (void)results;
 }
 
 static const char *import_kind_name(uint8_t kind) {
