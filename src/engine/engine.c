@@ -2,8 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "engine/engine_internal.h"
 #include "runtime/runtime.h"
@@ -26,38 +24,6 @@ static void free_string_list(char **list) {
   free(list);
 }
 
-static char *default_cache_dir(void) {
-  const char *dir = getenv("TARMAC_CACHE_DIR");
-  if (dir && *dir) return strdup(dir);
-  char path[4096];
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  const char *home = getenv("HOME");
-  if (xdg && *xdg)
-    snprintf(path, sizeof path, "%s/tarmac", xdg);
-  else if (home && *home)
-    snprintf(path, sizeof path, "%s/.cache/tarmac", home);
-  else
-    snprintf(path, sizeof path, "/tmp/tarmac-cache-%u", (unsigned)getuid());
-  return strdup(path);
-}
-
-/* mkdir -p, mode 0700 for what it creates. */
-static int make_directories(const char *path) {
-  char buf[4096];
-  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
-  return 0;
-}
-
 tarmac_engine_t *tarmac_engine_new(const tarmac_engine_config_t *config,
                                    tarmac_error_t *err) {
   tarmac_engine_config_t defaults = {0};
@@ -65,18 +31,16 @@ tarmac_engine_t *tarmac_engine_new(const tarmac_engine_config_t *config,
   tarmac_rt_init();
   tarmac_engine_t *engine = calloc(1, sizeof *engine);
   if (!engine) goto oom;
-  engine->cache_dir = config->cache_dir ? strdup(config->cache_dir)
-                                        : default_cache_dir();
-  if (!engine->cache_dir) goto oom;
-  if (strlen(engine->cache_dir) > 3000) { /* leaves room for file names */
-    snprintf(err->message, sizeof err->message,
-             "the cache directory path is longer than 3000 bytes");
+  engine->failures_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+  engine->cache_dir = tarmac_cache_dir_prepare(config->cache_dir, err);
+  const char *cc = config->cc ? config->cc : getenv("CC");
+  const char *wasm2c = config->wasm2c ? config->wasm2c : getenv("TARMAC_WASM2C");
+  if (!engine->cache_dir ||
+      tarmac_toolchain_init(&engine->toolchain, cc, wasm2c, engine->cache_dir,
+                            err) != 0) {
     tarmac_engine_free(engine);
     return NULL;
   }
-  const char *cc = config->cc ? config->cc : getenv("CC");
-  const char *wasm2c = config->wasm2c ? config->wasm2c : getenv("TARMAC_WASM2C");
-  if (tarmac_toolchain_init(&engine->toolchain, cc, wasm2c) != 0) goto oom;
   engine->memory_limit = config->memory_limit ? config->memory_limit
                                               : TARMAC_RT_DEFAULT_MEMORY_LIMIT;
   engine->callbacks = config->callbacks;
@@ -84,13 +48,6 @@ tarmac_engine_t *tarmac_engine_new(const tarmac_engine_config_t *config,
   engine->wasi_args = copy_string_list(config->wasi_args, &failed);
   engine->wasi_environ = copy_string_list(config->wasi_environ, &failed);
   if (failed) goto oom;
-  if (make_directories(engine->cache_dir) != 0) {
-    snprintf(err->message, sizeof err->message,
-             "cannot create the cache directory %s: %s", engine->cache_dir,
-             strerror(errno));
-    tarmac_engine_free(engine);
-    return NULL;
-  }
   return engine;
 oom:
   snprintf(err->message, sizeof err->message, "out of memory");
@@ -102,6 +59,13 @@ void tarmac_engine_free(tarmac_engine_t *engine) {
   if (!engine) return;
   free(engine->cache_dir);
   tarmac_toolchain_free(&engine->toolchain);
+  while (engine->failures) {
+    tarmac_load_failure_t *next = engine->failures->next;
+    free(engine->failures->message);
+    free(engine->failures);
+    engine->failures = next;
+  }
+  pthread_mutex_destroy(&engine->failures_lock);
   free_string_list(engine->wasi_args);
   free_string_list(engine->wasi_environ);
   free(engine);
@@ -109,4 +73,35 @@ void tarmac_engine_free(tarmac_engine_t *engine) {
 
 const char *tarmac_engine_cache_dir(const tarmac_engine_t *engine) {
   return engine->cache_dir;
+}
+
+bool tarmac_engine_recall_failure(tarmac_engine_t *engine, const char *key,
+                                  tarmac_load_status_t *status,
+                                  tarmac_error_t *err) {
+  bool found = false;
+  pthread_mutex_lock(&engine->failures_lock);
+  for (tarmac_load_failure_t *f = engine->failures; f && !found; f = f->next)
+    if (strcmp(f->key, key) == 0) {
+      *status = f->status;
+      snprintf(err->message, sizeof err->message, "%s", f->message);
+      found = true;
+    }
+  pthread_mutex_unlock(&engine->failures_lock);
+  return found;
+}
+
+void tarmac_engine_remember_failure(tarmac_engine_t *engine, const char *key,
+                                    tarmac_load_status_t status,
+                                    const tarmac_error_t *err) {
+  tarmac_load_failure_t *f = calloc(1, sizeof *f);
+  if (!f || !(f->message = strdup(err->message))) {
+    free(f);
+    return;
+  }
+  snprintf(f->key, sizeof f->key, "%s", key);
+  f->status = status;
+  pthread_mutex_lock(&engine->failures_lock);
+  f->next = engine->failures;
+  engine->failures = f;
+  pthread_mutex_unlock(&engine->failures_lock);
 }

@@ -4,7 +4,9 @@
  * imports) may change.
  *
  *   tarmac_engine_t    configuration shared by modules (cache, compiler,
- *                      limits, host callbacks). Read-only once created.
+ *                      limits, host callbacks). Read-only once created,
+ *                      but for the failed loads it remembers (under a
+ *                      lock); usable from any thread.
  *   tarmac_module_t    a compiled, loaded module. Reference-counted; shared by
  *                      all its instances on any thread.
  *   tarmac_instance_t  one guest state (memory, tables, globals). Used by one
@@ -31,7 +33,9 @@ typedef struct {
 typedef struct {
   const char *cache_dir;         /* NULL: $TARMAC_CACHE_DIR, else
                                     $XDG_CACHE_HOME/tarmac, else
-                                    $HOME/.cache/tarmac */
+                                    $HOME/.cache/tarmac; none of them is
+                                    an error. Must be ours and writable by
+                                    no one else (engine/cache.h). */
   const char *cc;                /* NULL: $CC, else "cc" */
   const char *wasm2c;            /* NULL: $TARMAC_WASM2C, else "wasm2c" */
   uint64_t memory_limit;         /* per-instance memory ceiling in bytes;
@@ -55,13 +59,19 @@ typedef enum {
   TARMAC_LOAD_TOOLCHAIN,   /* wasm2c or the C compiler missing or failing */
 } tarmac_load_status_t;
 
+/* Fails (NULL, err set) when the cache directory cannot be had or is not
+ * trusted, or wasm2c is missing or not TARMAC_WASM2C_REQUIRED_VERSION. */
 tarmac_engine_t *tarmac_engine_new(const tarmac_engine_config_t *config,
                                    tarmac_error_t *err);
 void tarmac_engine_free(tarmac_engine_t *engine);
 const char *tarmac_engine_cache_dir(const tarmac_engine_t *engine);
 
 /* Compiles (or finds in the cache) and loads the module at `path`. `name`
- * tags the module's log lines (NULL: the file's base name). */
+ * tags the module's log lines (NULL: the file's base name). A module that
+ * failed to compile or load is not tried again: this engine remembers the
+ * failure, and a failure that is the module's own under this toolchain is
+ * recorded in the cache next to where its artifact would be, so later
+ * processes report it without compiling. */
 tarmac_load_status_t tarmac_module_load(tarmac_engine_t *engine,
                                         const char *path, const char *name,
                                         tarmac_module_t **out,

@@ -3,11 +3,22 @@
 #ifndef TARMAC_ENGINE_ENGINE_INTERNAL_H
 #define TARMAC_ENGINE_ENGINE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
+#include "engine/cache.h"
 #include "engine/engine.h"
 #include "engine/module_abi.h"
 #include "engine/toolchain.h"
+
+/* A module that failed to compile or load, by cache key, so this process
+ * does not try it again (the toolchain is fixed for the engine's life). */
+typedef struct tarmac_load_failure {
+  struct tarmac_load_failure *next;
+  char key[TARMAC_CACHE_KEY_HEX + 1];
+  tarmac_load_status_t status;
+  char *message; /* owned */
+} tarmac_load_failure_t;
 
 struct tarmac_engine {
   char *cache_dir;
@@ -16,6 +27,8 @@ struct tarmac_engine {
   const tarmac_callbacks_t *callbacks;
   char **wasi_args;    /* NULL-terminated, owned */
   char **wasi_environ; /* NULL-terminated, owned */
+  pthread_mutex_t failures_lock; /* guards failures */
+  tarmac_load_failure_t *failures; /* owned list */
 };
 
 struct tarmac_module {
@@ -26,5 +39,14 @@ struct tarmac_module {
   void *library; /* dlopen handle */
   const tarmac_module_descriptor_t *descriptor;
 };
+
+/* The failure remembered for `key`: true with *status and err filled in. */
+bool tarmac_engine_recall_failure(tarmac_engine_t *engine, const char *key,
+                                  tarmac_load_status_t *status,
+                                  tarmac_error_t *err);
+/* Remembers a failure for `key` (best effort: nothing when out of memory). */
+void tarmac_engine_remember_failure(tarmac_engine_t *engine, const char *key,
+                                    tarmac_load_status_t status,
+                                    const tarmac_error_t *err);
 
 #endif

@@ -18,9 +18,16 @@ typedef struct {
   void (*entry)(void *guest);
 } startup_call_t;
 
+/* A waPC guest imports from at most the host's import modules (wapc, two
+ * WASI versions, env), and every one of them receives the instance. */
+#define MAX_IMPORT_MODULES 8
+
 static void run_instantiate(void *arg) {
   tarmac_instance_t *inst = arg;
-  inst->module->descriptor->instantiate(inst->guest, inst);
+  const tarmac_module_descriptor_t *d = inst->module->descriptor;
+  void *imports[MAX_IMPORT_MODULES];
+  for (uint32_t i = 0; i < d->import_module_count; i++) imports[i] = inst;
+  d->instantiate(inst->guest, imports);
 }
 
 static void run_startup_export(void *arg) {
@@ -71,6 +78,12 @@ static int run_startup(tarmac_instance_t *inst, tarmac_error_t *err) {
 
 tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
                                        tarmac_error_t *err) {
+  if (!module->descriptor->guest_call ||
+      module->descriptor->import_module_count > MAX_IMPORT_MODULES) {
+    snprintf(err->message, sizeof err->message,
+             "%s was loaded without the waPC checks", module->name);
+    return NULL;
+  }
   tarmac_instance_t *inst = calloc(1, sizeof *inst);
   if (!inst) goto oom;
   inst->guest = calloc(1, module->descriptor->instance_size);

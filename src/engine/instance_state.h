@@ -6,6 +6,7 @@
 #define TARMAC_ENGINE_INSTANCE_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <wasm-rt.h>
@@ -63,6 +64,12 @@ struct tarmac_instance {
  * importing module's field that holds the instance pointer. Both addresses
  * hold the instance pointer in their first word (the `self` member, or the
  * field), so one load gives the instance either way. */
+_Static_assert(offsetof(struct tarmac_instance, self) == 0,
+               "tarmac_import_enter() reads the instance through the first "
+               "word of whatever wasm2c passes");
+_Static_assert(sizeof(struct tarmac_instance *) == sizeof(void *),
+               "wasm2c's per-import-module field is one data pointer");
+
 static inline struct tarmac_instance *tarmac_import_enter(
     struct tarmac_instance *passed) {
   tarmac_rt_check_host_stack();

@@ -4,7 +4,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +12,13 @@
 #include <unistd.h>
 
 #include "engine/engine_internal.h"
+#include "engine/engine_testing.h"
 #include "engine/host_imports.h"
 #include "engine/wasm_binary.h"
 #include "log/log.h"
 
 #define MAX_MODULE_BYTES ((size_t)512 << 20)
-#define CACHE_KEY_HEX 64
+#define CACHE_KEY_HEX TARMAC_CACHE_KEY_HEX
 
 /* "ii:i" -> "(i32, i32) -> i32" */
 static void describe_signature(const char *sig, char *out, size_t size) {
@@ -119,21 +119,18 @@ static tarmac_load_status_t check_exports(const wasm_module_info_t *info,
   return TARMAC_LOAD_OK;
 }
 
+/* The key of `bytes` under this engine's toolchain; `wapc` is part of it
+ * because the glue differs. */
 static int compute_cache_key(const tarmac_engine_t *engine,
-                             const uint8_t *bytes, size_t len,
+                             const uint8_t *bytes, size_t len, bool wapc,
                              char key[CACHE_KEY_HEX + 1]) {
-  unsigned char digest[32];
-  unsigned int digest_len = 0;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-           EVP_DigestUpdate(ctx, engine->toolchain.identity,
-                            strlen(engine->toolchain.identity) + 1) &&
-           EVP_DigestUpdate(ctx, bytes, len) &&
-           EVP_DigestFinal_ex(ctx, digest, &digest_len) && digest_len == 32;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) return -1;
-  for (int i = 0; i < 32; i++) snprintf(key + 2 * i, 3, "%02x", digest[i]);
-  return 0;
+  tarmac_buffer_t text = TARMAC_BUFFER_INIT;
+  int rc = tarmac_buffer_appendf(&text, "%sglue:%s;", engine->toolchain.identity,
+                                 wapc ? "wapc" : "plain");
+  if (rc == 0) rc = tarmac_buffer_append(&text, "", 1);
+  if (rc == 0) rc = tarmac_cache_key((const char *)text.data, bytes, len, key);
+  tarmac_buffer_free(&text);
+  return rc;
 }
 
 /* A truncated shared object can crash dlopen (it maps pages past the end of
@@ -166,29 +163,40 @@ static bool artifact_is_complete(int fd, char *why, size_t why_size) {
   return true;
 }
 
-/* Opens an artifact and checks it is ours and for this key. */
-static void *open_artifact(const char *path, const char *key,
+static bool descriptor_fits(const tarmac_module_descriptor_t *d,
+                            const char *key, bool wapc) {
+  return d && d->abi_version == TARMAC_MODULE_ABI_VERSION && d->cache_key &&
+         strcmp(d->cache_key, key) == 0 && d->instantiate &&
+         d->free_instance && d->init_module && d->exports &&
+         (d->import_modules || d->import_module_count == 0) &&
+         (!wapc || (d->guest_call && d->memory));
+}
+
+/* Opens an artifact and checks it is ours (engine/cache.h) and for this
+ * key. The checked descriptor is what dlopen maps (/proc/self/fd/N), so the
+ * file cannot be swapped between the check and the load. errno is ENOENT
+ * exactly when there is no artifact. */
+static void *open_artifact(const char *path, const char *key, bool wapc,
                            const tarmac_module_descriptor_t **descriptor,
                            char *why, size_t why_size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    snprintf(why, why_size, "%s", strerror(errno));
-    return NULL;
+  int fd = tarmac_cache_open(path, why, why_size);
+  if (fd < 0) return NULL;
+  void *library = NULL;
+  if (artifact_is_complete(fd, why, why_size)) {
+    char fd_path[64];
+    snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
+    library = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      const char *e = dlerror();
+      snprintf(why, why_size, "%s", e ? e : "cannot open");
+    }
   }
-  bool complete = artifact_is_complete(fd, why, why_size);
   close(fd);
-  if (!complete) return NULL;
-  void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
-    const char *e = dlerror();
-    snprintf(why, why_size, "%s", e ? e : "cannot open");
-    return NULL;
-  }
+  errno = EINVAL;
+  if (!library) return NULL;
   const tarmac_module_descriptor_t *d =
       dlsym(library, TARMAC_MODULE_DESCRIPTOR_SYMBOL);
-  if (!d || d->abi_version != TARMAC_MODULE_ABI_VERSION || !d->cache_key ||
-      strcmp(d->cache_key, key) != 0 || !d->instantiate || !d->guest_call ||
-      !d->memory || !d->free_instance || !d->init_module) {
+  if (!descriptor_fits(d, key, wapc)) {
     snprintf(why, why_size, "not an artifact of this module and tarmac build");
     dlclose(library);
     return NULL;
@@ -208,16 +216,28 @@ static void remove_work_dir(const char *dir) {
   rmdir(dir);
 }
 
+typedef struct {
+  const uint8_t *bytes;
+  size_t len;
+  bool wapc;
+  wasm_module_info_t info;
+  char key[CACHE_KEY_HEX + 1];
+  char path[4096];   /* <key>.so */
+  char marker[4096]; /* <key>.failed: a recorded failure */
+  void *library;
+  const tarmac_module_descriptor_t *descriptor;
+} artifact_t;
+
 /* Compiles into a private work directory, then renames the artifact into
  * place: readers see the old file or the whole new one, never a part. */
 static tarmac_load_status_t build_artifact(tarmac_engine_t *engine,
-                                           const uint8_t *bytes, size_t len,
-                                           const wasm_module_info_t *info,
-                                           const char *key, const char *path,
+                                           const artifact_t *art,
+                                           bool *recordable,
                                            tarmac_error_t *err) {
   char work_dir[4096], built[4096];
+  *recordable = false;
   snprintf(work_dir, sizeof work_dir, "%s/build-%.16s-XXXXXX",
-           engine->cache_dir, key);
+           engine->cache_dir, art->key);
   if (!mkdtemp(work_dir)) {
     snprintf(err->message, sizeof err->message,
              "cannot create a work directory in %s: %s", engine->cache_dir,
@@ -225,12 +245,15 @@ static tarmac_load_status_t build_artifact(tarmac_engine_t *engine,
     return TARMAC_LOAD_IO;
   }
   snprintf(built, sizeof built, "%s/artifact.so", work_dir);
-  tarmac_logf(TARMAC_LOG_DEBUG, "compiling module %.16s into %s", key, path);
-  tarmac_load_status_t st = tarmac_toolchain_compile(
-      &engine->toolchain, bytes, len, info, key, work_dir, built, err);
-  if (st == TARMAC_LOAD_OK && rename(built, path) != 0) {
+  tarmac_logf(TARMAC_LOG_DEBUG, "compiling module %.16s into %s", art->key,
+              art->path);
+  tarmac_compile_job_t job = {art->bytes, art->len, &art->info, art->key,
+                              art->wapc, work_dir, built};
+  tarmac_load_status_t st =
+      tarmac_toolchain_compile(&engine->toolchain, &job, recordable, err);
+  if (st == TARMAC_LOAD_OK && rename(built, art->path) != 0) {
     snprintf(err->message, sizeof err->message,
-             "cannot move the compiled module into %s: %s", path,
+             "cannot move the compiled module into %s: %s", art->path,
              strerror(errno));
     st = TARMAC_LOAD_IO;
   }
@@ -238,69 +261,141 @@ static tarmac_load_status_t build_artifact(tarmac_engine_t *engine,
   return st;
 }
 
-typedef struct {
-  char key[CACHE_KEY_HEX + 1];
-  char path[4096];
-  void *library;
-  const tarmac_module_descriptor_t *descriptor;
-} artifact_t;
-
-/* Validates the module, then finds its artifact in the cache or builds it
- * (one builder per key at a time across processes), and opens it. */
-static tarmac_load_status_t obtain_artifact(tarmac_engine_t *engine,
-                                            const uint8_t *bytes, size_t len,
-                                            artifact_t *art,
-                                            tarmac_error_t *err) {
-  wasm_module_info_t info;
-  tarmac_load_status_t st = wasm_module_info_parse(bytes, len, &info, err);
-  if (st != TARMAC_LOAD_OK) return st;
-  st = check_imports(&info, err);
-  if (st == TARMAC_LOAD_OK) st = check_exports(&info, err);
-  if (st != TARMAC_LOAD_OK) goto done;
-  if (compute_cache_key(engine, bytes, len, art->key) != 0) {
-    snprintf(err->message, sizeof err->message, "cannot hash the module");
-    st = TARMAC_LOAD_IO;
-    goto done;
+/* A failure marker holds "tarmac-load-failure <status>\n<message>". True
+ * when a trusted one exists for this key (status and err filled in); an
+ * untrusted one is logged and ignored (a new failure replaces it). */
+static bool read_failure_marker(const artifact_t *art,
+                                tarmac_load_status_t *status,
+                                tarmac_error_t *err) {
+  tarmac_buffer_t text = TARMAC_BUFFER_INIT;
+  char why[256];
+  int code = 0, used = 0;
+  bool found = false;
+  if (tarmac_cache_read(art->marker, sizeof err->message + 64, &text, why,
+                        sizeof why) != 0) {
+    if (errno != ENOENT)
+      tarmac_logf(TARMAC_LOG_WARN, "ignoring the failure record %s: %s",
+                  art->marker, why);
+  } else if (sscanf((const char *)text.data, "tarmac-load-failure %d\n%n",
+                    &code, &used) == 1 && used > 0 &&
+             code > TARMAC_LOAD_OK && code <= TARMAC_LOAD_TOOLCHAIN) {
+    *status = (tarmac_load_status_t)code;
+    snprintf(err->message, sizeof err->message, "%s",
+             (const char *)text.data + used);
+    tarmac_logf(TARMAC_LOG_INFO, "not compiling again: the failure is "
+                "recorded in %s (delete it to retry)", art->marker);
+    found = true;
+  } else {
+    tarmac_logf(TARMAC_LOG_WARN, "ignoring the malformed failure record %s",
+                art->marker);
   }
-  snprintf(art->path, sizeof art->path, "%s/%s.so", engine->cache_dir,
-           art->key);
+  tarmac_buffer_free(&text);
+  return found;
+}
+
+static void write_failure_marker(const tarmac_engine_t *engine,
+                                 const artifact_t *art,
+                                 tarmac_load_status_t status,
+                                 const tarmac_error_t *err) {
+  tarmac_buffer_t text = TARMAC_BUFFER_INIT;
+  const char *name = strrchr(art->marker, '/') + 1;
+  if (tarmac_buffer_appendf(&text, "tarmac-load-failure %d\n%s", (int)status,
+                            err->message) != 0 ||
+      tarmac_cache_write(engine->cache_dir, name, text.data, text.len) != 0)
+    tarmac_logf(TARMAC_LOG_WARN, "cannot record the failure in %s: %s",
+                art->marker, strerror(errno));
+  tarmac_buffer_free(&text);
+}
+
+/* Under the key's lock: another process may have built the artifact or
+ * recorded a failure while we waited; otherwise build and open it, and
+ * record a failure that is the module's own. */
+static tarmac_load_status_t build_locked(tarmac_engine_t *engine,
+                                         artifact_t *art, tarmac_error_t *err) {
   char why[512];
-  art->library = open_artifact(art->path, art->key, &art->descriptor, why,
-                               sizeof why);
-  if (art->library) goto done;
-  char lock_path[4096];
+  art->library = open_artifact(art->path, art->key, art->wapc,
+                               &art->descriptor, why, sizeof why);
+  if (art->library) return TARMAC_LOAD_OK;
+  if (errno != ENOENT)
+    tarmac_logf(TARMAC_LOG_WARN, "not using the cached module %s (%s); "
+                "rebuilding it", art->path, why);
+  tarmac_load_status_t st;
+  if (read_failure_marker(art, &st, err)) return st;
+  bool recordable = false;
+  st = build_artifact(engine, art, &recordable, err);
+  if (st == TARMAC_LOAD_OK) {
+    art->library = open_artifact(art->path, art->key, art->wapc,
+                                 &art->descriptor, why, sizeof why);
+    if (!art->library) {
+      snprintf(err->message, sizeof err->message,
+               "cannot load the compiled module: %s", why);
+      unlink(art->path); /* keep no artifact that cannot load */
+      st = TARMAC_LOAD_TOOLCHAIN;
+      recordable = true;
+    }
+  }
+  if (st != TARMAC_LOAD_OK && recordable)
+    write_failure_marker(engine, art, st, err);
+  return st;
+}
+
+static tarmac_load_status_t check_module(const artifact_t *art,
+                                         tarmac_error_t *err) {
+  tarmac_load_status_t st = check_imports(&art->info, err);
+  if (st == TARMAC_LOAD_OK) st = check_exports(&art->info, err);
+  return st;
+}
+
+/* Finds the artifact in the cache or builds it (one builder per key at a
+ * time across processes) and opens it; remembers a failure. */
+static tarmac_load_status_t find_or_build(tarmac_engine_t *engine,
+                                          artifact_t *art,
+                                          tarmac_error_t *err) {
+  tarmac_load_status_t st;
+  if (tarmac_engine_recall_failure(engine, art->key, &st, err)) return st;
+  char why[512], lock_path[4096];
+  art->library = open_artifact(art->path, art->key, art->wapc,
+                               &art->descriptor, why, sizeof why);
+  if (art->library) return TARMAC_LOAD_OK;
   snprintf(lock_path, sizeof lock_path, "%s/%s.lock", engine->cache_dir,
            art->key);
-  int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lock < 0 || flock(lock, LOCK_EX) != 0) {
     snprintf(err->message, sizeof err->message, "cannot lock %s: %s",
              lock_path, strerror(errno));
     if (lock >= 0) close(lock);
-    st = TARMAC_LOAD_IO;
-    goto done;
+    return TARMAC_LOAD_IO;
   }
-  /* another process may have built it while we waited */
-  art->library = open_artifact(art->path, art->key, &art->descriptor, why,
-                               sizeof why);
-  if (!art->library) {
-    if (access(art->path, F_OK) == 0)
-      tarmac_logf(TARMAC_LOG_WARN, "rebuilding cached module %s: %s",
-                  art->path, why);
-    st = build_artifact(engine, bytes, len, &info, art->key, art->path, err);
-    if (st == TARMAC_LOAD_OK) {
-      art->library = open_artifact(art->path, art->key, &art->descriptor, why,
-                                   sizeof why);
-      if (!art->library) {
-        snprintf(err->message, sizeof err->message,
-                 "cannot load the compiled module %s: %s", art->path, why);
-        st = TARMAC_LOAD_TOOLCHAIN;
-      }
-    }
-  }
+  st = build_locked(engine, art, err);
   flock(lock, LOCK_UN);
   close(lock);
-done:
-  wasm_module_info_free(&info);
+  if (st != TARMAC_LOAD_OK && st != TARMAC_LOAD_IO)
+    tarmac_engine_remember_failure(engine, art->key, st, err);
+  return st;
+}
+
+/* Reads the module (and, for a waPC guest, checks its imports and
+ * exports), then finds or builds its artifact. */
+static tarmac_load_status_t obtain_artifact(tarmac_engine_t *engine,
+                                            artifact_t *art,
+                                            tarmac_error_t *err) {
+  tarmac_load_status_t st =
+      wasm_module_info_parse(art->bytes, art->len, &art->info, err);
+  if (st != TARMAC_LOAD_OK) return st;
+  if (art->wapc) st = check_module(art, err);
+  if (st == TARMAC_LOAD_OK &&
+      compute_cache_key(engine, art->bytes, art->len, art->wapc, art->key) != 0) {
+    snprintf(err->message, sizeof err->message, "cannot hash the module");
+    st = TARMAC_LOAD_IO;
+  }
+  if (st == TARMAC_LOAD_OK) {
+    snprintf(art->path, sizeof art->path, "%s/%s.so", engine->cache_dir,
+             art->key);
+    snprintf(art->marker, sizeof art->marker, "%s/%s.failed",
+             engine->cache_dir, art->key);
+    st = find_or_build(engine, art, err);
+  }
+  wasm_module_info_free(&art->info);
   return st;
 }
 
@@ -349,14 +444,14 @@ static char *name_from_path(const char *path) {
   return strndup(base, len);
 }
 
-tarmac_load_status_t tarmac_module_load_bytes(tarmac_engine_t *engine,
-                                              const uint8_t *bytes, size_t len,
-                                              const char *name,
-                                              tarmac_module_t **out,
-                                              tarmac_error_t *err) {
-  artifact_t art = {0};
+static tarmac_load_status_t load_module(tarmac_engine_t *engine,
+                                        const uint8_t *bytes, size_t len,
+                                        const char *name, bool wapc,
+                                        tarmac_module_t **out,
+                                        tarmac_error_t *err) {
+  artifact_t art = {.bytes = bytes, .len = len, .wapc = wapc};
   *out = NULL;
-  tarmac_load_status_t st = obtain_artifact(engine, bytes, len, &art, err);
+  tarmac_load_status_t st = obtain_artifact(engine, &art, err);
   if (st != TARMAC_LOAD_OK) return st;
   tarmac_module_t *module = calloc(1, sizeof *module);
   if (module) {
@@ -382,6 +477,27 @@ tarmac_load_status_t tarmac_module_load_bytes(tarmac_engine_t *engine,
   return TARMAC_LOAD_OK;
 }
 
+tarmac_load_status_t tarmac_module_load_bytes(tarmac_engine_t *engine,
+                                              const uint8_t *bytes, size_t len,
+                                              const char *name,
+                                              tarmac_module_t **out,
+                                              tarmac_error_t *err) {
+  return load_module(engine, bytes, len, name, true, out, err);
+}
+
+tarmac_load_status_t tarmac_module_load_unchecked(tarmac_engine_t *engine,
+                                                  const uint8_t *bytes,
+                                                  size_t len, const char *name,
+                                                  tarmac_module_t **out,
+                                                  tarmac_error_t *err) {
+  return load_module(engine, bytes, len, name, false, out, err);
+}
+
+const tarmac_module_descriptor_t *tarmac_module_descriptor(
+    const tarmac_module_t *module) {
+  return module->descriptor;
+}
+
 tarmac_load_status_t tarmac_module_load(tarmac_engine_t *engine,
                                         const char *path, const char *name,
                                         tarmac_module_t **out,
@@ -405,8 +521,8 @@ tarmac_load_status_t tarmac_module_compile(tarmac_engine_t *engine,
   uint8_t *bytes;
   size_t len;
   if (read_whole_file(path, &bytes, &len, err) != 0) return TARMAC_LOAD_IO;
-  artifact_t art = {0};
-  tarmac_load_status_t st = obtain_artifact(engine, bytes, len, &art, err);
+  artifact_t art = {.bytes = bytes, .len = len, .wapc = true};
+  tarmac_load_status_t st = obtain_artifact(engine, &art, err);
   free(bytes);
   if (st != TARMAC_LOAD_OK) return st;
   dlclose(art.library);

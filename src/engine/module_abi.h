@@ -1,9 +1,10 @@
 /* engine/module_abi: the contract between the host and a compiled module.
  * Every artifact exports one `tarmac_module_descriptor` built by a glue file
- * the engine generates next to wasm2c's output; the host reaches the module
- * only through it. The struct's text is compiled into the glue from the same
- * macro, so both sides always agree; TARMAC_MODULE_ABI_VERSION (part of the
- * cache key) changes whenever the struct or the runtime ABI does. */
+ * the engine generates next to wasm2c's output (engine/glue.c); the host
+ * reaches the module only through it. The structs' text is compiled into the
+ * glue from the same macros, so both sides always agree;
+ * TARMAC_MODULE_ABI_VERSION (part of the cache key) changes whenever the
+ * structs or the runtime ABI do. */
 #ifndef TARMAC_ENGINE_MODULE_ABI_H
 #define TARMAC_ENGINE_MODULE_ABI_H
 
@@ -12,16 +13,32 @@
 
 #include <wasm-rt.h>
 
-#define TARMAC_MODULE_ABI_VERSION 1u
+#define TARMAC_MODULE_ABI_VERSION 2u
 #define TARMAC_MODULE_DESCRIPTOR_SYMBOL "tarmac_module_descriptor"
 
+/* One export. `function` is wasm2c's function for it, to be cast to its
+ * real type: for a function export `R f(void *guest, params...)`, for a
+ * memory, table or global the accessor `T *f(void *guest)`. */
+#define TARMAC_MODULE_EXPORT_FIELDS                                        \
+  const char *name;                                                        \
+  uint8_t kind; /* WASM_EXTERN_* (engine/wasm_binary.h) */                 \
+  void (*function)(void);
+
+/* `imports[i]` given to instantiate is the instance pointer that the
+ * functions of import module `import_modules[i]` receive (wasm2c's order).
+ * The waPC fields (memory ... wapc_init) are NULL for a module loaded
+ * without the waPC checks (tarmac_module_load_unchecked). */
 #define TARMAC_MODULE_DESCRIPTOR_FIELDS                                    \
   uint32_t abi_version;                                                    \
   const char *cache_key;                                                   \
   size_t instance_size;                                                    \
   void (*init_module)(void);                                               \
-  void (*instantiate)(void *guest, void *host);                            \
+  uint32_t import_module_count;                                            \
+  const char *const *import_modules;                                       \
+  void (*instantiate)(void *guest, void *const *imports);                  \
   void (*free_instance)(void *guest);                                      \
+  uint32_t export_count;                                                   \
+  const tarmac_module_export_t *exports;                                   \
   wasm_rt_memory_t *(*memory)(void *guest);                                \
   uint32_t (*guest_call)(void *guest, uint32_t op_len,                     \
                          uint32_t payload_len);                            \
@@ -30,13 +47,19 @@
   void (*wapc_init)(void *guest);
 
 typedef struct {
+  TARMAC_MODULE_EXPORT_FIELDS
+} tarmac_module_export_t;
+
+typedef struct {
   TARMAC_MODULE_DESCRIPTOR_FIELDS
 } tarmac_module_descriptor_t;
 
 #define TARMAC_ABI_STRINGIFY_(...) #__VA_ARGS__
 #define TARMAC_ABI_STRINGIFY(...) TARMAC_ABI_STRINGIFY_(__VA_ARGS__)
-/* The struct definition as C source, for the generated glue. */
-#define TARMAC_MODULE_DESCRIPTOR_SOURCE \
+/* The struct definitions as C source, for the generated glue. */
+#define TARMAC_MODULE_DESCRIPTOR_SOURCE                                    \
+  "typedef struct {" TARMAC_ABI_STRINGIFY(TARMAC_MODULE_EXPORT_FIELDS)     \
+  "} tarmac_module_export_t;\n"                                            \
   "typedef struct {" TARMAC_ABI_STRINGIFY(TARMAC_MODULE_DESCRIPTOR_FIELDS) \
   "} tarmac_module_descriptor_t;\n"
 

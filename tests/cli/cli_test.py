@@ -13,9 +13,11 @@ Usage: cli_test.py GROUP   (one CTest test per group; see GROUPS below).
 Environment: TARMAC_BIN, TARMAC_GUEST_DIR, TARMAC_EXAMPLES_DIR,
 TARMAC_CACHE_DIR (shared cache; groups that need a fresh one make their own).
 """
+import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -383,6 +385,173 @@ def test_concurrent():
                      if "tmp" in f.lower()]
         check("no temporary files left in the cache", not leftovers,
               repr(leftovers))
+
+
+# ------------------------------------------------------------ float guest
+
+NAN, INF = float("nan"), float("inf")
+
+
+def f32(x):
+    """x rounded to the nearest f32 (as a Python float)."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def integral(fn):
+    """ceil/floor/trunc/nearest keeping wasm's results for -0, inf, NaN."""
+    def apply(x):
+        if math.isnan(x) or math.isinf(x):
+            return x
+        return math.copysign(float(fn(x)), x)
+    return apply
+
+
+def wasm_min(a, b):
+    if math.isnan(a) or math.isnan(b):
+        return NAN
+    if a == b == 0:
+        return a if math.copysign(1, a) < 0 else b
+    return min(a, b)
+
+
+def wasm_max(a, b):
+    if math.isnan(a) or math.isnan(b):
+        return NAN
+    if a == b == 0:
+        return b if math.copysign(1, a) < 0 else a
+    return max(a, b)
+
+
+def saturate(bits, signed):
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed \
+        else (0, (1 << bits) - 1)
+
+    def apply(x):
+        if math.isnan(x):
+            return 0
+        if math.isinf(x):
+            return hi if x > 0 else lo
+        return max(lo, min(hi, int(x)))
+    return apply
+
+
+def signed(bits):
+    return lambda v: v - (1 << bits) if v >= 1 << (bits - 1) else v
+
+
+UNARY = [2.0, -1.5, 2.5, -0.5, 3.5, 0.1, -INF, NAN, 1e-40]
+BINARY = [(-0.0, 0.0), (0.0, -0.0), (1.0, NAN), (-2.5, 7.25), (1.5, -0.0),
+          (-INF, 3.0), (NAN, 1.0)]
+I32S = [0, 1, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 16777217, 123456789]
+I64S = [0, 0xFFFFFFFFFFFFFFFF, 2**53 + 1, 2**63, 0x7FFFFFFFFFFFFFFF,
+        123456789012345, 2**24 + 1]
+SATURATING = [NAN, -5.0, 1e10, -1e30, 1e30, INF, -INF, 3.7, -3.7]
+FLOAT_OPS = {
+    "sqrt": lambda x: NAN if x < 0 else math.sqrt(x), "ceil": integral(math.ceil),
+    "floor": integral(math.floor), "trunc": integral(math.trunc),
+    "nearest": integral(round), "abs": math.fabs, "neg": lambda x: -x,
+}
+# (instruction, operand types, result type, function, inputs), in the order
+# of tests/guests/float_ops.wat. Functions take and return Python numbers;
+# f32 operands arrive already rounded to f32.
+FLOAT_CASES = (
+    [("f32." + n, ("f32",), "f32", f, UNARY) for n, f in FLOAT_OPS.items()] +
+    [("f32.min", ("f32", "f32"), "f32", wasm_min, BINARY),
+     ("f32.max", ("f32", "f32"), "f32", wasm_max, BINARY),
+     ("f32.copysign", ("f32", "f32"), "f32", math.copysign, BINARY)] +
+    [("f64." + n, ("f64",), "f64", f, UNARY) for n, f in FLOAT_OPS.items()] +
+    [("f64.min", ("f64", "f64"), "f64", wasm_min, BINARY),
+     ("f64.max", ("f64", "f64"), "f64", wasm_max, BINARY),
+     ("f64.copysign", ("f64", "f64"), "f64", math.copysign, BINARY)] +
+    [("%s.convert_%s_%s" % (r, t, s), (t,), r,
+      (lambda s, t: lambda v: float(signed(32 if t == "i32" else 64)(v)
+                                    if s == "s" else v))(s, t),
+      I32S if t == "i32" else I64S)
+     for r in ("f32", "f64") for t in ("i32", "i64") for s in ("s", "u")] +
+    [("f32.demote_f64", ("f64",), "f32", lambda x: x,
+      [1 / 3, 1.0000000000000002, -0.0, 1e-50, 3.4028234663852886e38, NAN,
+       -INF]),
+     ("f64.promote_f32", ("f32",), "f64", lambda x: x, UNARY)] +
+    [("i32.trunc_f32_s", ("f32",), "i32", int, [-1.9, 3.9, -0.0, -2e9]),
+     ("i32.trunc_f32_u", ("f32",), "i32", int, [0.9, 3.9, 100.5, 4e9]),
+     ("i32.trunc_f64_s", ("f64",), "i32", int, [-1.9, 3.9, -0.0, -2e9]),
+     ("i32.trunc_f64_u", ("f64",), "i32", int, [0.9, 3.9, 100.5, 4e9]),
+     ("i64.trunc_f32_s", ("f32",), "i64", int, [-1.9, 3.9, -9e18, 9e18]),
+     ("i64.trunc_f32_u", ("f32",), "i64", int, [0.9, 3.9, 1e19, 1.8e19]),
+     ("i64.trunc_f64_s", ("f64",), "i64", int, [-1.9, 3.9, -9e18, 9e18]),
+     ("i64.trunc_f64_u", ("f64",), "i64", int, [0.9, 3.9, 1e19, 1.8e19])] +
+    [("%s.trunc_sat_%s_%s" % (r, t, s), (t,), r,
+      saturate(32 if r == "i32" else 64, s == "s"), SATURATING)
+     for r in ("i32", "i64") for t in ("f32", "f64") for s in ("s", "u")] +
+    [("f32.reinterpret_i32", ("i32",), "f32", None, I32S),
+     ("i64.reinterpret_f64", ("f64",), "i64", None, UNARY)])
+
+
+def pack_value(vtype, value):
+    """A value in its 8-byte slot (little-endian, low bytes first)."""
+    if vtype == "f32":
+        return struct.pack("<f", value) + bytes(4)
+    if vtype == "f64":
+        return struct.pack("<d", value)
+    if vtype == "i32":
+        return struct.pack("<I", value & 0xFFFFFFFF) + bytes(4)
+    return struct.pack("<Q", value & 0xFFFFFFFFFFFFFFFF)
+
+
+def float_expectation(case, operands):
+    """(expected 8-byte slot, or None for "any NaN") of one case."""
+    name, types, result, fn, _ = case
+    if fn is None:  # reinterpret: the same bits
+        return pack_value(types[0], operands[0])[:4 if result == "f32"
+                                                else 8].ljust(8, b"\0")
+    value = fn(*operands)
+    if result in ("f32", "f64") and math.isnan(value):
+        return None
+    return pack_value(result, f32(value) if result == "f32" else value)
+
+
+def read_slot(vtype, slot):
+    if vtype == "f32":
+        return struct.unpack("<f", slot[:4])[0]
+    if vtype == "f64":
+        return struct.unpack("<d", slot)[0]
+    return slot
+
+
+def float_round(index):
+    """The payload of input round `index` and the expected slots."""
+    payload, expected = b"", []
+    for case in FLOAT_CASES:
+        inputs = case[4][index % len(case[4])]
+        operands = inputs if isinstance(inputs, tuple) else (inputs,)
+        operands = tuple(f32(v) if t == "f32" else v
+                         for t, v in zip(case[1], operands))
+        slots = b"".join(pack_value(t, v) for t, v in zip(case[1], operands))
+        payload += slots.ljust(16, b"\0")
+        expected.append((case, operands, float_expectation(case, operands)))
+    return payload, expected
+
+
+def test_float():
+    rounds = max(len(case[4]) for case in FLOAT_CASES)
+    module = guest("float_ops")
+    for index in range(rounds):
+        payload, expected = float_round(index)
+        code, out, err = expect(["call", module, "run", "-"], 0, stdin=payload,
+                                what="float_ops round %d" % index)
+        check("float_ops round %d answers every case" % index,
+              len(out) == 8 * len(FLOAT_CASES), "%d bytes: %s" % (len(out),
+                                                                  err[-300:]))
+        if len(out) != 8 * len(FLOAT_CASES):
+            continue
+        for k, (case, operands, want) in enumerate(expected):
+            slot = out[8 * k:8 * k + 8]
+            got = read_slot(case[2], slot)
+            ok = (isinstance(got, float) and math.isnan(got)) if want is None \
+                else slot == want
+            check("%s%r" % (case[0], operands), ok,
+                  "got %s, want %s" % (slot.hex(), want.hex() if want
+                                       else "NaN"))
 
 
 GROUPS = {name[len("test_"):]: fn for name, fn in globals().items()

@@ -1,0 +1,15 @@
+/* fdio: whole-buffer writes to file descriptors, retried on EINTR and short
+ * writes. The caller owns the descriptor and the bytes. */
+#ifndef TARMAC_UTIL_FDIO_H
+#define TARMAC_UTIL_FDIO_H
+
+#include <stddef.h>
+
+/* Writes all `len` bytes; 0, or -1 with errno set. */
+int tarmac_write_all(int fd, const void *data, size_t len);
+
+/* Creates (mode 0600, truncating) the file at `path` and writes `len` bytes;
+ * 0, or -1 with errno set (a partly written file may remain). */
+int tarmac_write_file(const char *path, const void *data, size_t len);
+
+#endif
