@@ -17,6 +17,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -37,9 +38,14 @@ def guest(name):
 
 
 def run(args, stdin=None, env=None):
-    """Runs tarmac; returns (exit code, stdout bytes, stderr text)."""
+    """Runs tarmac; returns (exit code, stdout bytes, stderr text). `env`
+    adds to the environment; a value of None removes the variable."""
     full_env = dict(os.environ)
-    full_env.update(env or {})
+    for name, value in (env or {}).items():
+        if value is None:
+            full_env.pop(name, None)
+        else:
+            full_env[name] = value
     proc = subprocess.run([BIN] + args, input=stdin, env=full_env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=TIMEOUT)
@@ -366,6 +372,7 @@ def test_cache():
                what="the foreign artifact's own module")
         check("the foreign artifact's own module is still cached",
               compilations(log) == compiled)
+        check_cache_contents(cache, "compiles and rebuilds")
 
 
 def test_concurrent():
@@ -381,10 +388,109 @@ def test_concurrent():
                   err.decode(errors="replace")[-300:])
             check("concurrent call %d output" % i,
                   out == b"hello %d" % i, repr(out))
-        leftovers = [f for _, _, files in os.walk(cache) for f in files
-                     if "tmp" in f.lower()]
-        check("no temporary files left in the cache", not leftovers,
-              repr(leftovers))
+        check_cache_contents(cache, "concurrent calls")
+
+
+# ------------------------------------------------------- cache and trust
+
+CACHE_ENTRY = re.compile(r"^(?:[0-9a-f]{64}\.(?:so|lock|failed)"
+                         r"|wasm2c-[0-9a-f]{16}\.version)$")
+
+
+def check_cache_contents(cache, what):
+    """The cache holds only artifacts, lock files, failure records and
+    wasm2c version notes: no work directories, no temporary files."""
+    strays = []
+    for entry in sorted(os.listdir(cache)):
+        path = os.path.join(cache, entry)
+        if not CACHE_ENTRY.match(entry) or os.path.islink(path) or \
+                not os.path.isfile(path):
+            strays.append(entry)
+    check("%s leaves only artifacts, locks, failure records and version "
+          "notes in the cache" % what, not strays, repr(strays))
+
+
+def planted_library(directory, witness):
+    """A shared object whose constructor creates `witness`: what another
+    local user would plant. Returns its path."""
+    source = os.path.join(directory, "planted.c")
+    path = os.path.join(directory, "planted.so")
+    with open(source, "w") as f:
+        f.write('#include <fcntl.h>\n#include <unistd.h>\n'
+                '__attribute__((constructor)) static void planted(void) {\n'
+                '  close(open("%s", O_CREAT | O_WRONLY, 0600));\n}\n' % witness)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", path, source], check=True)
+    return path
+
+
+def test_cache_trust():
+    with tempfile.TemporaryDirectory() as top:
+        fresh = os.path.join(top, "new", "cache")
+        expect(["call", ECHO, "echo", "hi"], 0, stdout=b"hi",
+               env={"TARMAC_CACHE_DIR": fresh}, what="call with a new cache")
+        for d in (fresh, os.path.dirname(fresh)):
+            mode = os.stat(d).st_mode & 0o7777
+            check("created cache directory %s is mode 0700" % d,
+                  mode == 0o700, "mode %04o" % mode)
+        foreign = os.path.join(top, "foreign")
+        os.mkdir(foreign, 0o700)
+        os.chown(foreign, 65534, 65534)
+        expect(["call", ECHO, "echo", "hi"], 3, stdout=b"",
+               env={"TARMAC_CACHE_DIR": foreign},
+               stderr_has=[foreign, "owned by uid 65534", "TARMAC_CACHE_DIR"],
+               what="call with a cache directory owned by nobody")
+        for mode, whom in ((0o770, "group"), (0o777, "others"),
+                           (0o1777, "others")):
+            shared = os.path.join(top, "shared-%o" % mode)
+            os.mkdir(shared)
+            os.chmod(shared, mode)
+            expect(["call", ECHO, "echo", "hi"], 3, stdout=b"",
+                   env={"TARMAC_CACHE_DIR": shared},
+                   stderr_has=[shared, "writable by", whom],
+                   what="call with a cache directory of mode %04o" % mode)
+            check("refused directory %04o left empty" % mode,
+                  os.listdir(shared) == [], repr(os.listdir(shared)))
+        expect(["call", ECHO, "echo", "hi"], 3, stdout=b"",
+               env={"TARMAC_CACHE_DIR": None, "XDG_CACHE_HOME": None,
+                    "HOME": None},
+               stderr_has=["TARMAC_CACHE_DIR", "no cache directory"],
+               what="call with no cache setting at all")
+
+
+def test_artifact_trust():
+    """A planted artifact is never opened (its constructor never runs)
+    unless it is a regular file of ours that no one else can write."""
+    with tempfile.TemporaryDirectory() as cache, \
+         tempfile.TemporaryDirectory() as tools:
+        env = {"TARMAC_CACHE_DIR": cache}
+        artifact = artifact_of(ECHO, env)
+        witness = os.path.join(tools, "constructor-ran")
+        planted = planted_library(tools, witness)
+        cases = (("a symbolic link", "symbolic link",
+                  lambda: os.symlink(planted, artifact)),
+                 ("owned by another user", "owned by uid 65534",
+                  lambda: (shutil.copyfile(planted, artifact),
+                           os.chown(artifact, 65534, 65534))),
+                 ("group-writable", "writable by its group",
+                  lambda: (shutil.copyfile(planted, artifact),
+                           os.chmod(artifact, 0o660))),
+                 ("world-writable", "writable by others",
+                  lambda: (shutil.copyfile(planted, artifact),
+                           os.chmod(artifact, 0o606))))
+        for what, message, plant in cases:
+            os.unlink(artifact)
+            plant()
+            expect(["call", ECHO, "echo", "hi"], 0, stdout=b"hi", env=env,
+                   stderr_has=[message, artifact],
+                   what="call with a planted artifact that is " + what)
+            check("the planted artifact (%s) was never loaded" % what,
+                  not os.path.exists(witness))
+            st = os.lstat(artifact)
+            check("the artifact was rebuilt as ours (%s)" % what,
+                  stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and
+                  not st.st_mode & 0o022, "mode %o uid %d" % (st.st_mode,
+                                                             st.st_uid))
+        check_cache_contents(cache, "rebuilding planted artifacts")
 
 
 # ------------------------------------------------------------ float guest
