@@ -493,6 +493,110 @@ def test_artifact_trust():
         check_cache_contents(cache, "rebuilding planted artifacts")
 
 
+# --------------------------------------------- toolchain and failure records
+
+def logging_tool(directory, name, real, fail=False, drop=()):
+    """A wrapper for program `real` that appends its arguments to
+    directory/<name>.log, then fails (exit 1) or runs `real` with the
+    arguments (minus those in `drop`). Returns (path, log)."""
+    log = os.path.join(directory, name + ".log")
+    path = os.path.join(directory, name)
+    keep = "".join(' [ "$a" = "%s" ] && continue;' % d for d in drop)
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\necho "$*" >> "%s"\n' % log +
+                ('echo "%s: refusing on purpose" >&2\nexit 1\n' % name if fail
+                 else 'for a in "$@"; do shift;%s set -- "$@" "$a"; done\n'
+                      'exec %s "$@"\n' % (keep, real)))
+    os.chmod(path, 0o755)
+    return path, log
+
+
+def log_lines(log, containing=""):
+    if not os.path.exists(log):
+        return 0
+    with open(log) as f:
+        return sum(1 for line in f if containing in line)
+
+
+def test_toolchain():
+    with tempfile.TemporaryDirectory() as cache, \
+         tempfile.TemporaryDirectory() as tools:
+        real = shutil.which("wasm2c")
+        wasm2c, log = logging_tool(tools, "wasm2c", real)
+        env = {"TARMAC_CACHE_DIR": cache, "TARMAC_WASM2C": wasm2c}
+        expect(["call", ECHO, "echo", "a"], 0, stdout=b"a", env=env)
+        check("the first call asks wasm2c its version once",
+              log_lines(log, "--version") == 1, "%d" % log_lines(log))
+        runs = log_lines(log)
+        expect(["call", ECHO, "echo", "b"], 0, stdout=b"b", env=env)
+        check("a cached call runs no wasm2c at all", log_lines(log) == runs,
+              "%d runs, want %d" % (log_lines(log), runs))
+        old, _ = logging_tool(tools, "old-wasm2c", real)
+        with open(old, "w") as f:
+            f.write('#!/bin/sh\necho 1.0.31\n')
+        expect(["call", ECHO, "echo", "c"], 3, stdout=b"",
+               env=dict(env, TARMAC_WASM2C=old),
+               stderr_has=[old, "1.0.31", "requires wasm2c 1.0.32",
+                           "TARMAC_WASM2C"],
+               what="call with a wasm2c of another version")
+        with open(old, "w") as f:  # a changed binary is asked again
+            f.write('#!/bin/sh\n[ "$1" = --version ] && echo 1.0.32 && exit\n'
+                    'exec %s "$@"\n' % real)
+        expect(["call", ECHO, "echo", "d"], 0, stdout=b"d",
+               env=dict(env, TARMAC_WASM2C=old),
+               what="call after that wasm2c was replaced by 1.0.32")
+        expect(["call", ECHO, "echo", "e"], 3, stdout=b"",
+               env=dict(env, TARMAC_WASM2C=os.path.join(tools, "none")),
+               stderr_has=["wasm2c not found", "TARMAC_WASM2C"],
+               what="call with no wasm2c")
+        check_cache_contents(cache, "version checks")
+
+
+def test_failures():
+    """A module that cannot compile or load is tried once: the failure is
+    recorded under its cache key and reported again without compiling."""
+    with tempfile.TemporaryDirectory() as cache, \
+         tempfile.TemporaryDirectory() as tools:
+        wasm2c, wasm2c_log = logging_tool(tools, "wasm2c",
+                                          shutil.which("wasm2c"))
+        env = {"TARMAC_CACHE_DIR": cache, "TARMAC_WASM2C": wasm2c}
+        for name, text in (("invalid_body", "invalid"), ("simd", "SIMD")):
+            for attempt in ("first", "second"):
+                expect(["call", guest(name), "x"], 3, stdout=b"", env=env,
+                       stderr_has=[text], what="%s call of %s" % (attempt,
+                                                                  name))
+            check("%s is translated once" % name,
+                  log_lines(wasm2c_log, ".wasm") == 1 + (name == "simd"),
+                  "%d translations" % log_lines(wasm2c_log, ".wasm"))
+        failing, cc_log = logging_tool(tools, "failing-cc", "", fail=True)
+        env_cc = dict(env, CC=failing)
+        for attempt in ("first", "second", "third"):
+            expect(["call", ECHO, "echo", "x"], 3, stdout=b"", env=env_cc,
+                   stderr_has=["C compilation failed", "refusing on purpose"],
+                   what="%s call with a failing compiler" % attempt)
+        check("a failing compilation is run once", log_lines(cc_log) == 1,
+              "%d compilations" % log_lines(cc_log))
+        # the defect this guards against: a module linked without libm
+        no_libm, nolibm_log = logging_tool(tools, "cc-without-libm", "gcc",
+                                           drop=("-lm",))
+        env_nolibm = dict(env, CC=no_libm)
+        for attempt in ("first", "second"):
+            expect(["call", guest("float_ops"), "run"], 3, stdout=b"",
+                   env=env_nolibm, stderr_has=["undefined symbol"],
+                   what="%s call of a module that cannot load" % attempt)
+        check("a module that does not load is compiled once",
+              log_lines(nolibm_log) == 1, "%d" % log_lines(nolibm_log))
+        markers = [f for f in os.listdir(cache) if f.endswith(".failed")]
+        check("one failure record per failed key", len(markers) == 4,
+              repr(markers))
+        for marker in markers:
+            os.unlink(os.path.join(cache, marker))
+        expect(["call", ECHO, "echo", "x"], 3, stdout=b"", env=env_cc,
+               what="call after the failure record was deleted")
+        check("deleting the record retries", log_lines(cc_log) == 2)
+        check_cache_contents(cache, "failed compilations")
+
+
 # ------------------------------------------------------------ float guest
 
 NAN, INF = float("nan"), float("inf")
