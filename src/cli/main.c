@@ -15,6 +15,7 @@
 #include "server/serve.h"
 #include "util/buffer.h"
 #include "util/bytesize.h"
+#include "util/fdio.h"
 #include "version.h"
 
 enum {
@@ -41,8 +42,9 @@ static const char usage_text[] =
     "  compile  compile MODULE into the cache and print the artifact's path.\n"
     "\n"
     "Environment: TARMAC_CACHE_DIR (compiled modules; default\n"
-    "$XDG_CACHE_HOME/tarmac or ~/.cache/tarmac), CC (C compiler, default cc),\n"
-    "TARMAC_WASM2C (default wasm2c), APP_WASM_MEMORY_LIMIT (per-instance\n"
+    "$XDG_CACHE_HOME/tarmac or ~/.cache/tarmac; it must be yours and\n"
+    "writable by no one else), CC (C compiler, default cc), TARMAC_WASM2C\n"
+    "(default wasm2c; must be wabt's 1.0.32), APP_WASM_MEMORY_LIMIT (per-instance\n"
     "memory ceiling, default 256MiB), APP_DEBUG / APP_TRACE (log detail),\n"
     "APP_DISABLE_LOGGING. `call` and `compile` log to standard error.\n";
 
@@ -95,19 +97,6 @@ static int read_stdin(tarmac_buffer_t *into) {
   }
 }
 
-static int write_all(int fd, const uint8_t *data, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, data, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    data += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 static int exit_code_for(tarmac_call_status_t status) {
   switch (status) {
     case TARMAC_CALL_OK: return 0;
@@ -129,7 +118,7 @@ static int invoke_once(tarmac_module_t *module, const char *op,
       inst, op, strlen(op), payload->data, payload->len, &result);
   int code = exit_code_for(status);
   if (status == TARMAC_CALL_OK) {
-    if (write_all(1, result.data, result.len) != 0) {
+    if (tarmac_write_all(1, result.data, result.len) != 0) {
       fprintf(stderr, "tarmac: cannot write the response: %s\n",
               strerror(errno));
       code = EXIT_GUEST_ERROR;
