@@ -37,6 +37,7 @@ struct tarmac_module {
   char *name;
   char *artifact_path;
   void *library; /* dlopen handle */
+  int artifact_fd; /* the artifact, open while library is loaded */
   const tarmac_module_descriptor_t *descriptor;
 };
 

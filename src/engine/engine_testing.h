@@ -20,6 +20,13 @@ tarmac_load_status_t tarmac_module_load_unchecked(tarmac_engine_t *engine,
                                                   tarmac_module_t **out,
                                                   tarmac_error_t *err);
 
+/* Compiles into the cache what tarmac_module_load_unchecked() loads,
+ * without loading it (its imports need not be resolvable yet). */
+tarmac_load_status_t tarmac_module_compile_unchecked(tarmac_engine_t *engine,
+                                                     const uint8_t *bytes,
+                                                     size_t len,
+                                                     tarmac_error_t *err);
+
 /* The loaded module's descriptor; valid while the module is. */
 const tarmac_module_descriptor_t *tarmac_module_descriptor(
     const tarmac_module_t *module);

@@ -191,7 +191,8 @@ static int write_descriptor(tarmac_buffer_t *src,
 int tarmac_glue_write(const char *path, const wasm_module_info_t *info,
                       const char *cache_key, bool wapc) {
   tarmac_buffer_t src = TARMAC_BUFFER_INIT;
-  int rc = tarmac_buffer_appendf(&src, "#include \"module.h\"\n%s",
+  /* one translation unit with wasm2c's output: one compiler run */
+  int rc = tarmac_buffer_appendf(&src, "#include \"module.c\"\n%s",
                                  TARMAC_MODULE_DESCRIPTOR_SOURCE);
   if (rc == 0) rc = write_instantiate(&src, info);
   if (rc == 0) rc = tarmac_buffer_append_str(

@@ -1,5 +1,7 @@
-/* engine/glue: writes the C file compiled next to wasm2c's output (made
- * with "-n m") that defines the module's descriptor (engine/module_abi.h).
+/* engine/glue: writes the C file that is compiled in place of wasm2c's
+ * output (module.c, made with "-n m"): it includes that file, so the module
+ * is one translation unit, and defines the module's descriptor
+ * (engine/module_abi.h).
  * It also turns what the host assumes about wasm2c 1.0.32's output into
  * static assertions, so a translator that lays things out differently
  * fails to compile instead of running wrong: the parameter order of

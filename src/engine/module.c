@@ -174,11 +174,14 @@ static bool descriptor_fits(const tarmac_module_descriptor_t *d,
 
 /* Opens an artifact and checks it is ours (engine/cache.h) and for this
  * key. The checked descriptor is what dlopen maps (/proc/self/fd/N), so the
- * file cannot be swapped between the check and the load. errno is ENOENT
- * exactly when there is no artifact. */
+ * file cannot be swapped between the check and the load. The descriptor
+ * stays open while the library is loaded (*fd_out): glibc knows a loaded
+ * object by the name it was opened under, and a reused descriptor number
+ * must not make a later module "already loaded". errno is ENOENT exactly
+ * when there is no artifact. */
 static void *open_artifact(const char *path, const char *key, bool wapc,
                            const tarmac_module_descriptor_t **descriptor,
-                           char *why, size_t why_size) {
+                           int *fd_out, char *why, size_t why_size) {
   int fd = tarmac_cache_open(path, why, why_size);
   if (fd < 0) return NULL;
   void *library = NULL;
@@ -191,18 +194,27 @@ static void *open_artifact(const char *path, const char *key, bool wapc,
       snprintf(why, why_size, "%s", e ? e : "cannot open");
     }
   }
-  close(fd);
-  errno = EINVAL;
-  if (!library) return NULL;
   const tarmac_module_descriptor_t *d =
-      dlsym(library, TARMAC_MODULE_DESCRIPTOR_SYMBOL);
-  if (!descriptor_fits(d, key, wapc)) {
+      library ? dlsym(library, TARMAC_MODULE_DESCRIPTOR_SYMBOL) : NULL;
+  if (library && !descriptor_fits(d, key, wapc)) {
     snprintf(why, why_size, "not an artifact of this module and tarmac build");
     dlclose(library);
+    library = NULL;
+  }
+  if (!library) {
+    close(fd);
+    errno = EINVAL;
     return NULL;
   }
   *descriptor = d;
+  *fd_out = fd;
   return library;
+}
+
+/* Unloads what open_artifact() loaded. */
+static void close_artifact(void *library, int fd) {
+  dlclose(library);
+  close(fd);
 }
 
 static void remove_work_dir(const char *dir) {
@@ -220,11 +232,13 @@ typedef struct {
   const uint8_t *bytes;
   size_t len;
   bool wapc;
+  bool load; /* dlopen it; else only check it is there and ours */
   wasm_module_info_t info;
   char key[CACHE_KEY_HEX + 1];
   char path[4096];   /* <key>.so */
   char marker[4096]; /* <key>.failed: a recorded failure */
   void *library;
+  int fd; /* open while library is loaded */
   const tarmac_module_descriptor_t *descriptor;
 } artifact_t;
 
@@ -307,15 +321,30 @@ static void write_failure_marker(const tarmac_engine_t *engine,
   tarmac_buffer_free(&text);
 }
 
+/* Opens the artifact (art->load) or, for a compile without loading, checks
+ * that it is there, ours and complete. errno is ENOENT exactly when there
+ * is no artifact. */
+static bool acquire_artifact(artifact_t *art, char *why, size_t why_size) {
+  if (art->load) {
+    art->library = open_artifact(art->path, art->key, art->wapc,
+                                 &art->descriptor, &art->fd, why, why_size);
+    return art->library != NULL;
+  }
+  int fd = tarmac_cache_open(art->path, why, why_size);
+  if (fd < 0) return false;
+  bool complete = artifact_is_complete(fd, why, why_size);
+  close(fd);
+  errno = EINVAL;
+  return complete;
+}
+
 /* Under the key's lock: another process may have built the artifact or
  * recorded a failure while we waited; otherwise build and open it, and
  * record a failure that is the module's own. */
 static tarmac_load_status_t build_locked(tarmac_engine_t *engine,
                                          artifact_t *art, tarmac_error_t *err) {
   char why[512];
-  art->library = open_artifact(art->path, art->key, art->wapc,
-                               &art->descriptor, why, sizeof why);
-  if (art->library) return TARMAC_LOAD_OK;
+  if (acquire_artifact(art, why, sizeof why)) return TARMAC_LOAD_OK;
   if (errno != ENOENT)
     tarmac_logf(TARMAC_LOG_WARN, "not using the cached module %s (%s); "
                 "rebuilding it", art->path, why);
@@ -323,16 +352,14 @@ static tarmac_load_status_t build_locked(tarmac_engine_t *engine,
   if (read_failure_marker(art, &st, err)) return st;
   bool recordable = false;
   st = build_artifact(engine, art, &recordable, err);
-  if (st == TARMAC_LOAD_OK) {
-    art->library = open_artifact(art->path, art->key, art->wapc,
-                                 &art->descriptor, why, sizeof why);
-    if (!art->library) {
-      snprintf(err->message, sizeof err->message,
-               "cannot load the compiled module: %s", why);
-      unlink(art->path); /* keep no artifact that cannot load */
-      st = TARMAC_LOAD_TOOLCHAIN;
-      recordable = true;
-    }
+  if (st == TARMAC_LOAD_OK && !acquire_artifact(art, why, sizeof why)) {
+    snprintf(err->message, sizeof err->message,
+             "cannot load the compiled module: %s", why);
+    unlink(art->path); /* keep no artifact that cannot load */
+    st = TARMAC_LOAD_TOOLCHAIN;
+    /* a waPC guest's imports are the host's own, so its load failure is
+     * the module's; an unchecked module's imports depend on the process */
+    recordable = art->wapc;
   }
   if (st != TARMAC_LOAD_OK && recordable)
     write_failure_marker(engine, art, st, err);
@@ -354,9 +381,7 @@ static tarmac_load_status_t find_or_build(tarmac_engine_t *engine,
   tarmac_load_status_t st;
   if (tarmac_engine_recall_failure(engine, art->key, &st, err)) return st;
   char why[512], lock_path[4096];
-  art->library = open_artifact(art->path, art->key, art->wapc,
-                               &art->descriptor, why, sizeof why);
-  if (art->library) return TARMAC_LOAD_OK;
+  if (acquire_artifact(art, why, sizeof why)) return TARMAC_LOAD_OK;
   snprintf(lock_path, sizeof lock_path, "%s/%s.lock", engine->cache_dir,
            art->key);
   int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -449,7 +474,7 @@ static tarmac_load_status_t load_module(tarmac_engine_t *engine,
                                         const char *name, bool wapc,
                                         tarmac_module_t **out,
                                         tarmac_error_t *err) {
-  artifact_t art = {.bytes = bytes, .len = len, .wapc = wapc};
+  artifact_t art = {.bytes = bytes, .len = len, .wapc = wapc, .load = true};
   *out = NULL;
   tarmac_load_status_t st = obtain_artifact(engine, &art, err);
   if (st != TARMAC_LOAD_OK) return st;
@@ -464,13 +489,14 @@ static tarmac_load_status_t load_module(tarmac_engine_t *engine,
       free(module->artifact_path);
       free(module);
     }
-    dlclose(art.library);
+    close_artifact(art.library, art.fd);
     snprintf(err->message, sizeof err->message, "out of memory");
     return TARMAC_LOAD_IO;
   }
   atomic_init(&module->references, 1);
   module->engine = engine;
   module->library = art.library;
+  module->artifact_fd = art.fd;
   module->descriptor = art.descriptor;
   module->descriptor->init_module();
   *out = module;
@@ -521,13 +547,21 @@ tarmac_load_status_t tarmac_module_compile(tarmac_engine_t *engine,
   uint8_t *bytes;
   size_t len;
   if (read_whole_file(path, &bytes, &len, err) != 0) return TARMAC_LOAD_IO;
-  artifact_t art = {.bytes = bytes, .len = len, .wapc = true};
+  artifact_t art = {.bytes = bytes, .len = len, .wapc = true, .load = true};
   tarmac_load_status_t st = obtain_artifact(engine, &art, err);
   free(bytes);
   if (st != TARMAC_LOAD_OK) return st;
-  dlclose(art.library);
+  close_artifact(art.library, art.fd);
   snprintf(artifact_path, size, "%s", art.path);
   return TARMAC_LOAD_OK;
+}
+
+tarmac_load_status_t tarmac_module_compile_unchecked(tarmac_engine_t *engine,
+                                                     const uint8_t *bytes,
+                                                     size_t len,
+                                                     tarmac_error_t *err) {
+  artifact_t art = {.bytes = bytes, .len = len};
+  return obtain_artifact(engine, &art, err);
 }
 
 void tarmac_module_retain(tarmac_module_t *module) {
@@ -536,7 +570,7 @@ void tarmac_module_retain(tarmac_module_t *module) {
 
 void tarmac_module_release(tarmac_module_t *module) {
   if (!module || atomic_fetch_sub(&module->references, 1) != 1) return;
-  dlclose(module->library);
+  close_artifact(module->library, module->artifact_fd);
   free(module->name);
   free(module->artifact_path);
   free(module);

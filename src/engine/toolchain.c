@@ -329,16 +329,17 @@ static tarmac_load_status_t tool_failure(const char *what, const char *program,
   return kind;
 }
 
-/* cc, the flags, -I work_dir, -o output, the sources, the libraries. The
- * array borrows every string; the caller frees only the array. */
+/* cc, the flags, -I work_dir, -o output, the glue (which includes wasm2c's
+ * module.c), the libraries. The array borrows every string; the caller
+ * frees only the array. */
 static char **compile_command(const tarmac_toolchain_t *tc,
                               const char *work_dir, const char *output_path,
-                              char *c_path, char *glue_path) {
+                              char *glue_path) {
   size_t cc_words = 0, flag_words = 0, lib_words = 0;
   while (tc->cc_argv[cc_words]) cc_words++;
   while (k_compile_flags[flag_words]) flag_words++;
   while (k_link_libraries[lib_words]) lib_words++;
-  char **argv = calloc(cc_words + flag_words + lib_words + 7, sizeof *argv);
+  char **argv = calloc(cc_words + flag_words + lib_words + 6, sizeof *argv);
   if (!argv) return NULL;
   size_t n = 0;
   for (size_t i = 0; i < cc_words; i++) argv[n++] = tc->cc_argv[i];
@@ -347,7 +348,6 @@ static char **compile_command(const tarmac_toolchain_t *tc,
   argv[n++] = (char *)work_dir;
   argv[n++] = "-o";
   argv[n++] = (char *)output_path;
-  argv[n++] = c_path;
   argv[n++] = glue_path;
   for (size_t i = 0; i < lib_words; i++)
     argv[n++] = (char *)k_link_libraries[i];
@@ -383,7 +383,7 @@ tarmac_load_status_t tarmac_toolchain_compile(const tarmac_toolchain_t *tc,
     tarmac_buffer_free(&output);
     return result;
   }
-  char **argv = compile_command(tc, job->work_dir, job->output_path, c_path,
+  char **argv = compile_command(tc, job->work_dir, job->output_path,
                                 glue_path);
   if (!argv) {
     tarmac_buffer_free(&output);

@@ -1,8 +1,10 @@
-"""c_driver: writes the C driver for one .wast file. The driver includes the
-wasm2c headers of the file's modules, defines the import forwarders through
-which modules reach the exports of registered modules, and runs the planned
-steps in order under Tarmac's trap protection, printing one PASS/FAIL line
-per command (protocol: spec_harness.h).
+"""c_driver: writes the C driver for one .wast file. The driver loads the
+file's modules through Tarmac's engine (spec_engine.h: the server's cache,
+compile and dlopen path) and reaches them only through their descriptors;
+it defines the import forwarders through which modules reach the exports of
+registered modules, and runs the planned steps in order under Tarmac's trap
+protection, printing one PASS/FAIL line per command (protocol:
+spec_harness.h).
 
 The plan (see plan.py) is a list of steps; each step is a dict with a "kind"
 and the data that kind needs. This module only turns a plan into C text."""
@@ -51,8 +53,27 @@ def result_c_type(results):
     return "struct wasm_multi_" + "".join(MULTI_CODES[t] for t in results)
 
 
-def export_symbol(cname, field):
-    return "Z_%sZ_%s" % (cname, mangle(field))
+def multi_struct(results):
+    """The definition wasm2c 1.0.32 headers give a multi-value result type
+    (the driver includes no module header, so it writes its own)."""
+    name = result_c_type(results)
+    fields = "".join("  %s %s%d;\n" % (C_TYPES[t], MULTI_CODES[t], i)
+                     for i, t in enumerate(results))
+    return "%s {\n%s};\n" % (name, fields)
+
+
+def function_pointer_type(results, params):
+    """C type of an export's function: the instance, then the params."""
+    return "%s (*)(void *%s)" % (result_c_type(results), "".join(
+        ", " + C_TYPES[t] for t in params))
+
+
+# The scalar types wasm2c's headers define and the casts below use.
+CORE_TYPES = """typedef uint32_t u32;
+typedef uint64_t u64;
+typedef float f32;
+typedef double f64;
+"""
 
 
 def import_symbol(module, field):
@@ -111,7 +132,7 @@ def c_expected(value):
 BINDING_STRUCT = """struct Z_%s_instance_t {
   struct Z_%s_instance_t *self;
   const char *target;
-  void *instance;
+  struct spec_module *module;
 };
 """
 
@@ -149,35 +170,37 @@ class Forwarders:
         module names, then the forwarders."""
         for module in sorted(set(self.modules()) | set(registered)):
             out.append(BINDING_STRUCT % (mangle(module), mangle(module)))
-        for (module, field), (etype, targets) in sorted(self.fields.items()):
-            out.append(self._forwarder(module, field, etype, sorted(targets)))
+        for (module, field), (etype, _) in sorted(self.fields.items()):
+            out.append(self._forwarder(module, field, etype))
+
+    def multi_results(self):
+        """Result lists of more than one value the forwarders return."""
+        return [etype.results for etype, _ in self.fields.values()
+                if etype.kind == "func" and len(etype.results) > 1]
 
     @staticmethod
-    def _forwarder(module, field, etype, targets):
+    def _forwarder(module, field, etype):
+        """The import's C function: finds the export of the module the
+        binding names and calls it with that module's instance."""
         symbol = import_symbol(module, field)
         binding = "struct Z_%s_instance_t *binding" % mangle(module)
         if etype.kind == "func":
             ret = result_c_type(etype.results)
+            fn_type = function_pointer_type(etype.results, etype.params)
             params = "".join(", %s a%d" % (C_TYPES[t], i)
                              for i, t in enumerate(etype.params))
             args = "".join(", a%d" % i for i in range(len(etype.params)))
         else:
             ret, params, args = extern_c_type(etype), "", ""
-        lines = ["%s %s(%s%s) {" % (ret, symbol, binding, params),
-                 "  binding = binding->self; /* see BINDING_STRUCT */"]
-        for cname in targets:
-            call = "%s(binding->instance%s)" % (export_symbol(cname, field),
-                                                args)
-            lines.append('  if (strcmp(binding->target, "%s") == 0) {'
-                         % cname)
-            lines.append("    %s;" % (call if ret == "void"
-                                       else "return " + call))
-            if ret == "void":
-                lines.append("    return;")
-            lines.append("  }")
-        lines.append("  spec_bad_binding(%s, %s);\n}\n"
-                     % (c_string(module), c_string(field)))
-        return "\n".join(lines)
+            fn_type = "%s (*)(void *)" % ret
+        call = "((%s)spec_forward(binding->module, %s, %s))(" \
+            "binding->module->instance%s)" % (fn_type, c_string(module),
+                                              c_string(field), args)
+        return "\n".join([
+            "%s %s(%s%s) {" % (ret, symbol, binding, params),
+            "  binding = binding->self; /* see BINDING_STRUCT */",
+            "  %s%s;" % ("" if ret == "void" else "return ", call),
+            "}\n"])
 
 
 def c_argument(vtype, index):
@@ -214,6 +237,7 @@ class DriverWriter:
         self.registrations = []  # (variable, module name)
         self.callers = {}  # (cname, field, kind) -> index
         self.pending = []  # action table rows not yet flushed
+        self.multi = {}    # multi-value result C type -> definition
 
     # -- steps ---------------------------------------------------------
 
@@ -226,11 +250,17 @@ class DriverWriter:
         self._flush()
         rec = step["module"]
         body = "instantiate_%s" % rec.cname
+        resolver = ["static void *imports_%s(const char *name, void *arg) {"
+                    % rec.cname, "  struct driver *d = arg;", "  (void)d;"]
+        for name, binding in sorted(rec.bindings.items()):
+            resolver.append("  if (strcmp(name, %s) == 0) return %s;"
+                            % (c_string(name), binding))
+        resolver.append("  return NULL;\n}\n")
+        self.bodies.append("\n".join(resolver))
         self.bodies.append(
             "static void %s(void *arg) {\n  struct driver *d = arg;\n"
-            "  Z_%s_instantiate(&d->%s%s);\n}\n"
-            % (body, rec.cname, rec.cname,
-               "".join(", " + b for b in rec.binding_args)))
+            "  spec_module_instantiate(&d->%s, imports_%s, d);\n}\n"
+            % (body, rec.cname, rec.cname))
         cmd = "&(const struct spec_command)" + self.command(step)
         deps = " && ".join(["d->live_%s" % t for t in rec.dependencies]) \
             or "true"
@@ -238,7 +268,6 @@ class DriverWriter:
         expect = step["expect"]  # "ok", "trap" or "unlinkable"
         report = "    spec_report(&d->run.tally, %s, " % cmd
         s = ["  /* line %d: %s */" % (step["line"], step["type"]),
-             "  Z_%s_init_module();" % rec.cname,
              "  if (!(%s)) {" % deps,
              report + 'false, "a module it imports from is not '
              'instantiated");',
@@ -269,7 +298,7 @@ class DriverWriter:
         self.registrations.append((variable, name))
         self.main.append(
             '  /* line %d: register */\n  d->%s.self = &d->%s;\n'
-            '  d->%s.target = "%s";\n  d->%s.instance = &d->%s;'
+            '  d->%s.target = "%s";\n  d->%s.module = &d->%s;'
             % (step["line"], variable, variable, variable, rec.cname,
                variable, rec.cname))
 
@@ -278,14 +307,20 @@ class DriverWriter:
         if key in self.callers:
             return self.callers[key]
         index = self.callers[key] = len(self.callers)
-        symbol = export_symbol(rec.cname, action["field"])
+        function = "d->functions[%d]" % index
+        instance = "d->%s.instance" % rec.cname
         if action["type"] == "get":
             results = [export.valtype]
-            expr = "*%s(&d->%s)" % (symbol, rec.cname)
+            expr = "*((%s *(*)(void *))%s)(%s)" % (C_TYPES[export.valtype],
+                                                  function, instance)
         else:
             results = list(export.results)
-            expr = "%s(&d->%s%s)" % (symbol, rec.cname, "".join(
-                ", " + c_argument(t, i) for i, t in enumerate(export.params)))
+            if len(results) > 1:
+                self.multi[result_c_type(results)] = multi_struct(results)
+            expr = "((%s)%s)(%s%s)" % (
+                function_pointer_type(results, export.params), function,
+                instance, "".join(", " + c_argument(t, i)
+                                  for i, t in enumerate(export.params)))
         lines = ["static void call_%d(void *arg) {" % index,
                  "  struct driver *d = arg;",
                  "  const struct spec_value *a = d->run.args;",
@@ -329,21 +364,25 @@ class DriverWriter:
 
     # -- output --------------------------------------------------------
 
-    def text(self, memory_limit):
+    def text(self, memory_limit, engine_cache):
         self._flush()
         out = ['/* Generated by tests/conformance/run_spec.py. */',
                '#include <stdio.h>', '#include <stdlib.h>',
-               '#include "runtime/runtime.h"', '#include "spec_harness.h"']
-        out += ['#include "%s.h"' % rec.cname for rec in self.modules]
-        out.append("")
+               '#include <string.h>', '#include "runtime/runtime.h"',
+               '#include "spec_engine.h"', '#include "spec_harness.h"', "",
+               CORE_TYPES]
+        for results in self.forwarders.multi_results():
+            self.multi[result_c_type(results)] = multi_struct(results)
+        out += [self.multi[name] for name in sorted(self.multi)]
         self.forwarders.write(out, [n for _, n in self.registrations])
         out.append("struct driver {\n  struct spec_run run;\n"
                    "  struct Z_spectest_instance_t spectest;\n"
-                   "  struct spec_caller callers[%d];"
-                   % max(len(self.callers), 1))
+                   "  struct spec_caller callers[%d];\n"
+                   "  void (*functions[%d])(void);"
+                   % ((max(len(self.callers), 1),) * 2))
         for rec in self.modules:
-            out.append("  Z_%s_instance_t %s;\n  bool created_%s, live_%s;"
-                       % (rec.cname, rec.cname, rec.cname, rec.cname))
+            out.append("  struct spec_module %s;\n  bool created_%s, live_%s;"
+                       % (rec.cname, rec.cname, rec.cname))
         for variable, name in self.registrations:
             out.append("  struct Z_%s_instance_t %s;" % (mangle(name),
                                                         variable))
@@ -351,36 +390,57 @@ class DriverWriter:
         out += self.bodies
         out += self.tables
         out.append("static void run_steps(struct driver *d) {")
-        for (cname, _, _), index in self.callers.items():
+        for (cname, field, _), index in self.callers.items():
             out.append("  d->callers[%d] = (struct spec_caller){call_%d, "
                        "&d->live_%s};" % (index, index, cname))
+            out.append("  d->functions[%d] = spec_export(&d->%s, %s);"
+                       % (index, cname, c_string(field)))
         out += self.main
         out.append("}\n")
         out.append("static void free_instances(struct driver *d) {")
         for rec in reversed(self.modules):
-            out.append("  if (d->created_%s)\n    Z_%s_free(&d->%s);"
-                       % (rec.cname, rec.cname, rec.cname))
+            out.append("  if (d->created_%s)\n    d->%s.d->free_instance("
+                       "d->%s.instance);" % (rec.cname, rec.cname, rec.cname))
         out.append("}\n")
-        out.append(MAIN % memory_limit)
+        out.append("static int load_modules(struct driver *d, "
+                   "tarmac_engine_t *engine) {")
+        for rec in self.modules:
+            out.append("  if (spec_module_load(engine, &d->%s, %s) != 0) "
+                       "return -1;" % (rec.cname, c_string(rec.path)))
+        out.append("  return 0;\n}\n")
+        out.append("static void release_modules(struct driver *d) {")
+        for rec in self.modules:
+            out.append("  if (d->%s.module) spec_module_release(&d->%s);"
+                       % (rec.cname, rec.cname))
+        out.append("}\n")
+        out.append(MAIN.replace("@CACHE@", c_string(engine_cache))
+                   .replace("@LIMIT@", "%dull" % memory_limit))
         return "\n".join(out)
 
 
 MAIN = """int main(void) {
-  tarmac_rt_init();
-  tarmac_rt_set_memory_limit(%dull);
+  tarmac_engine_t *engine = spec_engine_open(@CACHE@);
   struct driver *d = calloc(1, sizeof *d);
-  if (!d) {
-    fprintf(stderr, "spec driver: out of memory\\n");
+  if (!engine || !d) {
+    fprintf(stderr, "spec driver: %s\\n", d ? "no engine" : "out of memory");
+    free(d);
+    tarmac_engine_free(engine);
     return 2;
   }
-  if (spectest_instantiate(&d->spectest) != 0) {
+  tarmac_rt_set_memory_limit(@LIMIT@);
+  if (load_modules(d, engine) != 0 ||
+      spectest_instantiate(&d->spectest) != 0) {
+    release_modules(d);
+    tarmac_engine_free(engine);
     free(d);
     return 2;
   }
   run_steps(d);
   free_instances(d);
   spectest_free(&d->spectest);
-  printf("TOTAL passed=%%u failed=%%u\\n", d->run.tally.passed, d->run.tally.failed);
+  release_modules(d);
+  tarmac_engine_free(engine);
+  printf("TOTAL passed=%u failed=%u\\n", d->run.tally.passed, d->run.tally.failed);
   free(d);
   return 0;
 }

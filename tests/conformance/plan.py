@@ -11,7 +11,7 @@ registered (`register` command) before the importing module appears."""
 
 from dataclasses import dataclass, field
 
-from c_driver import mangle, import_symbol
+from c_driver import import_symbol
 from wasm_module import (ExternType, Limits, WasmFormatError,
                          extern_type_matches, read_interface)
 
@@ -50,8 +50,7 @@ class ModuleRecord:
     interface: object = None
     status: str = PASS      # FAIL/SKIP: cannot be used (see why)
     why: str = ""
-    object_path: str = ""
-    binding_args: list = field(default_factory=list)
+    bindings: dict = field(default_factory=dict)  # import module -> C expr
     dependencies: list = field(default_factory=list)
     size_checks: list = field(default_factory=list)
     link_error: str = ""    # static import mismatch ("unknown import" ...)
@@ -70,10 +69,8 @@ class Unusable(Exception):
 
 
 class Planner:
-    """Plans one .wast file. `translator.translate(record)` translates and
-    compiles a module: it sets object_path, or status/why on failure, and
-    returns the import-module parameter order (mangled names) of the
-    module's instantiate function in its wasm2c header."""
+    """Plans one .wast file. `translator.translate(record)` has the module
+    compiled by the engine, setting status/why when that fails."""
 
     def __init__(self, translator, forwarders):
         self.translator = translator
@@ -117,11 +114,11 @@ class Planner:
         return binding, owner, exported
 
     def _link(self, rec):
-        """Resolves every import; returns {mangled module name: binding}."""
+        """Resolves every import; returns {import module name: binding}."""
         by_module = {}
         for imp in rec.interface.imports:
             binding, owner, exported = self._resolve(rec, imp)
-            by_module[mangle(imp.module)] = binding
+            by_module[imp.module] = binding
             if owner is not None:
                 if owner.cname not in rec.dependencies:
                     rec.dependencies.append(owner.cname)
@@ -155,10 +152,10 @@ class Planner:
         except Unusable as err:
             rec.status, rec.why = err.status, str(err)
             return rec
-        imports_order = self.translator.translate(rec)
+        self.translator.translate(rec)
         if rec.status != PASS:
             return rec
-        rec.binding_args = [bindings[name] for name in imports_order]
+        rec.bindings = bindings
         self.linked.append(rec)
         return rec
 

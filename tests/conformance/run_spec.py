@@ -1,30 +1,29 @@
 #!/usr/bin/env python3
 """run_spec: runs the WebAssembly core spec tests (.wast) against Tarmac's
 runtime. For each .wast file: wast2json splits it into commands and binary
-modules; every module is translated by wasm2c and compiled (objects cached in
-the build tree by content hash); a generated C driver (c_driver.py) links the
-modules with spec_harness.c and the runtime and checks every command.
+modules; the engine compiles every module (spec_compile: the server's
+wasm2c run, compile flags, link line and cache, under the build tree); a
+generated C driver (c_driver.py), linked with spec_harness.c, the engine and
+the runtime, loads the modules through the engine (dlopen, as the server
+does) and checks every command.
 
 Results are compared with the committed baseline (baseline.json): the run
 fails when a command that passed in the baseline no longer passes. Commands
 that newly pass are listed; --update-baseline records them.
 
-Exit codes: 0 ok, 1 regression or runner error, 77 test suite not found
-(CTest SKIP_RETURN_CODE)."""
+Exit codes: 0 ok, 1 regression, runner error or test suite not found."""
 
 import sys
 sys.dont_write_bytecode = True  # keep the source tree clean
 
 import argparse
 import concurrent.futures
-import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -33,7 +32,6 @@ from c_driver import DriverWriter, Forwarders  # noqa: E402
 from plan import FAIL, PASS, SKIP, Outcome, Planner  # noqa: E402
 import report  # noqa: E402
 
-SKIP_EXIT = 77
 MEMORY_LIMIT = 4 << 30  # the spec tests grow memories to thousands of pages
 DRIVER_TIMEOUT = 600
 SELFTEST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -57,87 +55,73 @@ class Toolchain:
     def __init__(self, config):
         self.cc = config["cc"]
         self.includes = ["-I" + d for d in config["include_dirs"]]
-        self.module_cflags = config["module_cflags"]
         self.driver_cflags = config["driver_cflags"]
         self.ldflags = config["ldflags"]
         self.link_objects = (config["harness_objects"]
+                             + config["engine_objects"]
                              + config["runtime_objects"])
-        self.fingerprint = hashlib.sha256(json.dumps(
-            [self.cc, self.module_cflags, run(["wasm2c", "--version"]).stdout,
-             run([self.cc, "--version"]).stdout]).encode()).hexdigest()
+        self.spec_compile = config["spec_compile"]
+        self.engine_cache = config["engine_cache"]
 
     def compile(self, source, output, flags, cwd):
         return run([self.cc] + flags + self.includes + ["-c", source, "-o",
                                                         output], cwd=cwd)
 
 
-class Translator:
-    """wasm2c + gcc for the modules of one .wast file, with a cache of
-    objects and headers shared by all files."""
+# tarmac_load_status_t values spec_compile reports (engine/engine.h)
+LOAD_INVALID, LOAD_TOOLCHAIN = 3, 6
 
-    def __init__(self, toolchain, workdir, cache):
+
+class Translator:
+    """The engine's verdict on each module of one .wast file: all binary
+    modules are compiled into the engine cache by one spec_compile run
+    before planning; translate() applies the verdict to a record."""
+
+    def __init__(self, toolchain, workdir, commands):
         self.toolchain = toolchain
         self.workdir = workdir
-        self.cache = cache
+        paths = sorted({os.path.join(workdir, c["filename"])
+                        for c in commands if c.get("filename", "")
+                        .endswith(".wasm") and c["type"] in
+                        ("module", "assert_uninstantiable",
+                         "assert_unlinkable")})
+        self.verdicts = self._compile(paths) if paths else {}
 
-    def _key(self, rec):
-        with open(rec.path, "rb") as wasm:
-            data = wasm.read()
-        digest = hashlib.sha256(data)
-        digest.update(("%s %s" % (rec.cname, self.toolchain.fingerprint))
-                      .encode())
-        return os.path.join(self.cache, digest.hexdigest())
+    def _compile(self, paths):
+        result = run([self.toolchain.spec_compile,
+                      self.toolchain.engine_cache] + paths)
+        lines = result.stdout.splitlines()
+        if result.returncode != 0 or len(lines) != len(paths):
+            raise RuntimeError("spec_compile failed (exit %d): %s" % (
+                result.returncode, first_line(result.stderr)))
+        return dict(zip(paths, lines))
 
-    def _untranslatable(self, rec, result):
-        if result.returncode > 0:
+    def _refused(self, rec, status, message):
+        if status == LOAD_INVALID and "killed by signal" in message:
+            text = run(["wasm2wat", rec.path]).stdout
+            if "v128" in text:
+                rec.status = SKIP
+                rec.why = "wasm2c 1.0.32 cannot translate SIMD (v128) code"
+            else:
+                rec.status, rec.why = FAIL, "wasm2c crashed: " + message
+        elif status == LOAD_INVALID and "wasm2c" in message:
             rec.status = FAIL
-            rec.why = "wasm2c rejected a valid module: " + \
-                first_line(result.stderr)
-            return
-        text = run(["wasm2wat", rec.path]).stdout
-        if "v128" in text:
-            rec.status = SKIP
-            rec.why = "wasm2c 1.0.32 cannot translate SIMD (v128) code"
+            rec.why = "wasm2c rejected a valid module: " + message
+        elif status == LOAD_INVALID:
+            rec.status = FAIL
+            rec.why = ("the engine's module reader (engine/wasm_binary.c) "
+                       "rejected a valid module: " + message)
+        elif status == LOAD_TOOLCHAIN:
+            rec.status = FAIL
+            rec.why = "the engine cannot compile it: " + message
         else:
-            rec.status = FAIL
-            rec.why = "wasm2c crashed (signal %d)" % -result.returncode
+            rec.status, rec.why = FAIL, "the engine refused it: " + message
 
     def translate(self, rec):
-        key = self._key(rec)
-        header = os.path.join(self.workdir, rec.cname + ".h")
-        if not (os.path.exists(key + ".o") and os.path.exists(key + ".h")):
-            source = os.path.join(self.workdir, rec.cname + ".c")
-            result = run(["wasm2c", "-n", rec.cname, rec.path, "-o", source])
-            if result.returncode != 0:
-                self._untranslatable(rec, result)
-                return []
-            tmp = "%s.%d.%d.tmp" % (key, os.getpid(), threading.get_ident())
-            result = self.toolchain.compile(
-                source, tmp + ".o", self.toolchain.module_cflags,
-                self.workdir)
-            if result.returncode != 0:
-                rec.status = FAIL
-                rec.why = "gcc failed on the wasm2c output: " + \
-                    first_line(result.stderr)
-                return []
-            shutil.copyfile(header, tmp + ".h")
-            os.replace(tmp + ".h", key + ".h")
-            os.replace(tmp + ".o", key + ".o")
-            os.unlink(source)
-        else:
-            shutil.copyfile(key + ".h", header)
-        rec.object_path = key + ".o"
-        return self._import_order(rec, header)
-
-    @staticmethod
-    def _import_order(rec, header):
-        with open(header, encoding="utf-8", errors="replace") as h:
-            text = h.read()
-        match = re.search(r"void Z_%s_instantiate\(Z_%s_instance_t\*([^)]*)\);"
-                          % (rec.cname, rec.cname), text)
-        if not match:
-            raise RuntimeError("%s: no instantiate prototype" % header)
-        return re.findall(r"struct Z_(\w+)_instance_t\*", match.group(1))
+        verdict = self.verdicts.get(rec.path, "FAIL 0 not compiled")
+        if verdict != "OK":
+            _, status, message = (verdict.split(" ", 2) + [""])[:3]
+            self._refused(rec, int(status), message[:300])
 
     def check_invalid(self, path):
         result = run(["wasm2c", "-n", "invalid", path, "-o",
@@ -159,14 +143,12 @@ class FileRun:
         self.name = os.path.basename(wast)
         self.toolchain = toolchain
         self.workdir = os.path.join(work, "files", self.name[:-5])
-        self.cache = os.path.join(work, "cache")
         self.results = []
         self.seconds = 0.0
 
     def _commands(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
         os.makedirs(self.workdir)
-        os.makedirs(self.cache, exist_ok=True)
         out = os.path.join(self.workdir, "commands.json")
         result = run(["wast2json", self.wast, "-o", out])
         if result.returncode != 0:
@@ -181,7 +163,7 @@ class FileRun:
             getattr(writer, step["kind"])(step)
         source = os.path.join(self.workdir, "driver.c")
         with open(source, "w", encoding="utf-8") as f:
-            f.write(writer.text(MEMORY_LIMIT))
+            f.write(writer.text(MEMORY_LIMIT, self.toolchain.engine_cache))
         tc = self.toolchain
         result = tc.compile(source, source + ".o", tc.driver_cflags,
                             self.workdir)
@@ -189,8 +171,7 @@ class FileRun:
             return None, "driver does not compile: " + \
                 first_line(result.stderr)
         exe = os.path.join(self.workdir, "driver")
-        objects = [rec.object_path for rec in planner.linked]
-        result = run([tc.cc, source + ".o"] + objects + tc.link_objects
+        result = run([tc.cc, source + ".o"] + tc.link_objects
                      + tc.ldflags + ["-o", exe])
         if result.returncode != 0:
             return None, "driver does not link: " + first_line(result.stderr)
@@ -222,7 +203,7 @@ class FileRun:
         started = time.monotonic()
         commands = self._commands()
         forwarders = Forwarders()
-        translator = Translator(self.toolchain, self.workdir, self.cache)
+        translator = Translator(self.toolchain, self.workdir, commands)
         planner = Planner(translator, forwarders)
         planner.plan(commands, self.workdir, translator.check_invalid)
         steps = planner.steps
@@ -339,9 +320,12 @@ def main():
         config = json.load(f)
     testsuite = locate_testsuite(args, config)
     if not os.path.isdir(testsuite):
-        print("conformance: WebAssembly test suite not found at %s "
-              "(set TARMAC_WASM_TESTSUITE); skipping" % testsuite)
-        return SKIP_EXIT
+        print("conformance: FAILED: the WebAssembly spec test suite is not "
+              "at %s. Put the team's copy there (shared/wasm-testsuite next "
+              "to the source tree), or point TARMAC_WASM_TESTSUITE (or "
+              "--testsuite) at a folder of .wast files." % testsuite,
+              file=sys.stderr)
+        return 1
     files = select_files(testsuite, args)
     toolchain = Toolchain(config)
     work = config["work_dir"]
