@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "server/envelope.h"
+#include "util/utf8.h"
 
 int tarmac_base64_encode(const uint8_t *data, size_t len,
                          tarmac_buffer_t *out) {
@@ -46,27 +47,6 @@ int tarmac_base64_decode(const char *text, size_t len, tarmac_buffer_t *out) {
  * objects: it is on every request's path); responses are parsed with
  * jansson. */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there
- * are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF
- * included). */
-static size_t utf8_sequence(const unsigned char *s, size_t len) {
-  unsigned char c = s[0];
-  size_t n;
-  uint32_t min, cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80, cp = c & 0x1F;
-  else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800, cp = c & 0x0F;
-  else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000, cp = c & 0x07;
-  else return 0;
-  if (len < n) return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
 /* Appends the bytes of a JSON string's content: escapes what JSON needs
  * escaped; bytes that are not UTF-8 (possible in header values) are taken
  * as Latin-1. 0 or -1. */
@@ -84,7 +64,7 @@ static int append_json_chars(tarmac_buffer_t *out, const char *text,
       i++;
       continue;
     }
-    size_t n = utf8_sequence(s + i, len - i);
+    size_t n = tarmac_utf8_sequence(s + i, len - i);
     if (n == 0) { /* Latin-1 byte as a two-byte UTF-8 sequence */
       *w++ = (uint8_t)(0xC0 | (c >> 6));
       *w++ = (uint8_t)(0x80 | (c & 0x3F));
@@ -313,7 +293,7 @@ typedef struct {
 static bool strict_text(const unsigned char *s, size_t len) {
   for (size_t i = 0; i < len;) {
     if (s[i] >= 0x80) {
-      size_t n = utf8_sequence(s + i, len - i);
+      size_t n = tarmac_utf8_sequence(s + i, len - i);
       if (n == 0) return false;
       i += n;
     } else if (s[i] == 0) {
