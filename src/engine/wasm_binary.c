@@ -85,17 +85,28 @@ static bool read_count(reader_t *r, const char *what, uint32_t *count) {
   return true;
 }
 
+/* A name as the spec has it: length, then UTF-8 (left in place). */
+static bool read_name_bytes(reader_t *r, const uint8_t **bytes,
+                            uint32_t *len) {
+  if (!read_u32(r, len)) return false;
+  if (remaining(r) < *len) return fail(r, "a name runs past the end");
+  if (!tarmac_utf8_valid(r->at, *len)) return fail(r, "a name is not UTF-8");
+  *bytes = r->at;
+  r->at += *len;
+  return true;
+}
+
+/* An import or export name, copied as a C string: valid wasm names may
+ * hold U+0000, which the engine's lookups by C string cannot represent. */
 static bool read_name(reader_t *r, char **out) {
+  const uint8_t *bytes;
   uint32_t len;
-  if (!read_u32(r, &len)) return false;
-  if (remaining(r) < len) return fail(r, "a name runs past the end");
-  if (memchr(r->at, '\0', len)) return fail(r, "a name contains a NUL byte");
-  if (!tarmac_utf8_valid(r->at, len)) return fail(r, "a name is not UTF-8");
+  if (!read_name_bytes(r, &bytes, &len)) return false;
+  if (memchr(bytes, '\0', len)) return fail(r, "a name contains a NUL byte");
   char *name = malloc((size_t)len + 1);
   if (!name) return fail(r, "out of memory");
-  memcpy(name, r->at, len);
+  memcpy(name, bytes, len);
   name[len] = '\0';
-  r->at += len;
   *out = name;
   return true;
 }
@@ -385,10 +396,11 @@ static const char *section_name(uint8_t id) {
  * in full must be consumed exactly; global, element and data sections are
  * only counted (their expressions are wasm2c's to validate). */
 static bool read_section(reader_t *r, uint8_t id, module_state_t *m) {
-  char *name = NULL;
+  const uint8_t *name;
+  uint32_t name_len;
   bool whole = true, ok;
   switch (id) {
-    case 0: ok = read_name(r, &name); free(name); whole = false; break;
+    case 0: ok = read_name_bytes(r, &name, &name_len); whole = false; break;
     case 1: ok = read_type_section(r, m); break;
     case 2: ok = read_import_section(r, m); break;
     case 3: ok = read_function_section(r, m); break;

@@ -263,6 +263,9 @@ static void test_names(void) {
   SECTION(&twice, 5, 0x01, 0x00, 0x01);
   SECTION(&twice, 7, 0x02, 0x01, 'm', 0x02, 0x00, 0x01, 'm', 0x02, 0x00);
   EXPECT_INVALID(&twice, "the name \"m\" is exported twice");
+  mod_t nul_custom = header(); /* U+0000 is fine where no C string holds it */
+  SECTION(&nul_custom, 0, 0x03, 'a', 0x00, 'b', 0x01);
+  EXPECT_OK(&nul_custom);
   mod_t custom = header();
   SECTION(&custom, 0, 0x05, 'a');
   EXPECT_INVALID(&custom, "custom section: a name runs past the end");
