@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs, from Debian packages, whatever Tarmac needs to build, test and
-# benchmark that is missing. Idempotent: when everything is present it does
-# nothing (no apt-get update).
+# Installs, from Debian packages, whatever Tarmac needs to build and test
+# that is missing. Idempotent: when everything is present it does nothing
+# (no apt-get update). The HTTP benchmark's tools (wrk, nginx) are not
+# installed here (nginx's package would start a server on port 80): see
+# bench/http/install-tools.sh.
 set -euo pipefail
 
 PACKAGES=(
@@ -11,8 +13,10 @@ PACKAGES=(
   wabt clang lld wasi-libc libclang-rt-14-dev-wasm32
   # libraries
   libssl-dev libjansson-dev libh2o-evloop-dev libyajl-dev
-  # tests and benchmarks
-  python3 curl openssl nginx-light wrk procps
+  # fuzz targets: clang's libFuzzer runtime (fuzz/)
+  libclang-rt-14-dev
+  # tests (h2load from nghttp2-client drives HTTP/2 load)
+  python3 curl openssl nghttp2-client procps
 )
 
 missing=()

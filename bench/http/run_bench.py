@@ -7,11 +7,13 @@ keep-alive over plain HTTP and over TLS.
 usage: run_bench.py TARMAC_BIN HELLO_WASM [--duration S] [--connections N]
                     [--threads N] [--rounds N]
 TARMAC_BIN is run as `TARMAC_BIN serve`. Needs wrk, nginx (nginx-light),
-openssl. TARMAC_CACHE_DIR is honoured.
+openssl: bench/http/install-tools.sh installs them (the bench-http build
+target runs it first). TARMAC_CACHE_DIR is honoured.
 """
 import argparse
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -107,6 +109,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    for tool in ("wrk", "nginx", "openssl"):
+        if shutil.which(tool, path=search) is None:
+            sys.exit("run_bench: %s is missing; run bench/http/install-tools.sh"
+                     % tool)
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as d:
         cert, key = os.path.join(d, "cert.crt"), os.path.join(d, "key.key")

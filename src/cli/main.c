@@ -12,9 +12,9 @@
 #include "callbacks/registry.h"
 #include "engine/engine.h"
 #include "log/log.h"
+#include "server/config.h"
 #include "server/serve.h"
 #include "util/buffer.h"
-#include "util/bytesize.h"
 #include "util/fdio.h"
 #include "version.h"
 
@@ -73,12 +73,13 @@ static int usage_error(const char *problem) {
 static tarmac_engine_t *engine_from_env(const tarmac_callbacks_t *callbacks) {
   tarmac_engine_config_t config = {.callbacks = callbacks};
   const char *limit = getenv("APP_WASM_MEMORY_LIMIT");
-  if (limit && *limit && tarmac_bytesize_parse(limit, &config.memory_limit) != 0) {
-    fprintf(stderr, "tarmac: APP_WASM_MEMORY_LIMIT=%s is not a byte size\n",
-            limit);
+  tarmac_error_t err;
+  if (limit && *limit &&
+      tarmac_server_config_memory_limit(limit, &config.memory_limit,
+                                        err.message, sizeof err.message) != 0) {
+    fprintf(stderr, "tarmac: %s\n", err.message);
     return NULL;
   }
-  tarmac_error_t err;
   tarmac_engine_t *engine = tarmac_engine_new(&config, &err);
   if (!engine) fprintf(stderr, "tarmac: %s\n", err.message);
   return engine;

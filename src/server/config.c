@@ -1,74 +1,168 @@
-/* Server settings from APP_* environment variables. */
+/* Server settings from APP_* environment variables. Every setting is one
+ * row of a table (name, kind, field, range), so loading, the single-value
+ * entry point used by `tarmac call` and the fuzzers, and the checks are one
+ * code path. Values are hostile: numbers are plain decimal digits, sizes
+ * may not overflow, and anything outside a setting's range (including zero
+ * where zero means nothing) is refused naming the variable and value. */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "runtime/runtime.h"
 #include "server/config.h"
 #include "util/bytesize.h"
 
-/* The variable's value, or NULL when unset or empty. */
-static const char *env(const char *name) {
-  const char *value = getenv(name);
-  return value && *value ? value : NULL;
+typedef enum { KIND_STRING, KIND_BOOL, KIND_UINT, KIND_SIZE } kind_t;
+
+typedef struct {
+  const char *name;
+  kind_t kind;
+  size_t offset; /* of the field in tarmac_server_config_t */
+  size_t size;   /* strings: the field's capacity */
+  uint64_t min, max;
+} setting_t;
+
+#define FIELD(f) offsetof(tarmac_server_config_t, f)
+#define STRING(n, f) {n, KIND_STRING, FIELD(f), sizeof(((tarmac_server_config_t *)0)->f), 0, 0}
+#define BOOL(n, f) {n, KIND_BOOL, FIELD(f), 0, 0, 1}
+#define UINT(n, f, lo, hi) {n, KIND_UINT, FIELD(f), 0, lo, hi}
+#define SIZE(n, f, lo, hi) {n, KIND_SIZE, FIELD(f), 0, lo, hi}
+
+/* Guest memory: at least one 64 KiB page, at most what the runtime hands
+ * out (TARMAC_RT_MAX_PAGES: wasm-rt.h keeps a memory's byte size in 32
+ * bits, so 65536 pages = 4 GiB cannot be represented). */
+#define GUEST_PAGE ((uint64_t)65536) /* wasm's page size, fixed by the spec */
+#define MEMORY_MIN GUEST_PAGE
+#define MEMORY_MAX ((uint64_t)TARMAC_RT_MAX_PAGES * GUEST_PAGE)
+/* Request bodies and header sections reach the guest base64-encoded in one
+ * 32-bit memory, and OpenSSL's base64 takes int lengths: 1 GiB is the most
+ * that can be honoured. */
+#define REQUEST_MAX ((uint64_t)1 << 30)
+
+/* In load order: APP_WASM_MODULE after APP_WASM_FUNCTION (it wins). */
+static const setting_t settings[] = {
+    STRING("APP_LISTEN_ADDR", listen_addr),
+    STRING("APP_CERT_FILE", cert_file),
+    STRING("APP_KEY_FILE", key_file),
+    STRING("APP_WASM_FUNCTION", wasm_module),
+    STRING("APP_WASM_MODULE", wasm_module),
+    BOOL("APP_ENABLE_TLS", enable_tls),
+    BOOL("APP_DEBUG", debug),
+    BOOL("APP_TRACE", trace),
+    BOOL("APP_DISABLE_LOGGING", disable_logging),
+    BOOL("APP_TEXT_LOG_FORMAT", text_log_format),
+    BOOL("APP_ENABLE_MAINTENANCE_MODE", maintenance_mode),
+    UINT("APP_EVENT_LOOPS", event_loops, 1, 256),
+    UINT("APP_MAX_THREADS_PER_LOOP", max_threads_per_loop, 2, 4096),
+    UINT("APP_HANDOFF_MS", handoff_ms, 1, 60000),
+    UINT("APP_WASM_POOL_SIZE", pool_size, 1, 100000),
+    SIZE("APP_WASM_MEMORY_LIMIT", memory_limit, MEMORY_MIN, MEMORY_MAX),
+    SIZE("APP_MAX_BODY_SIZE", max_body_bytes, 1, REQUEST_MAX),
+    SIZE("APP_MAX_HEADER_SIZE", max_header_bytes, 1, REQUEST_MAX),
+    UINT("APP_IDLE_TIMEOUT_MS", idle_timeout_ms, 1, 3600000),
+    UINT("APP_HTTP2_MAX_STREAMS", http2_max_streams, 1, 256),
+    UINT("APP_HTTP2_MAX_RESETS", http2_max_resets, 1, 1000000),
+    UINT("APP_SHUTDOWN_TIMEOUT_MS", shutdown_timeout_ms, 0, 3600000),
+};
+
+static const setting_t *find_setting(const char *name) {
+  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+    if (strcmp(settings[i].name, name) == 0) return &settings[i];
+  return NULL;
 }
 
-static int get_bool(const char *name, bool fallback, bool *out, char *err,
-                    size_t err_size) {
-  const char *v = env(name);
-  *out = fallback;
-  if (v == NULL) return 0;
+static int parse_bool(const setting_t *s, const char *v, bool *out,
+                      char *err, size_t err_size) {
   static const char *const yes[] = {"true", "1", "yes", "on", NULL};
   static const char *const no[] = {"false", "0", "no", "off", NULL};
   for (const char *const *t = yes; *t; t++)
     if (strcasecmp(v, *t) == 0) return *out = true, 0;
   for (const char *const *f = no; *f; f++)
     if (strcasecmp(v, *f) == 0) return *out = false, 0;
-  snprintf(err, err_size, "%s=%s is not a boolean (true or false)", name, v);
+  snprintf(err, err_size, "%s=%s is not a boolean (true or false)", s->name,
+           v);
   return -1;
 }
 
-static int get_uint(const char *name, unsigned fallback, unsigned min,
-                    unsigned max, unsigned *out, char *err, size_t err_size) {
-  const char *v = env(name);
-  *out = fallback;
-  if (v == NULL) return 0;
+/* Plain decimal digits only: strtoul would also take blanks, '+' and '-'
+ * (wrapping "-1" to a huge number). */
+static int parse_uint(const setting_t *s, const char *v, unsigned *out,
+                      char *err, size_t err_size) {
   char *end;
   errno = 0;
-  unsigned long n = strtoul(v, &end, 10);
-  if (errno != 0 || *end != '\0' || v[0] == '-' || n < min || n > max) {
-    snprintf(err, err_size, "%s=%s is not a whole number from %u to %u", name,
-             v, min, max);
+  unsigned long long n = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10)
+                                                     : 0;
+  if (v[0] < '0' || v[0] > '9' || errno != 0 || *end != '\0' || n < s->min ||
+      n > s->max) {
+    snprintf(err, err_size, "%s=%s is not a whole number from %llu to %llu",
+             s->name, v, (unsigned long long)s->min,
+             (unsigned long long)s->max);
     return -1;
   }
   *out = (unsigned)n;
   return 0;
 }
 
-static int get_size(const char *name, uint64_t fallback, uint64_t *out,
-                    char *err, size_t err_size) {
-  const char *v = env(name);
-  *out = fallback;
-  if (v == NULL) return 0;
-  if (tarmac_bytesize_parse(v, out) != 0 || *out == 0) {
+/* "64KiB" for exact multiples, else a plain byte count. */
+static void format_size(uint64_t bytes, char *out, size_t size) {
+  static const char *const units[] = {"GiB", "MiB", "KiB"};
+  for (int i = 0; i < 3; i++) {
+    uint64_t unit = (uint64_t)1 << (30 - 10 * i);
+    if (bytes >= unit && bytes % unit == 0) {
+      snprintf(out, size, "%llu%s", (unsigned long long)(bytes / unit),
+               units[i]);
+      return;
+    }
+  }
+  snprintf(out, size, "%llu byte%s", (unsigned long long)bytes,
+           bytes == 1 ? "" : "s");
+}
+
+static int parse_size(const setting_t *s, const char *v, uint64_t *out,
+                      char *err, size_t err_size) {
+  uint64_t n = UINT64_MAX;
+  int rc = tarmac_bytesize_parse(v, &n);
+  if (rc == -1) {
     snprintf(err, err_size,
-             "%s=%s is not a byte size (e.g. 10485760, 10M, 64KiB)", name, v);
+             "%s=%s is not a byte size (e.g. 10485760, 10M, 64KiB)", s->name,
+             v);
     return -1;
   }
+  if (rc != 0 || n < s->min || n > s->max) { /* -2: beyond 64 bits */
+    char lo[32], hi[32];
+    format_size(s->min, lo, sizeof lo);
+    format_size(s->max, hi, sizeof hi);
+    snprintf(err, err_size, "%s=%s is out of range: from %s to %s%s",
+             s->name, v, lo, hi,
+             s->max == MEMORY_MAX ? " (65535 pages: a 32-bit guest cannot "
+                                    "have more)" : "");
+    return -1;
+  }
+  *out = n;
   return 0;
 }
 
-static int get_string(const char *name, const char *fallback, char *out,
-                      size_t size, char *err, size_t err_size) {
-  const char *v = env(name);
-  if (v == NULL) v = fallback;
-  if (strlen(v) >= size) {
-    snprintf(err, err_size, "%s is too long", name);
+static int parse_value(const setting_t *s, const char *v,
+                       tarmac_server_config_t *c, char *err,
+                       size_t err_size) {
+  char *field = (char *)c + s->offset;
+  switch (s->kind) {
+    case KIND_BOOL: return parse_bool(s, v, (bool *)field, err, err_size);
+    case KIND_UINT: return parse_uint(s, v, (unsigned *)field, err, err_size);
+    case KIND_SIZE: return parse_size(s, v, (uint64_t *)field, err, err_size);
+    case KIND_STRING: break;
+  }
+  if (strlen(v) >= s->size) {
+    snprintf(err, err_size, "%s is too long (%zu bytes; at most %zu)",
+             s->name, strlen(v), s->size - 1);
     return -1;
   }
-  strcpy(out, v);
+  strcpy(field, v);
   return 0;
 }
 
@@ -77,49 +171,55 @@ static unsigned cpu_count(void) {
   return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
 }
 
+void tarmac_server_config_defaults(tarmac_server_config_t *c) {
+  memset(c, 0, sizeof(*c));
+  strcpy(c->listen_addr, "0.0.0.0:8443");
+  strcpy(c->cert_file, "/certs/cert.crt");
+  strcpy(c->key_file, "/certs/key.key");
+  strcpy(c->wasm_module, "/module/tarmac_module.wasm");
+  c->enable_tls = true;
+  c->event_loops = cpu_count();
+  c->max_threads_per_loop = 64;
+  c->handoff_ms = 10;
+  c->pool_size = 0; /* 2 per event loop, once the loops are known */
+  c->memory_limit = 0;
+  c->max_body_bytes = 10u << 20;
+  c->max_header_bytes = 64u << 10;
+  c->idle_timeout_ms = 10000;
+  c->http2_max_streams = 100;
+  c->http2_max_resets = 100;
+  c->shutdown_timeout_ms = 10000;
+}
+
+int tarmac_server_config_set(tarmac_server_config_t *c, const char *name,
+                             const char *value, char *err, size_t err_size) {
+  const setting_t *s = find_setting(name);
+  if (s == NULL) {
+    snprintf(err, err_size, "%s is not a setting", name);
+    return -1;
+  }
+  return parse_value(s, value, c, err, err_size);
+}
+
+int tarmac_server_config_memory_limit(const char *value, uint64_t *out,
+                                      char *err, size_t err_size) {
+  tarmac_server_config_t c;
+  tarmac_server_config_defaults(&c);
+  if (tarmac_server_config_set(&c, "APP_WASM_MEMORY_LIMIT", value, err,
+                               err_size) != 0)
+    return -1;
+  *out = c.memory_limit;
+  return 0;
+}
+
 int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
                               size_t err_size) {
-  memset(c, 0, sizeof(*c));
-  const char *module_var =
-      env("APP_WASM_MODULE") ? "APP_WASM_MODULE" : "APP_WASM_FUNCTION";
-  if (get_string("APP_LISTEN_ADDR", "0.0.0.0:8443", c->listen_addr,
-                 sizeof(c->listen_addr), err, err_size) ||
-      get_string("APP_CERT_FILE", "/certs/cert.crt", c->cert_file,
-                 sizeof(c->cert_file), err, err_size) ||
-      get_string("APP_KEY_FILE", "/certs/key.key", c->key_file,
-                 sizeof(c->key_file), err, err_size) ||
-      get_string(module_var, "/module/tarmac_module.wasm", c->wasm_module,
-                 sizeof(c->wasm_module), err, err_size) ||
-      get_bool("APP_ENABLE_TLS", true, &c->enable_tls, err, err_size) ||
-      get_bool("APP_DEBUG", false, &c->debug, err, err_size) ||
-      get_bool("APP_TRACE", false, &c->trace, err, err_size) ||
-      get_bool("APP_DISABLE_LOGGING", false, &c->disable_logging, err,
-               err_size) ||
-      get_bool("APP_TEXT_LOG_FORMAT", false, &c->text_log_format, err,
-               err_size) ||
-      get_bool("APP_ENABLE_MAINTENANCE_MODE", false, &c->maintenance_mode,
-               err, err_size) ||
-      get_uint("APP_EVENT_LOOPS", cpu_count(), 1, 256, &c->event_loops, err,
-               err_size) ||
-      get_uint("APP_MAX_THREADS_PER_LOOP", 64, 2, 4096,
-               &c->max_threads_per_loop, err, err_size) ||
-      get_uint("APP_HANDOFF_MS", 10, 1, 60000, &c->handoff_ms, err,
-               err_size) ||
-      get_uint("APP_WASM_POOL_SIZE", 2 * c->event_loops, 1, 100000,
-               &c->pool_size, err, err_size) ||
-      get_size("APP_WASM_MEMORY_LIMIT", 0, &c->memory_limit, err, err_size) ||
-      get_size("APP_MAX_BODY_SIZE", 10u << 20, &c->max_body_bytes, err,
-               err_size) ||
-      get_size("APP_MAX_HEADER_SIZE", 64u << 10, &c->max_header_bytes, err,
-               err_size) ||
-      get_uint("APP_IDLE_TIMEOUT_MS", 10000, 1, 3600000, &c->idle_timeout_ms,
-               err, err_size) ||
-      get_uint("APP_HTTP2_MAX_STREAMS", 100, 1, 256, &c->http2_max_streams,
-               err, err_size) ||
-      get_uint("APP_HTTP2_MAX_RESETS", 100, 1, 1000000, &c->http2_max_resets,
-               err, err_size) ||
-      get_uint("APP_SHUTDOWN_TIMEOUT_MS", 10000, 0, 3600000,
-               &c->shutdown_timeout_ms, err, err_size))
-    return -1;
+  tarmac_server_config_defaults(c);
+  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+    const char *v = getenv(settings[i].name);
+    if (v == NULL || *v == '\0') continue; /* unset or empty: default */
+    if (parse_value(&settings[i], v, c, err, err_size) != 0) return -1;
+  }
+  if (c->pool_size == 0) c->pool_size = 2 * c->event_loops;
   return 0;
 }

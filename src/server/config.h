@@ -23,18 +23,33 @@ typedef struct {
   unsigned max_threads_per_loop; /* APP_MAX_THREADS_PER_LOOP, 64 */
   unsigned handoff_ms;       /* APP_HANDOFF_MS, 10 */
   unsigned pool_size;        /* APP_WASM_POOL_SIZE, 2 per event loop */
-  uint64_t memory_limit;     /* APP_WASM_MEMORY_LIMIT, 0 = engine default */
-  uint64_t max_body_bytes;   /* APP_MAX_BODY_SIZE, 10 MiB */
-  uint64_t max_header_bytes; /* APP_MAX_HEADER_SIZE, 64 KiB */
+  uint64_t memory_limit;     /* APP_WASM_MEMORY_LIMIT, 0 = engine default;
+                                64 KiB to 65535 pages */
+  uint64_t max_body_bytes;   /* APP_MAX_BODY_SIZE, 10 MiB; at most 1 GiB */
+  uint64_t max_header_bytes; /* APP_MAX_HEADER_SIZE, 64 KiB; at most 1 GiB */
   unsigned idle_timeout_ms;  /* APP_IDLE_TIMEOUT_MS, 10000 */
   unsigned http2_max_streams;  /* APP_HTTP2_MAX_STREAMS, 100 */
   unsigned http2_max_resets;   /* APP_HTTP2_MAX_RESETS, 100 per second */
   unsigned shutdown_timeout_ms; /* APP_SHUTDOWN_TIMEOUT_MS, 10000 */
 } tarmac_server_config_t;
 
-/* Fills config from the environment. 0, or -1 with one line in err naming
- * the variable and what is wrong with its value. */
+/* Fills config from the environment: defaults, then every APP_* variable
+ * that is set and not empty. 0, or -1 with one line in err naming the
+ * variable, its value and what is wrong with it. */
 int tarmac_server_config_load(tarmac_server_config_t *config, char *err,
                               size_t err_size);
+
+/* The defaults (pool_size 0: "2 per event loop", resolved by _load). */
+void tarmac_server_config_defaults(tarmac_server_config_t *config);
+
+/* Sets one setting (name "APP_...") from its text exactly as _load would.
+ * 0, or -1 with err as for _load (also for an unknown name). */
+int tarmac_server_config_set(tarmac_server_config_t *config, const char *name,
+                             const char *value, char *err, size_t err_size);
+
+/* APP_WASM_MEMORY_LIMIT's text checked as the server checks it (for
+ * `tarmac call`): 0 and *out set, or -1 with err set. */
+int tarmac_server_config_memory_limit(const char *value, uint64_t *out,
+                                      char *err, size_t err_size);
 
 #endif

@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 
 #include "server/envelope.h"
+#include "server/envelope_internal.h"
+#include "util/utf8.h"
 
 int tarmac_base64_encode(const uint8_t *data, size_t len,
                          tarmac_buffer_t *out) {
@@ -46,27 +48,6 @@ int tarmac_base64_decode(const char *text, size_t len, tarmac_buffer_t *out) {
  * objects: it is on every request's path); responses are parsed with
  * jansson. */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there
- * are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF
- * included). */
-static size_t utf8_sequence(const unsigned char *s, size_t len) {
-  unsigned char c = s[0];
-  size_t n;
-  uint32_t min, cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80, cp = c & 0x1F;
-  else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800, cp = c & 0x0F;
-  else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000, cp = c & 0x07;
-  else return 0;
-  if (len < n) return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
 /* Appends the bytes of a JSON string's content: escapes what JSON needs
  * escaped; bytes that are not UTF-8 (possible in header values) are taken
  * as Latin-1. 0 or -1. */
@@ -84,7 +65,7 @@ static int append_json_chars(tarmac_buffer_t *out, const char *text,
       i++;
       continue;
     }
-    size_t n = utf8_sequence(s + i, len - i);
+    size_t n = tarmac_utf8_sequence(s + i, len - i);
     if (n == 0) { /* Latin-1 byte as a two-byte UTF-8 sequence */
       *w++ = (uint8_t)(0xC0 | (c >> 6));
       *w++ = (uint8_t)(0x80 | (c & 0x3F));
@@ -119,6 +100,17 @@ static int append_json_string(tarmac_buffer_t *out, const char *text,
   return tarmac_buffer_append(out, "\"", 1);
 }
 
+/* Where a chunk of name[start..] may end at or before `end` without
+ * cutting a UTF-8 sequence in two (each half would read as Latin-1):
+ * before the lead byte of a sequence whose continuation bytes reach `end`. */
+static size_t chunk_end(const char *name, size_t start, size_t end,
+                        size_t len) {
+  if (end >= len) return len;
+  for (size_t k = end; k + 3 >= end && k > start; k--)
+    if (((unsigned char)name[k] & 0xC0) != 0x80) return k;
+  return end; /* four continuation bytes: no valid sequence spans end */
+}
+
 /* "content-type" -> "Content-Type", as Go's net/http (the seed) did;
  * converted a chunk at a time, then escaped like any string content. */
 static int append_canonical_name(tarmac_buffer_t *out, const char *name,
@@ -126,7 +118,7 @@ static int append_canonical_name(tarmac_buffer_t *out, const char *name,
   char chunk[256];
   bool upper = true;
   for (size_t done = 0; done < len;) {
-    size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+    size_t n = chunk_end(name, done, done + sizeof(chunk), len) - done;
     for (size_t i = 0; i < n; i++) {
       unsigned char c = (unsigned char)name[done + i];
       chunk[i] = (char)(upper ? toupper(c) : tolower(c));
@@ -249,9 +241,9 @@ static int parse_headers(json_t *root, tarmac_http_response_t *res,
 
 /* The reference parse: a jansson tree. Defines what a valid envelope is and
  * names what is wrong with an invalid one. */
-static int parse_response_tree(const uint8_t *data, size_t len,
-                               tarmac_http_response_t *res, char *err,
-                               size_t err_size) {
+int tarmac_envelope_response_reference(const uint8_t *data, size_t len,
+                                       tarmac_http_response_t *res, char *err,
+                                       size_t err_size) {
   tarmac_http_response_reset(res);
   json_error_t jerr;
   json_t *root = json_loadb((const char *)data, len, 0, &jerr);
@@ -307,13 +299,15 @@ typedef struct {
   const char *name;    /* header name whose value comes next */
   size_t name_len;
   char name_copy[STREAM_NAME_MAX];
+  yajl_handle parser;  /* for the offset where the root object ends */
+  size_t root_end;     /* bytes up to the root's '}', 0 until then */
 } stream_t;
 
 /* Text jansson takes as it is: valid UTF-8 without NUL. */
 static bool strict_text(const unsigned char *s, size_t len) {
   for (size_t i = 0; i < len;) {
     if (s[i] >= 0x80) {
-      size_t n = utf8_sequence(s + i, len - i);
+      size_t n = tarmac_utf8_sequence(s + i, len - i);
       if (n == 0) return false;
       i += n;
     } else if (s[i] == 0) {
@@ -431,8 +425,20 @@ static int on_start_map(void *ctx) {
 
 static int on_end_map(void *ctx) {
   stream_t *st = ctx;
-  st->depth--;
+  if (--st->depth == 0) st->root_end = yajl_get_bytes_consumed(st->parser);
   return 1;
+}
+
+/* yajl takes an unfinished token after the document (`{} "`) for input
+ * still to come and accepts the document: only JSON white space may
+ * follow the root object. */
+static bool only_space_after(const uint8_t *data, size_t len, size_t from) {
+  if (from == 0 || from > len) return false;
+  for (size_t i = from; i < len; i++)
+    if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' &&
+        data[i] != '\r')
+      return false;
+  return true;
 }
 
 static int on_start_array(void *ctx) { return 0; }
@@ -493,8 +499,10 @@ static void *arena_realloc(void *ctx, void *p, size_t size) {
 
 /* true when the document was a valid envelope and res holds it; false
  * when the tree parse has to decide (res then unspecified). */
-static bool parse_response_stream(const uint8_t *data, size_t len,
-                                  tarmac_http_response_t *res) {
+bool tarmac_envelope_response_fast(const uint8_t *data, size_t len,
+                                   tarmac_http_response_t *res) {
+  tarmac_http_response_reset(res);
+  res->status = 200;
   if (has_lenient_spots(data, len)) return false;
   stream_t st = {.res = res, .text = data, .text_len = len};
   stack_arena_t arena;
@@ -502,17 +510,16 @@ static bool parse_response_stream(const uint8_t *data, size_t len,
   yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, &arena};
   yajl_handle parser = yajl_alloc(&stream_callbacks, &funcs, &st);
   if (parser == NULL) return false;
+  st.parser = parser;
   bool ok = yajl_parse(parser, data, len) == yajl_status_ok &&
             yajl_complete_parse(parser) == yajl_status_ok;
   yajl_free(parser);
-  return ok && st.depth == 0;
+  return ok && st.depth == 0 && only_space_after(data, len, st.root_end);
 }
 
 int tarmac_envelope_response(const uint8_t *data, size_t len,
                              tarmac_http_response_t *res, char *err,
                              size_t err_size) {
-  tarmac_http_response_reset(res);
-  res->status = 200;
-  if (parse_response_stream(data, len, res)) return 0;
-  return parse_response_tree(data, len, res, err, err_size);
+  if (tarmac_envelope_response_fast(data, len, res)) return 0;
+  return tarmac_envelope_response_reference(data, len, res, err, err_size);
 }

@@ -1,16 +1,15 @@
 #include "util/bytesize.h"
 
-#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
-#include <strings.h>
 
 int tarmac_bytesize_parse(const char *text, uint64_t *out) {
-  if (!text || !isdigit((unsigned char)*text)) return -1;
+  if (!text || *text < '0' || *text > '9') return -1; /* no blank, sign */
   errno = 0;
   char *end;
   unsigned long long value = strtoull(text, &end, 10);
-  if (errno != 0) return -1;
+  bool overflow = errno == ERANGE;
   unsigned shift = 0;
   switch (*end) {
     case 'k': case 'K': shift = 10; end++; break;
@@ -21,7 +20,7 @@ int tarmac_bytesize_parse(const char *text, uint64_t *out) {
   if (shift && (*end == 'i' || *end == 'I')) end++;
   if (*end == 'b' || *end == 'B') end++;
   if (*end != '\0') return -1;
-  if (shift && value > (UINT64_MAX >> shift)) return -1;
+  if (overflow || value > (UINT64_MAX >> shift)) return -2;
   *out = (uint64_t)value << shift;
   return 0;
 }

@@ -6,7 +6,9 @@
 
 #include <stdint.h>
 
-/* 0 and *out set, or -1 when the text is not a size or overflows. */
+/* 0 and *out set; -1 when the text is not a size (only digits, then an
+ * optional suffix: no blanks, signs or other characters); -2 when it is a
+ * size beyond 64 bits. */
 int tarmac_bytesize_parse(const char *text, uint64_t *out);
 
 #endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what bench/http/run_bench.py needs beyond scripts/install-deps.sh:
+# wrk (the load generator) and nginx (nginx-light, the reference server).
+# run_bench.py starts nginx itself, with its own configuration, on free
+# ports: the package's system service is not wanted. When this script
+# installs nginx, it keeps Debian from starting the service (a policy-rc.d
+# for the install, an nginx already running is not touched) and disables
+# it afterwards, so nothing is left listening on port 80.
+# Idempotent: when both are present it does nothing.
+set -euo pipefail
+
+missing=()
+for pkg in wrk nginx-light; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+installing_nginx=false
+[[ " ${missing[*]} " == *" nginx-light "* ]] && installing_nginx=true
+
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if $installing_nginx && [ ! -e "$policy" ]; then
+  # exit status 101: "action forbidden", invoke-rc.d starts no service
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=true
+fi
+cleanup() { if $own_policy; then $SUDO rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+echo "bench/http: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+if $installing_nginx; then
+  # Not started at boot either (systemd, or sysvinit links).
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+  elif command -v update-rc.d >/dev/null; then
+    $SUDO update-rc.d nginx disable >/dev/null 2>&1 || true
+  fi
+fi

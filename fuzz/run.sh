@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the fuzz targets with clang + libFuzzer (build-fuzz/) and runs each
+# for a bounded, seeded time, starting from its corpus in fuzz/corpus/<target>
+# (new inputs go to a scratch directory: the committed corpus stays as it is).
+#
+# usage: fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]   (default 20, all)
+# A target that finds a crash, leak or property violation fails; its input is
+# saved as build-fuzz/artifacts/<target>-crash-<sha1>. The last line is
+# "N passed, N failed" (targets); the exit status is non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-20}
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(wasm_binary config base64 envelope_request envelope_response)
+fi
+
+mkdir -p build-fuzz/artifacts
+if ! { cmake -S fuzz -B build-fuzz -DCMAKE_C_COMPILER=clang \
+         -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+       cmake --build build-fuzz -j"$(nproc 2>/dev/null || echo 2)"; } \
+       >build-fuzz/build.log 2>&1; then
+  tail -30 build-fuzz/build.log
+  echo "fuzz: the targets do not build"
+  echo "0 passed, ${#targets[@]} failed"
+  exit 1
+fi
+
+passed=0
+failed=0
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+for t in "${targets[@]}"; do
+  mkdir -p "$scratch/$t"
+  args=(-seed=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048
+        -artifact_prefix="build-fuzz/artifacts/$t-")
+  [ "$t" = envelope_response ] && args+=(-dict=fuzz/json.dict)
+  if "build-fuzz/fuzz_$t" "${args[@]}" "$scratch/$t" "fuzz/corpus/$t" \
+       >"build-fuzz/$t.log" 2>&1; then
+    echo "fuzz_$t: passed ($(grep -o 'Done [0-9]* runs' "build-fuzz/$t.log"))"
+    passed=$((passed + 1))
+  else
+    echo "fuzz_$t: FAILED (build-fuzz/$t.log):"
+    grep -aE 'property violated|ERROR:|SUMMARY:|runtime error|artifact' \
+      "build-fuzz/$t.log" | head -10
+    failed=$((failed + 1))
+  fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

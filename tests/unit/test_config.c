@@ -1,0 +1,143 @@
+/* Unit tests of configuration values: util/bytesize and server/config.
+ * Hostile values (signs, blanks, trailing garbage, overflow in suffixes,
+ * zero where zero means nothing, values the engine cannot honour) are
+ * refused with a message naming the variable and the value. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/config.h"
+#include "test.h"
+#include "util/bytesize.h"
+
+static void test_bytesize(void) {
+  uint64_t v = 0;
+  CHECK_EQ_INT(tarmac_bytesize_parse("0", &v), 0);
+  CHECK_EQ_INT(v, 0);
+  CHECK_EQ_INT(tarmac_bytesize_parse("64KiB", &v), 0);
+  CHECK_EQ_INT(v, 65536);
+  CHECK_EQ_INT(tarmac_bytesize_parse("10m", &v), 0);
+  CHECK_EQ_INT(v, 10 << 20);
+  CHECK_EQ_INT(tarmac_bytesize_parse("3GB", &v), 0);
+  CHECK(v == 3ull << 30);
+  CHECK_EQ_INT(tarmac_bytesize_parse("17179869183G", &v), 0);
+  CHECK(v == 17179869183ull << 30);
+  static const char *const bad[] = {"", " 1", "+1", "-1", "1 ", "1K ", "1x",
+                                    "1iB", "1KiBB", "0x10", "1T", "K", NULL};
+  for (const char *const *b = bad; *b; b++) {
+    CHECK_EQ_INT(tarmac_bytesize_parse(*b, &v), -1);
+    if (tarmac_bytesize_parse(*b, &v) != -1) fprintf(stderr, "  \"%s\"\n", *b);
+  }
+  CHECK_EQ_INT(tarmac_bytesize_parse("17179869184G", &v), -2);
+  CHECK_EQ_INT(tarmac_bytesize_parse("18446744073709551616", &v), -2);
+  CHECK_EQ_INT(tarmac_bytesize_parse("18446744073709551615", &v), 0);
+  CHECK(v == UINT64_MAX);
+}
+
+/* set(name, value) fails and the message names both and holds `text`. */
+static void expect_refused(const char *name, const char *value,
+                           const char *text, int line) {
+  tarmac_server_config_t c;
+  char err[512] = "", want[256];
+  tarmac_server_config_defaults(&c);
+  snprintf(want, sizeof want, "%s=%s ", name, value);
+  bool ok = tarmac_server_config_set(&c, name, value, err, sizeof err) == -1 &&
+            strstr(err, want) != NULL && strstr(err, text) != NULL;
+  CHECK(ok);
+  if (!ok) fprintf(stderr, "  line %d: %s=%s gave \"%s\"\n", line, name, value,
+                   err);
+}
+
+#define REFUSED(n, v, t) expect_refused((n), (v), (t), __LINE__)
+
+static void test_memory_limit(void) {
+  uint64_t v = 0;
+  char err[512];
+  REFUSED("APP_WASM_MEMORY_LIMIT", "5G", "out of range: from 64KiB to "
+                                         "4194240KiB (65535 pages");
+  REFUSED("APP_WASM_MEMORY_LIMIT", "4GiB", "out of range");
+  REFUSED("APP_WASM_MEMORY_LIMIT", "4294901761", "out of range");
+  REFUSED("APP_WASM_MEMORY_LIMIT", "65535", "out of range");
+  REFUSED("APP_WASM_MEMORY_LIMIT", "0", "out of range");
+  REFUSED("APP_WASM_MEMORY_LIMIT", "99999999999G", "out of range");
+  REFUSED("APP_WASM_MEMORY_LIMIT", "-1", "is not a byte size");
+  REFUSED("APP_WASM_MEMORY_LIMIT", "256MiB of RAM", "is not a byte size");
+  CHECK_EQ_INT(tarmac_server_config_memory_limit("4294901760", &v, err,
+                                                 sizeof err), 0);
+  CHECK(v == 65535ull * 65536);
+  CHECK_EQ_INT(tarmac_server_config_memory_limit("64K", &v, err, sizeof err),
+               0);
+  CHECK_EQ_INT(v, 65536);
+  CHECK_EQ_INT(tarmac_server_config_memory_limit("5G", &v, err, sizeof err),
+               -1);
+}
+
+static void test_numbers(void) {
+  REFUSED("APP_MAX_BODY_SIZE", "0", "out of range: from 1 byte to 1GiB");
+  REFUSED("APP_MAX_BODY_SIZE", "2G", "out of range");
+  REFUSED("APP_MAX_BODY_SIZE", "17179869184G", "out of range");
+  REFUSED("APP_MAX_HEADER_SIZE", "0", "out of range");
+  REFUSED("APP_MAX_HEADER_SIZE", "64KiBs", "is not a byte size");
+  REFUSED("APP_EVENT_LOOPS", "0", "not a whole number from 1 to 256");
+  REFUSED("APP_EVENT_LOOPS", "+4", "not a whole number");
+  REFUSED("APP_EVENT_LOOPS", " 4", "not a whole number");
+  REFUSED("APP_EVENT_LOOPS", "4 ", "not a whole number");
+  REFUSED("APP_EVENT_LOOPS", "-1", "not a whole number");
+  REFUSED("APP_WASM_POOL_SIZE", "18446744073709551617", "not a whole number");
+  REFUSED("APP_WASM_POOL_SIZE", "4294967297", "not a whole number");
+  REFUSED("APP_HANDOFF_MS", "0", "from 1 to 60000");
+  REFUSED("APP_MAX_THREADS_PER_LOOP", "1", "from 2 to 4096");
+  REFUSED("APP_IDLE_TIMEOUT_MS", "10s", "not a whole number");
+  REFUSED("APP_HTTP2_MAX_STREAMS", "257", "from 1 to 256");
+  REFUSED("APP_SHUTDOWN_TIMEOUT_MS", "3600001", "from 0 to 3600000");
+  REFUSED("APP_ENABLE_TLS", "maybe", "is not a boolean");
+  tarmac_server_config_t c;
+  char err[512];
+  tarmac_server_config_defaults(&c);
+  CHECK_EQ_INT(tarmac_server_config_set(&c, "APP_MAX_BODY_SIZE", "1GiB", err,
+                                        sizeof err), 0);
+  CHECK_EQ_INT(c.max_body_bytes, 1 << 30);
+  CHECK_EQ_INT(tarmac_server_config_set(&c, "APP_SHUTDOWN_TIMEOUT_MS", "0",
+                                        err, sizeof err), 0);
+  CHECK_EQ_INT(c.shutdown_timeout_ms, 0);
+  CHECK_EQ_INT(tarmac_server_config_set(&c, "APP_NO_SUCH", "1", err,
+                                        sizeof err), -1);
+  CHECK(strstr(err, "APP_NO_SUCH is not a setting") != NULL);
+  char path[5000];
+  memset(path, 'a', sizeof path - 1);
+  path[sizeof path - 1] = '\0';
+  CHECK_EQ_INT(tarmac_server_config_set(&c, "APP_CERT_FILE", path, err,
+                                        sizeof err), -1);
+  CHECK(strstr(err, "APP_CERT_FILE is too long (4999 bytes; at most 4095)"));
+}
+
+/* Loading from the environment: empty means default; the first bad
+ * variable stops the load. */
+static void test_load(void) {
+  tarmac_server_config_t c;
+  char err[512];
+  setenv("APP_WASM_MEMORY_LIMIT", "", 1);
+  setenv("APP_EVENT_LOOPS", "3", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
+  CHECK_EQ_INT(c.memory_limit, 0);
+  CHECK_EQ_INT(c.pool_size, 6);
+  setenv("APP_WASM_MEMORY_LIMIT", "5G", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), -1);
+  CHECK(strstr(err, "APP_WASM_MEMORY_LIMIT=5G is out of range") != NULL);
+  setenv("APP_WASM_MEMORY_LIMIT", "1G", 1);
+  setenv("APP_WASM_POOL_SIZE", "5", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
+  CHECK(c.memory_limit == 1ull << 30);
+  CHECK_EQ_INT(c.pool_size, 5);
+  unsetenv("APP_WASM_MEMORY_LIMIT");
+  unsetenv("APP_EVENT_LOOPS");
+  unsetenv("APP_WASM_POOL_SIZE");
+}
+
+int main(void) {
+  test_bytesize();
+  test_memory_limit();
+  test_numbers();
+  test_load();
+  TEST_EXIT();
+}
