@@ -284,10 +284,14 @@ def test_fdlimit(workdir):
     status, _, body, _ = curl(server, "/echo", data=b"after")
     check(status == 200 and body == b"after", "served again after the "
           "descriptors were freed (%s %r)" % (status, body))
+    # Once per episode, not per attempt (one every 100 ms): a descriptor
+    # freed meanwhile (e.g. the readiness probe's connection closing late)
+    # may end an episode early, so episodes are counted by their end line.
     text = server.log_text()
-    check(text.count("cannot accept connections") == 1,
-          "the condition is logged once per episode (%d)"
-          % text.count("cannot accept connections"))
+    episodes = text.count("accepts connections again")
+    check(text.count("cannot accept connections") == episodes <= 3,
+          "the condition is logged once per episode (%d lines, %d episodes)"
+          % (text.count("cannot accept connections"), episodes))
     code, _ = stop_server(server)
     check(code == 0, "exit 0 after the descriptor episode (%s)" % code)
 
