@@ -84,8 +84,14 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited: " + self.log_text())
             try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.2):
-                    return
+                with socket.create_connection(("127.0.0.1", self.port),
+                                              0.2) as s:
+                    # free_port's port is in the ephemeral range: a connect
+                    # to it before the server listens can pick it as its own
+                    # source port and connect to itself (TCP simultaneous
+                    # open), which is not the server being ready
+                    if s.getsockname() != s.getpeername():
+                        return
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("server did not start: " + self.log_text())
