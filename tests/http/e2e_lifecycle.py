@@ -94,30 +94,32 @@ def test_handoff(workdir):
     # requests are answered by the new driver and their calls are reused.
     env = {"APP_EVENT_LOOPS": "1", "APP_HANDOFF_MS": "1",
            "APP_HTTP2_MAX_RESETS": "1000000"}
-    with Server(workdir, env=env) as server:
-        errors = []
-        t0 = time.time()
-        threads = echo_clients(server, errors, clients=8, rounds=150)
-        uris = ["/sleep/3", "/fast", "/fast"]
-        rc, lines = h2load(server, ["-n", "1500", "-c", "16", "-m", "20"],
-                           uris)
-        check(rc == 0 and h2load_ok(lines, 1500),
-              "HTTP/2 mix of slow and fast guests all answered: %r" % lines)
-        rc, lines = h2load(server, ["--h1", "-n", "1500", "-c", "128"], uris)
-        check(rc == 0 and h2load_ok(lines, 1500),
-              "HTTP/1.1 mix of slow and fast guests all answered: %r" % lines)
-        rc, lines = h2load(server, ["-n", "600", "-c", "2", "-m", "100"],
-                           ["/sleep/30", "/fast"])
-        check(rc == 0 and h2load_ok(lines, 600),
-              "two HTTP/2 connections, 100 streams each, 30 ms guests: %r"
-              % lines)
-        for t in threads:
-            t.join()
-        check(not errors, "HTTP/1.1 echo clients got every body back: %r"
-              % errors[:5])
-        print("hand-off stress in %.1f s" % (time.time() - t0))
-        check(server.proc.poll() is None, "server alive after the stress")
-    # __exit__: SIGTERM, exit code 0 checked
+    server = Server(workdir, env=env)
+    errors = []
+    t0 = time.time()
+    threads = echo_clients(server, errors, clients=8, rounds=150)
+    uris = ["/sleep/3", "/fast", "/fast"]
+    rc, lines = h2load(server, ["-n", "1500", "-c", "16", "-m", "20"],
+                       uris)
+    check(rc == 0 and h2load_ok(lines, 1500),
+          "HTTP/2 mix of slow and fast guests all answered: %r" % lines)
+    rc, lines = h2load(server, ["--h1", "-n", "1500", "-c", "128"], uris)
+    check(rc == 0 and h2load_ok(lines, 1500),
+          "HTTP/1.1 mix of slow and fast guests all answered: %r" % lines)
+    rc, lines = h2load(server, ["-n", "600", "-c", "2", "-m", "100"],
+                       ["/sleep/30", "/fast"])
+    check(rc == 0 and h2load_ok(lines, 600),
+          "two HTTP/2 connections, 100 streams each, 30 ms guests: %r"
+          % lines)
+    for t in threads:
+        t.join()
+    check(not errors, "HTTP/1.1 echo clients got every body back: %r"
+          % errors[:5])
+    print("hand-off stress in %.1f s" % (time.time() - t0))
+    check(server.proc.poll() is None, "server alive after the stress")
+    code, _ = stop_server(server)
+    check(code == 0, "exit 0 on SIGTERM after the stress (%s): %s"
+          % (code, open(server.log_path).read()[-4000:]))
 
 
 # ------------------------------------------------------------- drain
