@@ -41,8 +41,7 @@ static void thread_exit(http_loop_t *loop) {
   pthread_mutex_unlock(&server->done_lock);
 }
 
-void tarmac_http_crew_reclaim(http_loop_t *loop,
-                              h2o_multithread_message_t *wake) {
+void tarmac_http_crew_reclaim(http_loop_t *loop) {
   pthread_mutex_lock(&loop->crew_lock);
   if (loop->handoffs > loop->idle) {
     /* a baton nobody can pick up (no spare, no new thread): take it */
@@ -51,8 +50,12 @@ void tarmac_http_crew_reclaim(http_loop_t *loop,
     return;
   }
   atomic_fetch_add(&loop->returners, 1);
-  if (!loop->finished) h2o_multithread_send_message(&loop->wakeups, wake);
-  /* once the loop is finished nobody grants: the thread waits for exit */
+  /* Wake the driver with a message-less send: it only writes to the queue's
+   * pipe, so nothing of this thread or its call stays queued in h2o after
+   * the baton comes back (a message inside the call did, and was written
+   * to after the call had been reused or freed). The queue is alive: this
+   * thread's call is in flight, and a loop is torn down only with none. */
+  h2o_multithread_send_message(&loop->control, NULL);
   while (loop->returns == 0)
     pthread_cond_wait(&loop->crew_cond, &loop->crew_lock);
   loop->returns--;

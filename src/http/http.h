@@ -100,8 +100,9 @@ tarmac_http_server_t *tarmac_http_server_new(const tarmac_http_config_t *config,
 int tarmac_http_server_start(tarmac_http_server_t *server, char *err,
                              size_t err_size);
 /* Stops accepting, answers in-flight requests (bounded by
- * shutdown_timeout_ms) and waits for the threads. Returns false when some
- * thread is still inside a handler after the timeout (a guest that does
+ * shutdown_timeout_ms), closes every connection and waits for the threads;
+ * each loop is torn down by its own thread. Returns false when some thread
+ * is still inside a handler a second after the timeout (a guest that does
  * not return): the handler's data must then stay alive until exit. Call
  * once, from a thread that is not a loop thread. */
 bool tarmac_http_server_stop(tarmac_http_server_t *server);

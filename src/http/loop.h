@@ -27,7 +27,9 @@ typedef struct {
 
 /* One request from arrival to answer. Owned by the loop while pending, and
  * by the thread running its handler until that thread answers it (after a
- * takeover, once it has the loop back). */
+ * takeover, once it has the loop back). Nothing of a call is ever handed to
+ * h2o or to another thread beyond that ownership: h2o copies the answer,
+ * and a returner wakes the driver without a message (crew.c). */
 struct http_call {
   http_loop_t *loop;
   h2o_req_t *req;          /* NULL once h2o disposed the request */
@@ -35,7 +37,6 @@ struct http_call {
   uint64_t conn_id;
   int version;             /* 0x101, 0x200, ... */
   http_call_t *next;       /* pending list */
-  h2o_multithread_message_t message; /* wakes the driver for a returner */
   tarmac_http_request_t request; /* points into storage / headers */
   tarmac_http_header_t *headers;
   size_t header_cap;       /* entries headers has room for */
@@ -78,13 +79,16 @@ struct http_loop {
   h2o_evloop_t *evloop;
   h2o_context_t ctx;
   h2o_accept_ctx_t accept_ctx;
-  bool ctx_ready;
+  bool ctx_ready;       /* h2o state exists (false once torn down) */
+  bool started;         /* a crew was started: only it may tear down */
   int listen_fd;
   h2o_socket_t *listener;
-  h2o_multithread_receiver_t wakeups; /* a returner wants the loop back */
-  h2o_multithread_receiver_t control; /* stop requests */
+  /* stop requests (stop_message, from tarmac_http_server_stop) and
+   * message-less wake-ups from returners (crew.c) */
+  h2o_multithread_receiver_t control;
   h2o_multithread_message_t stop_message;
   h2o_timeout_entry_t run_entry; /* zero-timeout that runs pending calls */
+  h2o_timeout_entry_t accept_retry; /* accept() paused (accept.c) */
 
   /* driver-owned (whoever holds the baton) */
   tarmac_baton_t baton;
@@ -94,8 +98,13 @@ struct http_loop {
   http_call_t *spare_calls; /* answered calls kept for reuse, with buffers */
   unsigned spare_count;
   bool stopping;
+  bool closing; /* connections shut down; new calls answered 503 */
+  bool deadline_logged;
   uint64_t stop_deadline_ms;
   uint64_t drained_since_ms; /* 0 while calls are in flight */
+  h2o_linklist_t conns; /* open connections' sockets (accept.c) */
+  unsigned conn_count;
+  bool accept_starved; /* out of descriptors; logged once per episode */
   http_churn_slot_t churn[HTTP_CHURN_SLOTS];
   http_peer_slot_t peers[HTTP_PEER_SLOTS];
 
@@ -106,7 +115,7 @@ struct http_loop {
   unsigned idle;      /* parked spares */
   unsigned handoffs;  /* batons given to parked spares, not yet picked up */
   unsigned returns;   /* batons granted to returners, not yet picked up */
-  bool finished;      /* the loop is closed; crew threads exit */
+  bool finished;      /* the loop is torn down; crew threads exit */
   /* threads whose handler finished after the baton was taken; they wait,
    * inside h2o's call stack, for the driver to give the loop back */
   atomic_uint returners;
@@ -148,13 +157,24 @@ void tarmac_http_churn_note(http_loop_t *loop, uint64_t conn_id,
                             uint64_t now_ms);
 bool tarmac_http_churn_exceeded(const http_loop_t *loop, uint64_t conn_id);
 
+/* accept.c */
+/* Starts accepting on listen_fd (and initialises the connection registry).
+ * Driver, or the creating thread before any crew runs. */
+void tarmac_http_accept_start(http_loop_t *loop);
+/* Closes the listening socket (new connections are refused). Driver. */
+void tarmac_http_accept_close(http_loop_t *loop);
+/* Shuts down every open connection's socket; h2o then closes each one
+ * through its own error path within an iteration or two. Driver. */
+void tarmac_http_close_connections(http_loop_t *loop);
+
 /* crew.c */
 /* Starts a crew thread that drives the loop at once. Caller holds
  * crew_lock. 0 or an errno value. */
 int tarmac_http_crew_spawn(http_loop_t *loop);
 /* A thread whose handler returned after its baton was taken: blocks until
- * the loop is its own again (wakes the driver with `wake`). */
-void tarmac_http_crew_reclaim(http_loop_t *loop, h2o_multithread_message_t *wake);
+ * the loop is its own again (wakes the driver). The caller holds an
+ * in-flight call, so the loop cannot be torn down meanwhile. */
+void tarmac_http_crew_reclaim(http_loop_t *loop);
 /* Driver, outside h2o's call stack: when a returner waits, gives it the
  * baton and parks. true = this thread no longer drives. */
 bool tarmac_http_crew_yield(http_loop_t *loop);

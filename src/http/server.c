@@ -17,6 +17,13 @@
  * idle keep-alive connections are given before the loop closes. */
 #define DRAIN_GRACE_MS 300
 
+/* While stopping, the driver looks at the clock at least this often. */
+#define STOP_POLL_MS 50
+
+/* How long tarmac_http_server_stop waits beyond shutdown_timeout_ms for the
+ * loops to close their connections and for guests to return. */
+#define STOP_MARGIN_MS 1000
+
 /* h2o 2.2.5 cannot answer 413 on HTTP/2 once a body outgrows its limit (it
  * refuses the stream), so h2o's own limit sits this much above ours and
  * on_req answers 413 for bodies in between, on every protocol. */
@@ -99,34 +106,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   return 0;
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err) {
-  if (err != NULL) return;
-  http_loop_t *loop = listener->data;
-  h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-  if (sock != NULL) h2o_accept(&loop->accept_ctx, sock);
-}
-
-static void on_wakeup(h2o_multithread_receiver_t *receiver,
-                      h2o_linklist_t *messages) {
-  /* the driver's next turn of tarmac_http_loop_drive gives the loop back */
-  while (!h2o_linklist_is_empty(messages))
-    h2o_linklist_unlink(messages->next);
-}
-
 static void begin_shutdown(http_loop_t *loop) {
   if (loop->stopping) return;
   loop->stopping = true;
   loop->stop_deadline_ms =
       tarmac_http_now_ms() + loop->server->config.shutdown_timeout_ms;
-  if (loop->listener != NULL) {
-    h2o_socket_read_stop(loop->listener);
-    h2o_socket_close(loop->listener);
-    loop->listener = NULL;
-    loop->listen_fd = -1;
-  }
+  tarmac_http_accept_close(loop);
   h2o_context_request_shutdown(&loop->ctx);
 }
 
+/* The only message ever sent is the loop's stop_message (returners wake
+ * the loop without one), so any delivery means: stop. */
 static void on_control(h2o_multithread_receiver_t *receiver,
                        h2o_linklist_t *messages) {
   while (!h2o_linklist_is_empty(messages))
@@ -148,45 +138,69 @@ static void run_pending(h2o_timeout_entry_t *entry) {
       loop->in_flight--;
       continue;
     }
+    if (loop->closing) { /* stopping, connections closed: no new guests */
+      if (tarmac_http_response_set_text(&call->response, 503,
+                                        "server shutting down\n") != 0)
+        call->response.status = 503;
+      tarmac_http_call_finish(call);
+      continue;
+    }
     uint64_t token = tarmac_baton_enter(&loop->baton);
     config->handler(config->handler_data, &call->request, &call->response);
     if (!tarmac_baton_leave(&loop->baton, token))
-      tarmac_http_crew_reclaim(loop, &call->message);
+      tarmac_http_crew_reclaim(loop);
     tarmac_http_call_finish(call);
   }
 }
 
-static bool connections_open(http_loop_t *loop) {
-  return !h2o_linklist_is_empty(&loop->ctx.http1._conns) ||
-         !h2o_linklist_is_empty(&loop->ctx.http2._conns);
+/* Past the deadline, or idle connections had their grace: shut down every
+ * connection (h2o closes them on its next read or write) and start no
+ * more guests. Guests already running are waited for: the threads running
+ * them are inside this loop's h2o frames, so the loop cannot be torn down
+ * before they return (tarmac_http_server_stop gives up on them). */
+static void close_connections(http_loop_t *loop, uint64_t now) {
+  if (now >= loop->stop_deadline_ms && loop->in_flight > 0 &&
+      !loop->deadline_logged) {
+    loop->deadline_logged = true;
+    tarmac_logf(TARMAC_LOG_WARN,
+                "shutdown timeout: loop %u closes its connections with %u "
+                "request(s) unanswered", loop->index, loop->in_flight);
+  }
+  loop->closing = true;
+  tarmac_http_close_connections(loop);
 }
 
-static bool shutdown_done(http_loop_t *loop) {
+/* One step of a graceful stop, between h2o iterations. true = no call and
+ * no connection is left: the loop can be torn down. */
+static bool shutdown_step(http_loop_t *loop) {
+  if (loop->in_flight == 0 && loop->conn_count == 0) return true;
   uint64_t now = tarmac_http_now_ms();
-  if (now >= loop->stop_deadline_ms) return true;
   if (loop->in_flight > 0) {
     loop->drained_since_ms = 0;
-    return false;
+  } else if (loop->drained_since_ms == 0) {
+    loop->drained_since_ms = now;
   }
-  if (!connections_open(loop)) return true;
-  if (loop->drained_since_ms == 0) loop->drained_since_ms = now;
-  return now - loop->drained_since_ms >= DRAIN_GRACE_MS;
+  bool grace_over = loop->drained_since_ms != 0 &&
+                    now - loop->drained_since_ms >= DRAIN_GRACE_MS;
+  /* once closing, again on every step: a connection whose request was
+   * being handled is only now read or written again */
+  if (loop->closing || grace_over || now >= loop->stop_deadline_ms)
+    close_connections(loop, now);
+  return false;
 }
 
+/* Frees the loop's h2o state. On the thread that drove it (h2o's buffers
+ * belong to the crew's threads), with no call in flight and no connection
+ * open; or on the creating thread for a loop that never ran. */
 static void dispose_loop(http_loop_t *loop) {
   if (!loop->ctx_ready) return;
-  if (loop->listener != NULL) {
-    h2o_socket_read_stop(loop->listener);
-    h2o_socket_close(loop->listener);
-    loop->listener = NULL;
-  }
+  tarmac_http_accept_close(loop);
   /* h2o links the HTTP/2 graceful-shutdown timer on every shutdown request,
    * connections or not; h2o_context_dispose insists it is gone */
   if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
     h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
   if (h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_unlink(&loop->run_entry);
-  h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->wakeups);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
   h2o_multithread_queue_t *queue = loop->ctx.queue;
   h2o_context_dispose(&loop->ctx);
@@ -197,16 +211,10 @@ static void dispose_loop(http_loop_t *loop) {
   loop->ctx_ready = false;
 }
 
-/* The driver closes the loop: frees h2o's state when nothing is left in it
- * (otherwise it is left to process exit), then releases the crew. */
+/* The driver tears the loop down and releases the crew. */
 static void finish_loop(http_loop_t *loop) {
-  if (loop->in_flight == 0 && !connections_open(loop)) {
-    dispose_loop(loop);
-  } else {
-    tarmac_logf(TARMAC_LOG_WARN,
-                "shutdown timeout: loop %u leaves %u request(s) unanswered",
-                loop->index, loop->in_flight);
-  }
+  dispose_loop(loop);
+  tarmac_http_call_free_spares(loop);
   pthread_mutex_lock(&loop->crew_lock);
   loop->finished = true;
   pthread_cond_broadcast(&loop->crew_cond);
@@ -220,11 +228,11 @@ bool tarmac_http_loop_drive(http_loop_t *loop) {
       return false;
     /* calls left behind by a thread whose baton was taken */
     schedule_pending(loop);
-    if (loop->stopping && shutdown_done(loop)) {
+    if (loop->stopping && shutdown_step(loop)) {
       finish_loop(loop);
       return true;
     }
-    h2o_evloop_run(loop->evloop, loop->stopping ? 50 : INT32_MAX);
+    h2o_evloop_run(loop->evloop, loop->stopping ? STOP_POLL_MS : INT32_MAX);
   }
 }
 
@@ -263,13 +271,8 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->accept_ctx.ctx = &loop->ctx;
   loop->accept_ctx.hosts = server->globalconf.hosts;
   loop->accept_ctx.ssl_ctx = server->ssl_ctx;
-  loop->listener = h2o_evloop_socket_create(loop->evloop, loop->listen_fd,
-                                            H2O_SOCKET_FLAG_DONT_READ);
-  loop->listener->data = loop;
-  h2o_socket_read_start(loop->listener, on_accept);
+  tarmac_http_accept_start(loop);
   loop->run_entry.cb = run_pending;
-  h2o_multithread_register_receiver(loop->ctx.queue, &loop->wakeups,
-                                    on_wakeup);
   h2o_multithread_register_receiver(loop->ctx.queue, &loop->control,
                                     on_control);
   return 0;
@@ -352,6 +355,7 @@ int tarmac_http_server_start(tarmac_http_server_t *server, char *err,
                strerror(rc));
       return -1;
     }
+    loop->started = true;
   }
   int rc = pthread_create(&server->watchdog, NULL, tarmac_http_watchdog_main,
                           server);
@@ -371,14 +375,16 @@ int tarmac_http_server_port(const tarmac_http_server_t *server) {
 bool tarmac_http_server_stop(tarmac_http_server_t *server) {
   for (unsigned i = 0; i < server->loop_count; i++) {
     http_loop_t *loop = &server->loops[i];
-    if (loop->ctx_ready)
+    if (loop->started)
       h2o_multithread_send_message(&loop->control, &loop->stop_message);
   }
-  /* Loops finish within shutdown_timeout_ms; threads still inside a
-   * handler after that (a guest that never returns) are left to exit(). */
+  /* Loops close their connections by shutdown_timeout_ms and are torn down
+   * once the guests they run have returned; threads still inside a handler
+   * after the margin (a guest that never returns) are left to exit(), and
+   * so is their loop. */
   struct timespec deadline;
   clock_gettime(CLOCK_REALTIME, &deadline);
-  uint64_t wait_ms = server->config.shutdown_timeout_ms + 1000;
+  uint64_t wait_ms = server->config.shutdown_timeout_ms + STOP_MARGIN_MS;
   deadline.tv_sec += (time_t)(wait_ms / 1000);
   deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
   if (deadline.tv_nsec >= 1000000000L) {
@@ -408,6 +414,9 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
   if (threads_left) return; /* still in use by stuck threads: leave it */
   for (unsigned i = 0; i < server->loop_count; i++) {
     http_loop_t *loop = &server->loops[i];
+    /* a started loop was torn down by its own driver before its crew
+     * ended; only a loop that never ran is disposed here, by the thread
+     * that created it */
     dispose_loop(loop);
     tarmac_http_call_free_spares(loop);
     pthread_mutex_destroy(&loop->crew_lock);

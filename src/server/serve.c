@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "callbacks/registry.h"
@@ -36,6 +37,25 @@ static void configure_logging(const tarmac_server_config_t *config) {
   if (config->trace) log.min_level = TARMAC_LOG_TRACE;
   if (config->disable_logging) log.min_level = TARMAC_LOG_OFF;
   tarmac_log_configure(&log);
+}
+
+/* Every connection holds a descriptor, and the soft limit is often a
+ * small default (1024) below what the hard limit allows: use it all. */
+static void raise_descriptor_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    tarmac_logf(TARMAC_LOG_WARN, "cannot read the descriptor limit: %s",
+                strerror(errno));
+    return;
+  }
+  if (rl.rlim_cur == rl.rlim_max) return;
+  rlim_t soft = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    tarmac_logf(TARMAC_LOG_WARN,
+                "cannot raise the descriptor limit from %llu to %llu: %s",
+                (unsigned long long)soft, (unsigned long long)rl.rlim_max,
+                strerror(errno));
 }
 
 static int startup_error(const char *fmt, const char *detail) {
@@ -157,6 +177,7 @@ int tarmac_serve_main(int argc, char **argv) {
   if (tarmac_server_config_load(&s.config, err, sizeof(err)) != 0)
     return startup_error("%s", err);
   configure_logging(&s.config);
+  raise_descriptor_limit();
   /* Every thread started from here on inherits the blocked signals; this
    * thread receives them with sigwait. */
   sigset_t signals;

@@ -9,7 +9,12 @@
  *   /slow          sleeps 2 s in WASI poll_oneoff, then echoes
  *   /spin          computes for about 1.5 s without host calls, then echoes
  *   /forever       computes for a day (a guest that does not return)
- *   anything else  echoes the request envelope (the seed's example) */
+ *   /sleep/<ms>    sleeps <ms> milliseconds in WASI poll_oneoff, then echoes
+ *   /spin/<ms>     computes for <ms> milliseconds, then echoes
+ * The long-running ones (/slow, /spin, /forever, /sleep/, /spin/) first log
+ * "started <path>" at info level: tests wait for that line to know that the
+ * guest runs, instead of sleeping and hoping.  *   anything else  echoes the request envelope (the seed's example) */
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,6 +67,25 @@ static void spin(double seconds) {
     for (int i = 0; i < 1000000; i++) counter++;
 }
 
+/* The decimal number of milliseconds at text (at most a day). */
+static long parse_ms(const char *text) {
+  long ms = 0;
+  for (; *text >= '0' && *text <= '9' && ms < 86400000; text++)
+    ms = ms * 10 + (*text - '0');
+  return ms;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static bool long_running(const char *p) {
+  return strcmp(p, "/slow") == 0 || strcmp(p, "/spin") == 0 ||
+         strcmp(p, "/forever") == 0 || strncmp(p, "/sleep/", 7) == 0 ||
+         strncmp(p, "/spin/", 6) == 0;
+}
+
 static int handle(const uint8_t *payload, size_t len) {
   find_path((const char *)payload);
   if (strcmp(path, "/status") == 0)
@@ -75,12 +99,15 @@ static int handle(const uint8_t *payload, size_t len) {
     return tarmac_respond_str("{\"payload\":\"!!!!\"}");
   if (strcmp(path, "/bad-status") == 0)
     return tarmac_respond_str("{\"status_code\":42}");
+  if (long_running(path)) tarmac_log_info("started %s", path);
   if (strcmp(path, "/slow") == 0) {
     struct timespec two = {2, 0};
     nanosleep(&two, NULL);
   }
   if (strcmp(path, "/spin") == 0) spin(1.5);
   if (strcmp(path, "/forever") == 0) spin(86400.0);
+  if (strncmp(path, "/sleep/", 7) == 0) sleep_ms(parse_ms(path + 7));
+  if (strncmp(path, "/spin/", 6) == 0) spin((double)parse_ms(path + 6) / 1e3);
   return tarmac_respond(payload, len);
 }
 
