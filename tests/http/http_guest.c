@@ -9,7 +9,12 @@
  *   /slow          sleeps 2 s in WASI poll_oneoff, then echoes
  *   /spin          computes for about 1.5 s without host calls, then echoes
  *   /forever       computes for a day (a guest that does not return)
+ *   /respond/<N>   answers status_code N with header X-Route: respond and
+ *                  the request's body as its payload (N in 100..599 is
+ *                  passed as is, so the server's checks can be tested)
  *   anything else  echoes the request envelope (the seed's example) */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,6 +67,22 @@ static void spin(double seconds) {
     for (int i = 0; i < 1000000; i++) counter++;
 }
 
+/* /respond/<N>: status N, the request body (its base64 text, copied from
+ * the request envelope's "payload") as the payload. */
+static int respond_with_status(const char *envelope, const char *status) {
+  static char out[256 * 1024];
+  static const char key[] = "\"payload\":\"";
+  const char *body = strstr(envelope, key);
+  body = body ? body + sizeof(key) - 1 : "";
+  size_t body_len = strcspn(body, "\"");
+  int n = snprintf(out, sizeof(out),
+                   "{\"status_code\":%d,\"headers\":{\"X-Route\":\"respond\"},"
+                   "\"payload\":\"%.*s\"}",
+                   atoi(status), (int)body_len, body);
+  if (n < 0 || (size_t)n >= sizeof(out)) return tarmac_fail("body too large");
+  return tarmac_respond_str(out);
+}
+
 static int handle(const uint8_t *payload, size_t len) {
   find_path((const char *)payload);
   if (strcmp(path, "/status") == 0)
@@ -81,6 +102,8 @@ static int handle(const uint8_t *payload, size_t len) {
   }
   if (strcmp(path, "/spin") == 0) spin(1.5);
   if (strcmp(path, "/forever") == 0) spin(86400.0);
+  if (strncmp(path, "/respond/", 9) == 0)
+    return respond_with_status((const char *)payload, path + 9);
   return tarmac_respond(payload, len);
 }
 
