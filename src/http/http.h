@@ -81,6 +81,7 @@ typedef struct {
   unsigned handoff_ms;      /* a handler running longer gives its loop up */
   size_t max_body_bytes;    /* larger bodies get 413 */
   size_t max_header_bytes;  /* larger header sections get 431 */
+  unsigned max_header_count; /* requests with more header fields get 431 */
   unsigned idle_timeout_ms; /* idle connection / request read timeout */
   unsigned max_streams;     /* HTTP/2 concurrent streams per connection */
   unsigned max_resets_per_second; /* HTTP/2 streams a connection may abandon

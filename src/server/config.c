@@ -112,6 +112,8 @@ int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
                err_size) ||
       get_size("APP_MAX_HEADER_SIZE", 64u << 10, &c->max_header_bytes, err,
                err_size) ||
+      get_uint("APP_MAX_HEADER_COUNT", 64, 1, 100000, &c->max_header_count,
+               err, err_size) ||
       get_uint("APP_IDLE_TIMEOUT_MS", 10000, 1, 3600000, &c->idle_timeout_ms,
                err, err_size) ||
       get_uint("APP_HTTP2_MAX_STREAMS", 100, 1, 256, &c->http2_max_streams,
