@@ -1,4 +1,6 @@
-/* Unit test of the request envelope's header merging (server/envelope.c):
+/* Unit tests of request headers: the APP_MAX_HEADER_COUNT setting
+ * (server/config.c), and the request envelope's header merging
+ * (server/envelope.c):
  * repeated names, whatever their case, are joined with ", " in arrival
  * order under the first occurrence, and names appear in order of first
  * appearance. Checked against a plain quadratic reference on requests of
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/config.h"
 #include "server/envelope.h"
 #include "test.h"
 
@@ -86,7 +89,26 @@ done:
   free(headers);
 }
 
+static void test_header_count_setting(void) {
+  char err[512];
+  tarmac_server_config_t c;
+  unsetenv("APP_MAX_HEADER_COUNT");
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), 0);
+  CHECK_EQ_INT(c.max_header_count, 64);
+  setenv("APP_MAX_HEADER_COUNT", "20000", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), 0);
+  CHECK_EQ_INT(c.max_header_count, 20000);
+  const char *bad[] = {"0", "100001", "-1", "many"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    setenv("APP_MAX_HEADER_COUNT", bad[i], 1);
+    CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), -1);
+    CHECK(strstr(err, "APP_MAX_HEADER_COUNT") != NULL);
+  }
+  unsetenv("APP_MAX_HEADER_COUNT");
+}
+
 int main(void) {
+  test_header_count_setting();
   for (size_t n = 0; n <= 300; n += n < 20 ? 1 : 37)
     for (unsigned seed = 1; seed <= 3; seed++) check_request(n, seed);
   check_request(129, 7); /* just past the inline arrays */
