@@ -113,7 +113,7 @@ static const char *framing_problem(const struct phr_header *headers,
   size_t encodings = 0;
   for (size_t i = 0; i < count; i++) {
     const struct phr_header *h = &headers[i];
-    if (h->name_len == 0) return "obsolete line folding in a header";
+    if (h->name_len == 0) return "a header line without a name (obsolete line folding)";
     if (is_named(h, H2O_STRLIT("content-length"))) {
       if (!all_digits(h->value, h->value_len))
         return "Content-Length is not a number";
@@ -175,7 +175,7 @@ static bool refuse_by_size(const tarmac_http_config_t *config,
   for (size_t i = 0; i < req->headers.size; i++) {
     const h2o_header_t *h = &req->headers.entries[i];
     if (h->name->len == 0) { /* h2o keeps an obs-fold line nameless */
-      refuse_bad_request(req, "obsolete line folding in a header");
+      refuse_bad_request(req, "a header line without a name (obsolete line folding)");
       return true;
     }
     bytes += h->name->len + h->value.len;
