@@ -41,7 +41,10 @@ typedef struct {
   const char *protocol; /* "HTTP/1.1", "HTTP/2", ... */
 } tarmac_http_request_t;
 
-/* A response being built by the handler. */
+/* A response being built by the handler. The status must be a final one,
+ * 200 to 599 (anything else is answered 500 naming it). A body given with
+ * 204 or 304 is not sent (those responses end with their headers); the
+ * answer to HEAD carries the body's length as Content-Length, no body. */
 typedef struct {
   int status;             /* 0 until set */
   tarmac_buffer_t headers; /* packed lengths, name, value (response.c) */
