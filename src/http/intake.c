@@ -33,12 +33,11 @@ static uint32_t settled_streams(const h2o_http2_conn_t *conn) {
   return opened > waiting ? opened - waiting : 0;
 }
 
-/* After the answer, close the connection the way h2o itself closes one
- * gracefully (enqueue_goaway, static in h2o's lib/http2/connection.c): a
- * GOAWAY naming the last stream it took, and no new streams; h2o closes
- * the connection once the streams it took are answered. */
-static void close_after_answers(h2o_http2_conn_t *conn) {
-  if (conn->state != H2O_HTTP2_CONN_STATE_OPEN) return; /* already going */
+/* Closes the connection the way h2o itself closes one gracefully
+ * (enqueue_goaway, static in h2o's lib/http2/connection.c): a GOAWAY
+ * naming the last stream it took, and no new streams; h2o closes the
+ * connection once the streams it took are answered and flushed. */
+static void send_goaway(h2o_http2_conn_t *conn) {
   tarmac_log_fields(TARMAC_LOG_WARN,
                     TARMAC_LOG_LITERAL("closing an HTTP/2 connection that "
                                        "abandons too many streams"),
@@ -51,6 +50,32 @@ static void close_after_answers(h2o_http2_conn_t *conn) {
   conn->state = H2O_HTTP2_CONN_STATE_HALF_CLOSED;
 }
 
+/* The zero timeout after a 429: every connection of the loop over the
+ * churn limit gets its GOAWAY. Not sent from on_req itself: h2o is then
+ * still reading the client's frames, and once a connection is half closed
+ * h2o 2.2.5 ignores new streams but takes a RST_STREAM for one of them as a
+ * connection error, which would close the connection before the 429's
+ * body is written. Here, the frames read so far are all handled (later
+ * requests got their 429 too) and the answers go out before the GOAWAY. */
+static void close_churning(h2o_timeout_entry_t *entry) {
+  http_loop_t *loop =
+      H2O_STRUCT_FROM_MEMBER(http_loop_t, churn_close_entry, entry);
+  h2o_linklist_t *anchor = &loop->ctx.http2._conns;
+  for (h2o_linklist_t *node = anchor->next; node != anchor;
+       node = node->next) {
+    h2o_http2_conn_t *conn =
+        H2O_STRUCT_FROM_MEMBER(h2o_http2_conn_t, _conns, node);
+    if (conn->state == H2O_HTTP2_CONN_STATE_OPEN &&
+        tarmac_http_churn_exceeded(loop, conn->super.id))
+      send_goaway(conn);
+  }
+}
+
+void tarmac_http_intake_dispose(http_loop_t *loop) {
+  if (h2o_timeout_is_linked(&loop->churn_close_entry))
+    h2o_timeout_unlink(&loop->churn_close_entry);
+}
+
 /* Every HTTP/2 request passes here (the churn count needs them all). */
 static bool refuse_churn(http_loop_t *loop, h2o_req_t *req) {
   if (req->version < 0x200) return false;
@@ -60,7 +85,11 @@ static bool refuse_churn(http_loop_t *loop, h2o_req_t *req) {
     return false;
   h2o_send_error_generic(req, 429, "Too Many Requests",
                          "too many abandoned streams\n", 0);
-  close_after_answers(conn);
+  if (!h2o_timeout_is_linked(&loop->churn_close_entry)) {
+    loop->churn_close_entry.cb = close_churning;
+    h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout,
+                     &loop->churn_close_entry);
+  }
   return true;
 }
 

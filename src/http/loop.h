@@ -87,6 +87,8 @@ struct http_loop {
   h2o_multithread_receiver_t control; /* stop requests */
   h2o_multithread_message_t stop_message;
   h2o_timeout_entry_t run_entry; /* zero-timeout that runs pending calls */
+  /* zero-timeout that sends GOAWAY to churning connections (intake.c) */
+  h2o_timeout_entry_t churn_close_entry;
 
   /* driver-owned (whoever holds the baton) */
   tarmac_baton_t baton;
@@ -165,6 +167,8 @@ bool tarmac_http_churn_exceeded(const http_loop_t *loop, uint64_t conn_id);
  * request has been answered (and, where the protocol requires it, its
  * connection is being closed). Called by on_req, inside h2o's dispatch. */
 bool tarmac_http_intake_refuse(http_loop_t *loop, h2o_req_t *req);
+/* Before the loop's h2o context is disposed: drops intake's timer. */
+void tarmac_http_intake_dispose(http_loop_t *loop);
 
 /* crew.c */
 /* Starts a crew thread that drives the loop at once. Caller holds

@@ -154,6 +154,7 @@ static void dispose_loop(http_loop_t *loop) {
     h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
   if (h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_unlink(&loop->run_entry);
+  tarmac_http_intake_dispose(loop);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->wakeups);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
   h2o_multithread_queue_t *queue = loop->ctx.queue;

@@ -232,7 +232,10 @@ class H2:
                     payload = self.buf[9:9 + length]
                     self.buf = self.buf[9 + length:]
                     if ftype == SETTINGS and not flags & ACK:
-                        self.send(frame(SETTINGS, ACK, 0))
+                        try:
+                            self.send(frame(SETTINGS, ACK, 0))
+                        except OSError:  # the server may have closed
+                            pass
                     return ftype, flags, sid & 0x7FFFFFFF, payload
             try:
                 data = self.sock.recv(65536)
@@ -262,6 +265,31 @@ class H2:
                 others.append({GOAWAY: "GOAWAY"}.get(ftype, ftype))
             if fsid == sid and flags & END_STREAM:
                 return got_headers, body, others, False
+
+    def ping_sync(self):
+        """Sends a PING and reads until its ACK: the server has handled
+        everything sent before."""
+        self.send(frame(PING, 0, 0, b"syncsync"))
+        while True:
+            f = self.read_frame()
+            if f is None or (f[0] == PING and f[1] & ACK):
+                return
+
+    def drain(self):
+        """Reads to the end of the connection: (the DATA payloads of every
+        stream, concatenated; the frame types seen)."""
+        self.sock.settimeout(10)
+        data, kinds = b"", []
+        try:
+            while True:
+                f = self.read_frame()
+                if f is None:
+                    return data, kinds
+                kinds.append(f[0])
+                if f[0] == DATA:
+                    data += f[3]
+        except socket.timeout:
+            return data, kinds + ["timeout"]
 
     def closed(self):
         """Reads to the end; True when the server closed the connection."""
@@ -507,6 +535,31 @@ def test_churn(workdir):
               "is answered 429 (%r %r %r)" % (got_headers, body, others))
         check(bad.closed() or "GOAWAY" in others,
               "and the connection is closed (GOAWAY, then EOF)")
+        # abusive after dispatch: complete requests reset before their
+        # answer, 21 (one over the limit) in bursts the server handles
+        # whole (a PING answered after each); then a request. The old code
+        # shut the connection down before writing its 429: the client saw
+        # EOF.
+        late = H2(server)
+        for _ in range(3):
+            burst = b""
+            for _ in range(7):
+                sid = late.new_stream()
+                burst += late.headers(sid, b"/x")
+                burst += frame(RST_STREAM, 0, sid, struct.pack(">I", 8))
+            late.send(burst)
+            late.ping_sync()
+        sid = late.new_stream()
+        late.send(late.headers(sid, b"/after-late-resets"))
+        got_headers, body, others, closed = late.answer(sid)
+        check(got_headers and body == b"too many abandoned streams\n",
+              "after 21 requests reset before their answer, the next one "
+              "gets a whole 429, not EOF (%r %r %r %r)"
+              % (got_headers, body, others, closed))
+        data, kinds = late.drain()
+        check(GOAWAY in kinds + others and "timeout" not in kinds,
+              "then GOAWAY and the connection closed (%r)" % (kinds,))
+        late.close()
         # others unaffected, the well-behaved connection included
         fresh = H2(server)
         for client in (good, fresh):
