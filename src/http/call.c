@@ -270,24 +270,57 @@ static void log_access(const http_call_t *call, int status) {
                     (const char *)NULL);
 }
 
+/* A status the protocol layer can send as the final answer; anything else
+ * from a handler (0 = never set, 1xx, beyond 599) is a handler bug and
+ * answers 500 naming it. */
+static void settle_status(tarmac_http_response_t *res) {
+  if (res->status >= 200 && res->status <= 599) return;
+  char text[64];
+  snprintf(text, sizeof(text), "the handler answered no valid status (%d)\n",
+           res->status);
+  if (tarmac_http_response_set_text(res, 500, text) != 0)
+    res->status = 500; /* out of memory: at least the status */
+}
+
+/* RFC 9110 6.4.1 / 15.3.5 / 15.4.5: 204 and 304 responses end with their
+ * header section. A body there would be read by an HTTP/1.1 client or
+ * proxy as the next response (a response injected by whoever chose the
+ * body), and is a protocol error on HTTP/2; so it is dropped, and no
+ * Content-Length is sent. */
+static bool status_has_content(int status) {
+  return status != 204 && status != 304;
+}
+
+/* Hands the answer to h2o. A HEAD answer carries the Content-Length of the
+ * body the handler produced for it (the length a GET would get, for a
+ * handler that answers HEAD like GET) and no body: h2o_send_inline sends
+ * none for HEAD. */
+static void send_answer(h2o_req_t *req, http_call_t *call) {
+  tarmac_http_response_t *res = &call->response;
+  req->res.status = res->status;
+  req->res.reason = reason_phrase(res->status);
+  add_response_headers(req, res);
+  if (!status_has_content(res->status)) {
+    tarmac_buffer_clear(&res->body);
+    req->res.content_length = SIZE_MAX;
+  } else {
+    req->res.content_length = res->body.len;
+  }
+  const char *body = res->body.data ? (const char *)res->body.data : "";
+  h2o_send_inline(req, body, res->body.len);
+}
+
 void tarmac_http_call_finish(http_call_t *call) {
   http_loop_t *loop = call->loop;
   h2o_req_t *req = call->req;
-  int status = call->response.status ? call->response.status : 500;
+  settle_status(&call->response);
   if (req != NULL) {
     call->ref->call = NULL;
     call->req = NULL;
-    req->res.status = status;
-    req->res.reason = reason_phrase(status);
-    add_response_headers(req, &call->response);
-    req->res.content_length = call->response.body.len;
-    const char *body = call->response.body.data
-                           ? (const char *)call->response.body.data
-                           : "";
-    h2o_send_inline(req, body, call->response.body.len);
+    send_answer(req, call);
   }
   if (call->timed && tarmac_log_enabled(TARMAC_LOG_DEBUG))
-    log_access(call, status);
+    log_access(call, call->response.status);
   tarmac_http_call_release(call);
   loop->in_flight--;
 }

@@ -41,7 +41,10 @@ typedef struct {
   const char *protocol; /* "HTTP/1.1", "HTTP/2", ... */
 } tarmac_http_request_t;
 
-/* A response being built by the handler. */
+/* A response being built by the handler. The status must be a final one,
+ * 200 to 599 (anything else is answered 500 naming it). A body given with
+ * 204 or 304 is not sent (those responses end with their headers); the
+ * answer to HEAD carries the body's length as Content-Length, no body. */
 typedef struct {
   int status;             /* 0 until set */
   tarmac_buffer_t headers; /* packed lengths, name, value (response.c) */
@@ -81,6 +84,7 @@ typedef struct {
   unsigned handoff_ms;      /* a handler running longer gives its loop up */
   size_t max_body_bytes;    /* larger bodies get 413 */
   size_t max_header_bytes;  /* larger header sections get 431 */
+  unsigned max_header_count; /* requests with more header fields get 431 */
   unsigned idle_timeout_ms; /* idle connection / request read timeout */
   unsigned max_streams;     /* HTTP/2 concurrent streams per connection */
   unsigned max_resets_per_second; /* HTTP/2 streams a connection may abandon

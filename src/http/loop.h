@@ -48,11 +48,13 @@ struct http_call {
 };
 
 /* Per-connection record of HTTP/2 streams abandoned before their answer
- * (rapid-reset churn), in a small table keyed by connection id. */
+ * (rapid-reset churn), in a small table keyed by connection id (churn.c). */
 typedef struct {
-  uint64_t conn_id;
+  uint64_t conn_id;         /* 0: free (h2o's ids start at 1) */
   uint64_t window_start_ms;
-  unsigned abandoned;
+  unsigned abandoned;       /* in the current one-second window */
+  uint32_t requests;        /* requests that reached on_req */
+  uint32_t early_counted;   /* streams abandoned before on_req, counted */
 } http_churn_slot_t;
 
 #define HTTP_CHURN_SLOTS 256
@@ -89,6 +91,8 @@ struct http_loop {
   h2o_multithread_message_t stop_message;
   h2o_timeout_entry_t run_entry; /* zero-timeout that runs pending calls */
   h2o_timeout_entry_t accept_retry; /* accept() paused (accept.c) */
+  /* zero-timeout that sends GOAWAY to churning connections (intake.c) */
+  h2o_timeout_entry_t churn_close_entry;
 
   /* driver-owned (whoever holds the baton) */
   tarmac_baton_t baton;
@@ -153,8 +157,18 @@ void tarmac_http_call_free_spares(http_loop_t *loop);
 void tarmac_http_call_finish(http_call_t *call);
 
 /* churn.c: HTTP/2 streams abandoned per connection and second. */
+/* A request of the connection that reached on_req was abandoned before its
+ * answer. */
 void tarmac_http_churn_note(http_loop_t *loop, uint64_t conn_id,
                             uint64_t now_ms);
+/* A request of the connection reaches on_req. `settled` is the number of
+ * the connection's streams that are no longer waiting for their request:
+ * handed to on_req (this one included) or closed before. The difference
+ * to the requests seen is what the client abandoned before its request was
+ * complete (reset before END_STREAM). true when the connection is over
+ * the limit. */
+bool tarmac_http_churn_intake(http_loop_t *loop, uint64_t conn_id,
+                              uint32_t settled, uint64_t now_ms);
 bool tarmac_http_churn_exceeded(const http_loop_t *loop, uint64_t conn_id);
 
 /* accept.c */
@@ -166,6 +180,14 @@ void tarmac_http_accept_close(http_loop_t *loop);
 /* Shuts down every open connection's socket; h2o then closes each one
  * through its own error path within an iteration or two. Driver. */
 void tarmac_http_close_connections(http_loop_t *loop);
+
+/* intake.c: what a request is refused for before a call is made (churn,
+ * HTTP/1 framing, header limits, body limit). When it returns true the
+ * request has been answered (and, where the protocol requires it, its
+ * connection is being closed). Called by on_req, inside h2o's dispatch. */
+bool tarmac_http_intake_refuse(http_loop_t *loop, h2o_req_t *req);
+/* Before the loop's h2o context is disposed: drops intake's timer. */
+void tarmac_http_intake_dispose(http_loop_t *loop);
 
 /* crew.c */
 /* Starts a crew thread that drives the loop at once. Caller holds

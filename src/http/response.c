@@ -68,8 +68,10 @@ int tarmac_http_response_set_text(tarmac_http_response_t *res, int status,
                                   const char *text) {
   tarmac_http_response_reset(res);
   res->status = status;
+  static const char name[] = "Content-Type";
   static const char content_type[] = "text/plain; charset=utf-8";
-  if (tarmac_http_response_add_header(res, "Content-Type", 12, content_type,
+  if (tarmac_http_response_add_header(res, name, sizeof(name) - 1,
+                                      content_type,
                                       sizeof(content_type) - 1) != 0)
     return -1;
   return tarmac_buffer_append_str(&res->body, text);

@@ -33,19 +33,6 @@ static http_loop_t *loop_of(h2o_context_t *ctx) {
   return H2O_STRUCT_FROM_MEMBER(http_loop_t, ctx, ctx);
 }
 
-static size_t header_bytes(const h2o_req_t *req) {
-  size_t total = 0;
-  for (size_t i = 0; i < req->headers.size; i++)
-    total += req->headers.entries[i].name->len +
-             req->headers.entries[i].value.len;
-  return total;
-}
-
-static void close_connection_of(h2o_req_t *req) {
-  h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-  if (sock != NULL) shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
-}
-
 static void push_pending(http_loop_t *loop, http_call_t *call) {
   call->next = NULL;
   *loop->pending_tail = call;
@@ -70,30 +57,11 @@ static void schedule_pending(http_loop_t *loop) {
 }
 
 /* h2o calls this inside its dispatch; the handler runs a little later in
- * the same iteration (schedule_pending). */
+ * the same iteration (schedule_pending). What is refused is refused here
+ * (intake.c). */
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   http_loop_t *loop = loop_of(req->conn->ctx);
-  const tarmac_http_config_t *config = &loop->server->config;
-  if (req->version >= 0x200 &&
-      tarmac_http_churn_exceeded(loop, req->conn->id)) {
-    tarmac_log_fields(TARMAC_LOG_WARN,
-                      "closing an HTTP/2 connection that abandons too many "
-                      "streams", 62, (const char *)NULL);
-    close_connection_of(req);
-    h2o_send_error_generic(req, 429, "Too Many Requests",
-                           "too many abandoned streams\n", 0);
-    return 0;
-  }
-  if (req->entity.len > config->max_body_bytes) {
-    h2o_send_error_generic(req, 413, "Payload Too Large",
-                           "request body too large\n", 0);
-    return 0;
-  }
-  if (header_bytes(req) > config->max_header_bytes) {
-    h2o_send_error_generic(req, 431, "Request Header Fields Too Large",
-                           "request header fields too large\n", 0);
-    return 0;
-  }
+  if (tarmac_http_intake_refuse(loop, req)) return 0;
   http_call_t *call = tarmac_http_call_new(loop, req);
   if (call == NULL) {
     h2o_send_error_generic(req, 503, "Service Unavailable", "out of memory\n",
@@ -201,6 +169,7 @@ static void dispose_loop(http_loop_t *loop) {
     h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
   if (h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_unlink(&loop->run_entry);
+  tarmac_http_intake_dispose(loop);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
   h2o_multithread_queue_t *queue = loop->ctx.queue;
   h2o_context_dispose(&loop->ctx);

@@ -43,10 +43,16 @@ int tarmac_log_level_parse(const char *name, size_t len);
 const char *tarmac_log_level_name(tarmac_log_level_t level);
 
 /* Logs `msg` (msg_len bytes, any bytes; escaped as needed) with optional
- * string fields given as key, value pairs ending with NULL:
- *   tarmac_log_fields(TARMAC_LOG_INFO, "started", 7, "addr", a, NULL);  */
+ * string fields given as key, value pairs ending with NULL. A literal
+ * message goes through TARMAC_LOG_LITERAL, never with a hand-counted length:
+ *   tarmac_log_fields(TARMAC_LOG_INFO, TARMAC_LOG_LITERAL("started"),
+ *                     "addr", a, NULL);  */
 void tarmac_log_fields(tarmac_log_level_t level, const char *msg,
                        size_t msg_len, ...);
+/* A string literal and its length, as the (msg, msg_len) arguments of
+ * tarmac_log_fields. The "" on both sides make anything but a literal a
+ * compile error (sizeof of a pointer would be the wrong length). */
+#define TARMAC_LOG_LITERAL(s) ("" s ""), (sizeof("" s "") - 1)
 /* printf-style message, no fields. */
 void tarmac_logf(tarmac_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

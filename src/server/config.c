@@ -64,6 +64,7 @@ static const setting_t settings[] = {
     SIZE("APP_WASM_MEMORY_LIMIT", memory_limit, MEMORY_MIN, MEMORY_MAX),
     SIZE("APP_MAX_BODY_SIZE", max_body_bytes, 1, REQUEST_MAX),
     SIZE("APP_MAX_HEADER_SIZE", max_header_bytes, 1, REQUEST_MAX),
+    UINT("APP_MAX_HEADER_COUNT", max_header_count, 1, 100000),
     UINT("APP_IDLE_TIMEOUT_MS", idle_timeout_ms, 1, 3600000),
     UINT("APP_HTTP2_MAX_STREAMS", http2_max_streams, 1, 256),
     UINT("APP_HTTP2_MAX_RESETS", http2_max_resets, 1, 1000000),
@@ -185,6 +186,7 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->memory_limit = 0;
   c->max_body_bytes = 10u << 20;
   c->max_header_bytes = 64u << 10;
+  c->max_header_count = 64;
   c->idle_timeout_ms = 10000;
   c->http2_max_streams = 100;
   c->http2_max_resets = 100;

@@ -27,6 +27,7 @@ typedef struct {
                                 64 KiB to 65535 pages */
   uint64_t max_body_bytes;   /* APP_MAX_BODY_SIZE, 10 MiB; at most 1 GiB */
   uint64_t max_header_bytes; /* APP_MAX_HEADER_SIZE, 64 KiB; at most 1 GiB */
+  unsigned max_header_count; /* APP_MAX_HEADER_COUNT, 64 */
   unsigned idle_timeout_ms;  /* APP_IDLE_TIMEOUT_MS, 10000 */
   unsigned http2_max_streams;  /* APP_HTTP2_MAX_STREAMS, 100 */
   unsigned http2_max_resets;   /* APP_HTTP2_MAX_RESETS, 100 per second */

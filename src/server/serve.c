@@ -116,6 +116,7 @@ static int start_http(serve_state_t *s) {
       .handoff_ms = c->handoff_ms,
       .max_body_bytes = c->max_body_bytes,
       .max_header_bytes = c->max_header_bytes,
+      .max_header_count = c->max_header_count,
       .idle_timeout_ms = c->idle_timeout_ms,
       .max_streams = c->http2_max_streams,
       .max_resets_per_second = c->http2_max_resets,

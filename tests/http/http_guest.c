@@ -11,10 +11,16 @@
  *   /forever       computes for a day (a guest that does not return)
  *   /sleep/<ms>    sleeps <ms> milliseconds in WASI poll_oneoff, then echoes
  *   /spin/<ms>     computes for <ms> milliseconds, then echoes
+ *   /respond/<N>   answers status_code N with header X-Route: respond and
+ *                  the request's body as its payload (N in 100..599 is
+ *                  passed as is, so the server's checks can be tested)
+ *   anything else  echoes the request envelope (the seed's example)
  * The long-running ones (/slow, /spin, /forever, /sleep/, /spin/) first log
  * "started <path>" at info level: tests wait for that line to know that the
- * guest runs, instead of sleeping and hoping.  *   anything else  echoes the request envelope (the seed's example) */
+ * guest runs, instead of sleeping and hoping. */
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -84,6 +90,21 @@ static bool long_running(const char *p) {
   return strcmp(p, "/slow") == 0 || strcmp(p, "/spin") == 0 ||
          strcmp(p, "/forever") == 0 || strncmp(p, "/sleep/", 7) == 0 ||
          strncmp(p, "/spin/", 6) == 0;
+
+/* /respond/<N>: status N, the request body (its base64 text, copied from
+ * the request envelope's "payload") as the payload. */
+static int respond_with_status(const char *envelope, const char *status) {
+  static char out[256 * 1024];
+  static const char key[] = "\"payload\":\"";
+  const char *body = strstr(envelope, key);
+  body = body ? body + sizeof(key) - 1 : "";
+  size_t body_len = strcspn(body, "\"");
+  int n = snprintf(out, sizeof(out),
+                   "{\"status_code\":%d,\"headers\":{\"X-Route\":\"respond\"},"
+                   "\"payload\":\"%.*s\"}",
+                   atoi(status), (int)body_len, body);
+  if (n < 0 || (size_t)n >= sizeof(out)) return tarmac_fail("body too large");
+  return tarmac_respond_str(out);
 }
 
 static int handle(const uint8_t *payload, size_t len) {
@@ -108,6 +129,9 @@ static int handle(const uint8_t *payload, size_t len) {
   if (strcmp(path, "/forever") == 0) spin(86400.0);
   if (strncmp(path, "/sleep/", 7) == 0) sleep_ms(parse_ms(path + 7));
   if (strncmp(path, "/spin/", 6) == 0) spin((double)parse_ms(path + 6) / 1e3);
+
+  if (strncmp(path, "/respond/", 9) == 0)
+    return respond_with_status((const char *)payload, path + 9);
   return tarmac_respond(payload, len);
 }
 

@@ -255,6 +255,8 @@ static void test_churn(void) {
   server.config.max_resets_per_second = 3;
   loop.server = &server;
   uint64_t t = 5000;
+  /* abandoned after their request reached us (first request: claims) */
+  CHECK(!tarmac_http_churn_intake(&loop, 7, 1, t));
   for (int i = 0; i < 3; i++) tarmac_http_churn_note(&loop, 7, t + i);
   CHECK(!tarmac_http_churn_exceeded(&loop, 7));
   tarmac_http_churn_note(&loop, 7, t + 4);
@@ -264,10 +266,29 @@ static void test_churn(void) {
   tarmac_http_churn_note(&loop, 7, t + 5000);
   CHECK(tarmac_http_churn_exceeded(&loop, 7));
   /* a connection that stays under the rate in every window is never cut */
+  CHECK(!tarmac_http_churn_intake(&loop, 9, 1, t));
   for (int w = 0; w < 5; w++)
     for (int i = 0; i < 3; i++)
       tarmac_http_churn_note(&loop, 9, t + 1000 * (uint64_t)w + i);
   CHECK(!tarmac_http_churn_exceeded(&loop, 9));
+  /* streams reset before their request was complete: counted at the next
+   * request (settled streams the requests do not account for) */
+  CHECK(!tarmac_http_churn_intake(&loop, 11, 4, t)); /* 3 early: at limit */
+  CHECK(!tarmac_http_churn_intake(&loop, 11, 5, t + 1)); /* a request */
+  CHECK(tarmac_http_churn_intake(&loop, 11, 7, t + 2)); /* 1 more early */
+  /* requests alone never count, whatever their number */
+  for (uint32_t i = 1; i <= 1000; i++)
+    CHECK(!tarmac_http_churn_intake(&loop, 13, i, t + i));
+  /* a newer connection takes a colliding slot over; the older one is then
+   * no longer tracked (forgotten, never charged) */
+  uint64_t older = 21, newer = older + 1;
+  while (tarmac_http_conn_slot(newer) != tarmac_http_conn_slot(older)) newer++;
+  CHECK(!tarmac_http_churn_intake(&loop, older, 1, t));
+  CHECK(!tarmac_http_churn_intake(&loop, newer, 1, t));
+  CHECK(!tarmac_http_churn_intake(&loop, older, 500, t));
+  tarmac_http_churn_note(&loop, older, t);
+  CHECK(!tarmac_http_churn_exceeded(&loop, older));
+  CHECK(!tarmac_http_churn_intake(&loop, newer, 2, t));
 }
 
 static void test_response_headers(void) {

@@ -84,8 +84,8 @@ static void test_defaults(void) {
 
 static void test_json_shape(void) {
   capture_start(TARMAC_LOG_INFO, false);
-  tarmac_log_fields(TARMAC_LOG_INFO, "started", 7, "addr", "0.0.0.0:8443",
-                    "mode", "daemon", (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_INFO, TARMAC_LOG_LITERAL("started"), "addr",
+                    "0.0.0.0:8443", "mode", "daemon", (const char *)NULL);
   capture_read();
   /* {"time":"<24 chars>","level":... */
   static const char head[] = "{\"time\":\"";
@@ -104,8 +104,8 @@ static void test_json_shape(void) {
   json_decref(record);
 
   capture_start(TARMAC_LOG_INFO, false);
-  tarmac_log_fields(TARMAC_LOG_ERROR, "x", 1, "none", (const char *)NULL,
-                    (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_ERROR, TARMAC_LOG_LITERAL("x"), "none",
+                    (const char *)NULL, (const char *)NULL);
   record = captured_json();
   check_json_string(record, "level", "error", 5);
   CHECK(json_is_null(json_object_get(record, "none")));
@@ -141,9 +141,9 @@ static void test_json_escaping(void) {
 
 static void test_text_format(void) {
   capture_start(TARMAC_LOG_TRACE, true);
-  tarmac_log_fields(TARMAC_LOG_INFO, "hello world", 11, "key", "value", "key2",
-                    "value with spaces", "empty", "", "q", "say \"hi\"",
-                    (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_INFO, TARMAC_LOG_LITERAL("hello world"), "key",
+                    "value", "key2", "value with spaces", "empty", "", "q",
+                    "say \"hi\"", (const char *)NULL);
   capture_read();
   static const char tail[] =
       " INFO hello world key=value key2=\"value with spaces\" empty=\"\" "
@@ -166,12 +166,16 @@ static void test_level_filtering(void) {
   capture_start(TARMAC_LOG_WARN, false);
   CHECK(!tarmac_log_enabled(TARMAC_LOG_INFO));
   CHECK(tarmac_log_enabled(TARMAC_LOG_WARN));
-  tarmac_log_fields(TARMAC_LOG_DEBUG, "no", 2, (const char *)NULL);
-  tarmac_log_fields(TARMAC_LOG_INFO, "no", 2, (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_DEBUG, TARMAC_LOG_LITERAL("no"),
+                    (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_INFO, TARMAC_LOG_LITERAL("no"),
+                    (const char *)NULL);
   tarmac_logf(TARMAC_LOG_INFO, "no %d", 1);
-  tarmac_log_fields(TARMAC_LOG_WARN, "yes", 3, (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_WARN, TARMAC_LOG_LITERAL("yes"),
+                    (const char *)NULL);
   tarmac_logf(TARMAC_LOG_ERROR, "yes %d", 2);
-  tarmac_log_fields(TARMAC_LOG_OFF, "never", 5, (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_OFF, TARMAC_LOG_LITERAL("never"),
+                    (const char *)NULL);
   capture_read();
   CHECK_EQ_INT(count_lines(captured, captured_len), 2);
   CHECK(strstr(captured, "\"level\":\"warn\",\"msg\":\"yes\"}\n") != NULL);
@@ -180,16 +184,21 @@ static void test_level_filtering(void) {
 
   capture_start(TARMAC_LOG_OFF, false);
   CHECK(!tarmac_log_enabled(TARMAC_LOG_ERROR));
-  tarmac_log_fields(TARMAC_LOG_ERROR, "no", 2, (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_ERROR, TARMAC_LOG_LITERAL("no"),
+                    (const char *)NULL);
   tarmac_logf(TARMAC_LOG_ERROR, "no");
-  tarmac_log_fields(TARMAC_LOG_OFF, "no", 2, (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_OFF, TARMAC_LOG_LITERAL("no"),
+                    (const char *)NULL);
   capture_read();
   CHECK_EQ_INT(captured_len, 0);
 
   capture_start(TARMAC_LOG_TRACE, false);
-  tarmac_log_fields((tarmac_log_level_t)99, "no", 2, (const char *)NULL);
-  tarmac_log_fields((tarmac_log_level_t)-1, "no", 2, (const char *)NULL);
-  tarmac_log_fields(TARMAC_LOG_TRACE, "yes", 3, (const char *)NULL);
+  tarmac_log_fields((tarmac_log_level_t)99, TARMAC_LOG_LITERAL("no"),
+                    (const char *)NULL);
+  tarmac_log_fields((tarmac_log_level_t)-1, TARMAC_LOG_LITERAL("no"),
+                    (const char *)NULL);
+  tarmac_log_fields(TARMAC_LOG_TRACE, TARMAC_LOG_LITERAL("yes"),
+                    (const char *)NULL);
   json_t *record = captured_json();
   check_json_string(record, "level", "trace", 5);
   json_decref(record);
