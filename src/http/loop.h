@@ -4,15 +4,13 @@
 #ifndef TARMAC_HTTP_LOOP_H
 #define TARMAC_HTTP_LOOP_H
 
-#define H2O_USE_LIBUV 0
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <h2o.h>
-
 #include "http/baton.h"
+#include "http/h2o_pinned.h"
 #include "http/http.h"
 #include "http/listener.h"
 
