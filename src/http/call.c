@@ -13,6 +13,7 @@
 /* h2o disposes the request: before the answer, the client abandoned it. */
 static void on_req_dispose(void *p) {
   http_call_ref_t *ref = p;
+  tarmac_http_sendq_release(&ref->sent);
   http_call_t *call = ref->call;
   if (call == NULL) return;
   call->req = NULL;
@@ -152,6 +153,7 @@ http_call_t *tarmac_http_call_new(http_loop_t *loop, h2o_req_t *req) {
   call->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*call->ref),
                                    on_req_dispose);
   call->ref->call = call;
+  call->ref->sent.q = NULL;
   call->req = req;
   return call;
 }
@@ -273,6 +275,7 @@ static void log_access(const http_call_t *call, int status) {
 void tarmac_http_call_finish(http_call_t *call) {
   http_loop_t *loop = call->loop;
   h2o_req_t *req = call->req;
+  if (req != NULL) tarmac_http_sendq_admit(loop, req, &call->response);
   int status = call->response.status ? call->response.status : 500;
   if (req != NULL) {
     call->ref->call = NULL;
@@ -284,6 +287,8 @@ void tarmac_http_call_finish(http_call_t *call) {
     const char *body = call->response.body.data
                            ? (const char *)call->response.body.data
                            : "";
+    tarmac_http_sendq_track(loop, &call->ref->sent, req,
+                            call->response.body.len);
     h2o_send_inline(req, body, call->response.body.len);
   }
   if (call->timed && tarmac_log_enabled(TARMAC_LOG_DEBUG))

@@ -186,6 +186,7 @@ static void dispose_loop(http_loop_t *loop) {
     h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
   if (h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_unlink(&loop->run_entry);
+  tarmac_http_sendq_dispose(loop);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->wakeups);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
   h2o_multithread_queue_t *queue = loop->ctx.queue;
@@ -268,6 +269,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->listener->data = loop;
   h2o_socket_read_start(loop->listener, on_accept);
   loop->run_entry.cb = run_pending;
+  tarmac_http_sendq_init(loop);
   h2o_multithread_register_receiver(loop->ctx.queue, &loop->wakeups,
                                     on_wakeup);
   h2o_multithread_register_receiver(loop->ctx.queue, &loop->control,

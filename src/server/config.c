@@ -121,5 +121,11 @@ int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
       get_uint("APP_SHUTDOWN_TIMEOUT_MS", 10000, 0, 3600000,
                &c->shutdown_timeout_ms, err, err_size))
     return -1;
+  /* slow readers: send timeout and the bound on buffered responses */
+  if (get_uint("APP_SEND_TIMEOUT_MS", 30000, 1, 3600000, &c->send_timeout_ms,
+               err, err_size) ||
+      get_size("APP_MAX_BUFFERED_RESPONSE_BYTES", 256u << 20,
+               &c->max_buffered_response_bytes, err, err_size))
+    return -1;
   return 0;
 }

@@ -9,7 +9,9 @@
  *   /slow          sleeps 2 s in WASI poll_oneoff, then echoes
  *   /spin          computes for about 1.5 s without host calls, then echoes
  *   /forever       computes for a day (a guest that does not return)
+ *   /repeat/<n>    answers n copies of "abc" (3n bytes; a large response)
  *   anything else  echoes the request envelope (the seed's example) */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,6 +64,22 @@ static void spin(double seconds) {
     for (int i = 0; i < 1000000; i++) counter++;
 }
 
+/* Answers n copies of "abc": its base64 is n copies of "YWJj". */
+static int repeat(const char *count) {
+  static const char head[] = "{\"payload\":\"", tail[] = "\"}";
+  size_t n = strtoul(count, NULL, 10);
+  size_t len = sizeof(head) - 1 + 4 * n + sizeof(tail) - 1;
+  char *envelope = malloc(len);
+  if (envelope == NULL) return tarmac_fail("out of memory");
+  memcpy(envelope, head, sizeof(head) - 1);
+  for (size_t i = 0; i < n; i++)
+    memcpy(envelope + sizeof(head) - 1 + 4 * i, "YWJj", 4);
+  memcpy(envelope + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+  int result = tarmac_respond(envelope, len);
+  free(envelope);
+  return result;
+}
+
 static int handle(const uint8_t *payload, size_t len) {
   find_path((const char *)payload);
   if (strcmp(path, "/status") == 0)
@@ -81,6 +99,7 @@ static int handle(const uint8_t *payload, size_t len) {
   }
   if (strcmp(path, "/spin") == 0) spin(1.5);
   if (strcmp(path, "/forever") == 0) spin(86400.0);
+  if (strncmp(path, "/repeat/", 8) == 0) return repeat(path + 8);
   return tarmac_respond(payload, len);
 }
 
