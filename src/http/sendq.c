@@ -101,8 +101,9 @@ void tarmac_http_sendq_admit(http_loop_t *loop, h2o_req_t *req,
   size_t cap = bytes <= SMALL_RESPONSE_BYTES ? q->limit
                                              : q->limit - q->limit / 8;
   /* an empty loop takes any one response, so a response larger than the
-   * loop's share is still served when nothing else is waiting */
-  if (q->bytes == 0 || q->bytes + bytes <= cap) return;
+   * loop's share is still served when nothing else is waiting; an empty
+   * body holds nothing */
+  if (bytes == 0 || q->bytes == 0 || q->bytes + bytes <= cap) return;
   refuse(q, res);
 }
 
