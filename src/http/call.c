@@ -13,6 +13,7 @@
 /* h2o disposes the request: before the answer, the client abandoned it. */
 static void on_req_dispose(void *p) {
   http_call_ref_t *ref = p;
+  tarmac_http_sendq_release(&ref->sent);
   http_call_t *call = ref->call;
   if (call == NULL) return;
   call->req = NULL;
@@ -152,6 +153,7 @@ http_call_t *tarmac_http_call_new(http_loop_t *loop, h2o_req_t *req) {
   call->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*call->ref),
                                    on_req_dispose);
   call->ref->call = call;
+  call->ref->sent.q = NULL;
   call->req = req;
   return call;
 }
@@ -307,6 +309,7 @@ static void send_answer(h2o_req_t *req, http_call_t *call) {
     req->res.content_length = res->body.len;
   }
   const char *body = res->body.data ? (const char *)res->body.data : "";
+  tarmac_http_sendq_track(call->loop, &call->ref->sent, req, res->body.len);
   h2o_send_inline(req, body, res->body.len);
 }
 
@@ -315,6 +318,7 @@ void tarmac_http_call_finish(http_call_t *call) {
   h2o_req_t *req = call->req;
   settle_status(&call->response);
   if (req != NULL) {
+    tarmac_http_sendq_admit(loop, req, &call->response);
     call->ref->call = NULL;
     call->req = NULL;
     send_answer(req, call);

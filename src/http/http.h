@@ -90,6 +90,12 @@ typedef struct {
   unsigned max_resets_per_second; /* HTTP/2 streams a connection may abandon
                                      per second before it is closed */
   unsigned shutdown_timeout_ms;   /* bound on finishing in-flight requests */
+  unsigned send_timeout_ms; /* a connection whose response makes no write
+                               progress for this long is closed (0: 30 s) */
+  size_t max_buffered_response_bytes; /* bound on response bytes waiting for
+                                         clients, shared evenly by the loops;
+                                         over it, answers become 503 with
+                                         Retry-After (0: 256 MiB) */
   tarmac_http_handler_fn handler;
   void *handler_data;
 } tarmac_http_config_t;

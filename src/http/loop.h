@@ -4,25 +4,50 @@
 #ifndef TARMAC_HTTP_LOOP_H
 #define TARMAC_HTTP_LOOP_H
 
-#define H2O_USE_LIBUV 0
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <h2o.h>
-
 #include "http/baton.h"
+#include "http/h2o_pinned.h"
 #include "http/http.h"
 #include "http/listener.h"
 
 typedef struct http_loop http_loop_t;
 typedef struct http_call http_call_t;
 
+/* A response handed to h2o that h2o still holds for its client (sendq.c):
+ * counted in the loop's buffered bytes, watched by the send timeout. Lives
+ * in the request's pool (in http_call_ref_t) and is released when h2o
+ * disposes the request. */
+typedef struct http_sendq http_sendq_t;
+typedef struct {
+  h2o_linklist_t link;  /* in sendq.pending while tracked */
+  http_sendq_t *q;      /* NULL: not tracked */
+  h2o_req_t *req;
+  size_t bytes;         /* counted against the loop's bound */
+  uint64_t acked;       /* TCP bytes acknowledged at progress_ms */
+  uint64_t progress_ms; /* last time the client took bytes */
+  bool aborted;         /* the connection is being closed */
+} http_sent_t;
+
+/* The loop's responses waiting for clients (driver-owned). */
+struct http_sendq {
+  h2o_linklist_t pending;  /* http_sent_t, oldest first */
+  size_t bytes;            /* sum of their bytes */
+  size_t limit;            /* this loop's share of the bound */
+  uint64_t timeout_ms;     /* send timeout: no progress for this long */
+  bool over;               /* the bound was hit (warned once) */
+  h2o_timeout_t sweep_timeout; /* a quarter of the send timeout */
+  h2o_timeout_entry_t sweep_entry; /* linked while responses wait */
+};
+
 /* Lives in the h2o request's memory pool; tells the call when h2o disposes
  * the request (client gone, stream reset, connection closed). */
 typedef struct {
   http_call_t *call; /* NULL once the call has answered */
+  http_sent_t sent;  /* the answer while h2o holds it */
 } http_call_ref_t;
 
 /* One request from arrival to answer. Owned by the loop while pending, and
@@ -111,6 +136,7 @@ struct http_loop {
   bool accept_starved; /* out of descriptors; logged once per episode */
   http_churn_slot_t churn[HTTP_CHURN_SLOTS];
   http_peer_slot_t peers[HTTP_PEER_SLOTS];
+  http_sendq_t sendq;
 
   /* the crew; under crew_lock */
   pthread_mutex_t crew_lock;
@@ -155,6 +181,22 @@ void tarmac_http_call_free_spares(http_loop_t *loop);
 /* Sends the call's response (if the client is still there), logs the access
  * line, frees the call. Driver only. */
 void tarmac_http_call_finish(http_call_t *call);
+
+/* sendq.c: responses h2o holds for clients (see http_sent_t). Driver only. */
+/* Sets up / tears down the loop's queue (its sweep timer is h2o's). */
+void tarmac_http_sendq_init(http_loop_t *loop);
+void tarmac_http_sendq_dispose(http_loop_t *loop);
+/* Replaces res with 503 + Retry-After when its body would take the loop's
+ * buffered bytes over the bound (an empty loop takes any response). */
+void tarmac_http_sendq_admit(http_loop_t *loop, h2o_req_t *req,
+                             tarmac_http_response_t *res);
+/* Counts a response about to be sent; released by sendq_release. */
+void tarmac_http_sendq_track(http_loop_t *loop, http_sent_t *sent,
+                             h2o_req_t *req, size_t body_len);
+/* h2o disposed the request: its bytes are free (no-op if not tracked). */
+void tarmac_http_sendq_release(http_sent_t *sent);
+/* The sweep timer: closes connections without progress for the timeout. */
+void tarmac_http_sendq_sweep(h2o_timeout_entry_t *entry);
 
 /* churn.c: HTTP/2 streams abandoned per connection and second. */
 /* A request of the connection that reached on_req was abandoned before its

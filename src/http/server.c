@@ -170,6 +170,7 @@ static void dispose_loop(http_loop_t *loop) {
   if (h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_unlink(&loop->run_entry);
   tarmac_http_intake_dispose(loop);
+  tarmac_http_sendq_dispose(loop);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
   h2o_multithread_queue_t *queue = loop->ctx.queue;
   h2o_context_dispose(&loop->ctx);
@@ -242,6 +243,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->accept_ctx.ssl_ctx = server->ssl_ctx;
   tarmac_http_accept_start(loop);
   loop->run_entry.cb = run_pending;
+  tarmac_http_sendq_init(loop);
   h2o_multithread_register_receiver(loop->ctx.queue, &loop->control,
                                     on_control);
   return 0;

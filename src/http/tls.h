@@ -1,5 +1,7 @@
-/* http/tls: the server's OpenSSL context: TLS 1.2 or newer, the
- * certificate chain and key from PEM files, ALPN offering h2 and http/1.1. */
+/* http/tls: the server's OpenSSL context: TLS 1.2 or newer, TLS 1.2 limited
+ * to forward-secret AEAD suites (ECDHE with AES-GCM or CHACHA20-POLY1305),
+ * the certificate chain and key from PEM files, ALPN offering h2 and
+ * http/1.1. The caller owns the returned context (SSL_CTX_free). */
 #ifndef TARMAC_HTTP_TLS_H
 #define TARMAC_HTTP_TLS_H
 

@@ -43,6 +43,11 @@ typedef struct {
  * 32-bit memory, and OpenSSL's base64 takes int lengths: 1 GiB is the most
  * that can be honoured. */
 #define REQUEST_MAX ((uint64_t)1 << 30)
+/* Response bytes held for slow clients, split over the loops: below 1 MiB
+ * a loop could not hold one ordinary response; 1 TiB is beyond any machine
+ * this runs on. */
+#define BUFFERED_MIN ((uint64_t)1 << 20)
+#define BUFFERED_MAX ((uint64_t)1 << 40)
 
 /* In load order: APP_WASM_MODULE after APP_WASM_FUNCTION (it wins). */
 static const setting_t settings[] = {
@@ -65,6 +70,9 @@ static const setting_t settings[] = {
     SIZE("APP_MAX_BODY_SIZE", max_body_bytes, 1, REQUEST_MAX),
     SIZE("APP_MAX_HEADER_SIZE", max_header_bytes, 1, REQUEST_MAX),
     UINT("APP_MAX_HEADER_COUNT", max_header_count, 1, 100000),
+    UINT("APP_SEND_TIMEOUT_MS", send_timeout_ms, 1, 3600000),
+    SIZE("APP_MAX_BUFFERED_RESPONSE_BYTES", max_buffered_response_bytes,
+         BUFFERED_MIN, BUFFERED_MAX),
     UINT("APP_IDLE_TIMEOUT_MS", idle_timeout_ms, 1, 3600000),
     UINT("APP_HTTP2_MAX_STREAMS", http2_max_streams, 1, 256),
     UINT("APP_HTTP2_MAX_RESETS", http2_max_resets, 1, 1000000),
@@ -187,6 +195,8 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->max_body_bytes = 10u << 20;
   c->max_header_bytes = 64u << 10;
   c->max_header_count = 64;
+  c->send_timeout_ms = 30000;
+  c->max_buffered_response_bytes = 256u << 20;
   c->idle_timeout_ms = 10000;
   c->http2_max_streams = 100;
   c->http2_max_resets = 100;

@@ -32,6 +32,9 @@ typedef struct {
   unsigned http2_max_streams;  /* APP_HTTP2_MAX_STREAMS, 100 */
   unsigned http2_max_resets;   /* APP_HTTP2_MAX_RESETS, 100 per second */
   unsigned shutdown_timeout_ms; /* APP_SHUTDOWN_TIMEOUT_MS, 10000 */
+  unsigned send_timeout_ms;     /* APP_SEND_TIMEOUT_MS, 30000 */
+  uint64_t max_buffered_response_bytes; /* APP_MAX_BUFFERED_RESPONSE_BYTES,
+                                           256 MiB */
 } tarmac_server_config_t;
 
 /* Fills config from the environment: defaults, then every APP_* variable

@@ -121,6 +121,8 @@ static int start_http(serve_state_t *s) {
       .max_streams = c->http2_max_streams,
       .max_resets_per_second = c->http2_max_resets,
       .shutdown_timeout_ms = c->shutdown_timeout_ms,
+      .send_timeout_ms = c->send_timeout_ms,
+      .max_buffered_response_bytes = c->max_buffered_response_bytes,
       .handler = tarmac_function_handle,
       .handler_data = &s->function,
   };

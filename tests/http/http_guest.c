@@ -14,6 +14,7 @@
  *   /respond/<N>   answers status_code N with header X-Route: respond and
  *                  the request's body as its payload (N in 100..599 is
  *                  passed as is, so the server's checks can be tested)
+ *   /repeat/<n>    answers n copies of "abc" (3n bytes; a large response)
  *   anything else  echoes the request envelope (the seed's example)
  * The long-running ones (/slow, /spin, /forever, /sleep/, /spin/) first log
  * "started <path>" at info level: tests wait for that line to know that the
@@ -90,6 +91,7 @@ static bool long_running(const char *p) {
   return strcmp(p, "/slow") == 0 || strcmp(p, "/spin") == 0 ||
          strcmp(p, "/forever") == 0 || strncmp(p, "/sleep/", 7) == 0 ||
          strncmp(p, "/spin/", 6) == 0;
+}
 
 /* /respond/<N>: status N, the request body (its base64 text, copied from
  * the request envelope's "payload") as the payload. */
@@ -105,6 +107,22 @@ static int respond_with_status(const char *envelope, const char *status) {
                    atoi(status), (int)body_len, body);
   if (n < 0 || (size_t)n >= sizeof(out)) return tarmac_fail("body too large");
   return tarmac_respond_str(out);
+}
+
+/* Answers n copies of "abc": its base64 is n copies of "YWJj". */
+static int repeat(const char *count) {
+  static const char head[] = "{\"payload\":\"", tail[] = "\"}";
+  size_t n = strtoul(count, NULL, 10);
+  size_t len = sizeof(head) - 1 + 4 * n + sizeof(tail) - 1;
+  char *envelope = malloc(len);
+  if (envelope == NULL) return tarmac_fail("out of memory");
+  memcpy(envelope, head, sizeof(head) - 1);
+  for (size_t i = 0; i < n; i++)
+    memcpy(envelope + sizeof(head) - 1 + 4 * i, "YWJj", 4);
+  memcpy(envelope + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+  int result = tarmac_respond(envelope, len);
+  free(envelope);
+  return result;
 }
 
 static int handle(const uint8_t *payload, size_t len) {
@@ -132,6 +150,7 @@ static int handle(const uint8_t *payload, size_t len) {
 
   if (strncmp(path, "/respond/", 9) == 0)
     return respond_with_status((const char *)payload, path + 9);
+  if (strncmp(path, "/repeat/", 8) == 0) return repeat(path + 8);
   return tarmac_respond(payload, len);
 }
 
