@@ -13,6 +13,7 @@ PACKAGES=(
   wabt clang lld wasi-libc libclang-rt-14-dev-wasm32
   # libraries
   libssl-dev libjansson-dev libh2o-evloop-dev libyajl-dev
+  libbwa-dev # klib khash.h, which h2o/http2_internal.h includes
   # fuzz targets: clang's libFuzzer runtime (fuzz/)
   libclang-rt-14-dev
   # tests (h2load from nghttp2-client drives HTTP/2 load)
