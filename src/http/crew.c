@@ -16,6 +16,18 @@ uint64_t tarmac_http_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+struct timespec tarmac_http_deadline_in(uint64_t ms) {
+  struct timespec at;
+  clock_gettime(CLOCK_REALTIME, &at);
+  at.tv_sec += (time_t)(ms / 1000);
+  at.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (at.tv_nsec >= 1000000000L) {
+    at.tv_sec++;
+    at.tv_nsec -= 1000000000L;
+  }
+  return at;
+}
+
 /* Parks a thread that gave its baton away. true = it was handed the baton
  * again; false = the loop is finished and the thread should exit. */
 static bool park(http_loop_t *loop) {
@@ -125,16 +137,25 @@ static void take_over(http_loop_t *loop) {
   pthread_mutex_unlock(&loop->crew_lock);
 }
 
+/* Waits one watchdog period, or less when the server stops (stop signals
+ * watchdog_cond): a long APP_HANDOFF_MS must not delay the exit. true =
+ * the server is stopping. */
+static bool watchdog_wait(tarmac_http_server_t *server, unsigned ms) {
+  struct timespec until = tarmac_http_deadline_in(ms);
+  pthread_mutex_lock(&server->done_lock);
+  while (!atomic_load(&server->stopping) &&
+         pthread_cond_timedwait(&server->watchdog_cond, &server->done_lock,
+                                &until) != ETIMEDOUT) {
+  }
+  pthread_mutex_unlock(&server->done_lock);
+  return atomic_load(&server->stopping);
+}
+
 void *tarmac_http_watchdog_main(void *arg) {
   tarmac_http_server_t *server = arg;
-  unsigned ms = server->config.handoff_ms;
-  struct timespec tick = {.tv_sec = ms / 1000,
-                          .tv_nsec = (long)(ms % 1000) * 1000000L};
-  while (!atomic_load(&server->stopping)) {
-    nanosleep(&tick, NULL);
+  while (!watchdog_wait(server, server->config.handoff_ms))
     for (unsigned i = 0; i < server->loop_count; i++)
       if (tarmac_baton_stalled(&server->loops[i].baton))
         take_over(&server->loops[i]);
-  }
   return NULL;
 }

@@ -164,8 +164,9 @@ struct tarmac_http_server {
   pthread_t watchdog;
   bool watchdog_started;
   atomic_bool stopping;
-  pthread_mutex_t done_lock; /* loops_alive and done_cond */
+  pthread_mutex_t done_lock; /* loops_alive, done_cond, watchdog_cond */
   pthread_cond_t done_cond;
+  pthread_cond_t watchdog_cond; /* wakes the watchdog early at stop */
   unsigned threads_alive;    /* crew threads of every loop */
 };
 
@@ -249,5 +250,7 @@ void *tarmac_http_watchdog_main(void *server);
 bool tarmac_http_loop_drive(http_loop_t *loop);
 /* Clock in milliseconds (monotonic). */
 uint64_t tarmac_http_now_ms(void);
+/* The CLOCK_REALTIME time `ms` from now, for pthread_cond_timedwait. */
+struct timespec tarmac_http_deadline_in(uint64_t ms);
 
 #endif

@@ -284,6 +284,7 @@ tarmac_http_server_t *tarmac_http_server_new(const tarmac_http_config_t *config,
   }
   pthread_mutex_init(&server->done_lock, NULL);
   pthread_cond_init(&server->done_cond, NULL);
+  pthread_cond_init(&server->watchdog_cond, NULL);
   atomic_init(&server->stopping, false);
   if (copy_config(server, config) != 0) {
     snprintf(err, err_size, "out of memory");
@@ -353,23 +354,17 @@ bool tarmac_http_server_stop(tarmac_http_server_t *server) {
    * once the guests they run have returned; threads still inside a handler
    * after the margin (a guest that never returns) are left to exit(), and
    * so is their loop. */
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  uint64_t wait_ms = server->config.shutdown_timeout_ms + STOP_MARGIN_MS;
-  deadline.tv_sec += (time_t)(wait_ms / 1000);
-  deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  struct timespec deadline = tarmac_http_deadline_in(
+      (uint64_t)server->config.shutdown_timeout_ms + STOP_MARGIN_MS);
   pthread_mutex_lock(&server->done_lock);
   while (server->threads_alive > 0 &&
          pthread_cond_timedwait(&server->done_cond, &server->done_lock,
                                 &deadline) != ETIMEDOUT) {
   }
   bool all_ended = server->threads_alive == 0;
-  pthread_mutex_unlock(&server->done_lock);
   atomic_store(&server->stopping, true);
+  pthread_cond_broadcast(&server->watchdog_cond);
+  pthread_mutex_unlock(&server->done_lock);
   if (server->watchdog_started) {
     pthread_join(server->watchdog, NULL);
     server->watchdog_started = false;
@@ -401,5 +396,6 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
   free(server->key_file);
   pthread_mutex_destroy(&server->done_lock);
   pthread_cond_destroy(&server->done_cond);
+  pthread_cond_destroy(&server->watchdog_cond);
   free(server);
 }

@@ -538,6 +538,17 @@ def test_shutdown(workdir):
     server.proc.send_signal(signal.SIGINT)
     check(server.proc.wait(30) == 0, "exit 0 after SIGINT")
     server.log.close()
+    # the watchdog's period does not delay the exit (it used to sleep a
+    # whole APP_HANDOFF_MS before noticing the stop)
+    server = Server(workdir, env={"APP_HANDOFF_MS": "60000"})
+    t0 = time.time()
+    server.proc.send_signal(signal.SIGTERM)
+    code = server.proc.wait(30)
+    elapsed = time.time() - t0
+    server.log.close()
+    check(code == 0 and elapsed < 5,
+          "exit 0 at once with APP_HANDOFF_MS=60000 (%s after %.1f s)"
+          % (code, elapsed))
 
 
 GROUPS = {
