@@ -13,11 +13,10 @@ import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from e2e_test import FAILURES, Server, check, curl
+from e2e_test import Server, check, curl, run_group
 
 
 def make_rsa_cert(directory):
@@ -306,18 +305,5 @@ def test_slow_readers(workdir):
 GROUPS = {"tls": test_tls, "slow_readers": test_slow_readers}
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in GROUPS:
-        print(__doc__)
-        return 64
-    with tempfile.TemporaryDirectory() as workdir:
-        GROUPS[sys.argv[1]](workdir)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_group(GROUPS, __doc__))

@@ -13,11 +13,10 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from e2e_test import FAILURES, Server, check, curl, https_client
+from e2e_test import Server, check, curl, https_client, run_group
 
 
 def wait_for(predicate, seconds, what):
@@ -309,18 +308,5 @@ GROUPS = {"handoff": test_handoff, "drain": test_drain,
           "fdlimit": test_fdlimit}
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in GROUPS:
-        print(__doc__)
-        return 64
-    with tempfile.TemporaryDirectory() as workdir:
-        GROUPS[sys.argv[1]](workdir)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_group(GROUPS, __doc__))

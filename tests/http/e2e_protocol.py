@@ -17,10 +17,9 @@ import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
-from e2e_test import FAILURES, Server, check, curl
+from e2e_test import Server, check, curl, run_group
 
 # ------------------------------------------------------------ HTTP/1.1
 
@@ -580,18 +579,5 @@ GROUPS = {"framing": test_framing, "smuggling": test_smuggling,
           "headers": test_headers, "churn": test_churn}
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in GROUPS:
-        print(__doc__)
-        return 64
-    with tempfile.TemporaryDirectory() as workdir:
-        GROUPS[sys.argv[1]](workdir)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_group(GROUPS, __doc__))

@@ -559,12 +559,14 @@ GROUPS = {
 }
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in GROUPS:
-        print(__doc__)
+def run_group(groups, doc):
+    """Runs the group named on the command line in a temporary folder; the
+    exit status for the script (64: usage)."""
+    if len(sys.argv) != 2 or sys.argv[1] not in groups:
+        print(doc)
         return 64
     with tempfile.TemporaryDirectory() as workdir:
-        GROUPS[sys.argv[1]](workdir)
+        groups[sys.argv[1]](workdir)
     if FAILURES:
         print("%d check(s) failed" % len(FAILURES))
         return 1
@@ -573,4 +575,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_group(GROUPS, __doc__))
