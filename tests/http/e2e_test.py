@@ -97,7 +97,8 @@ class Server:
         raise RuntimeError("server did not start: " + self.log_text())
 
     def log_text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -118,6 +119,8 @@ class Server:
     def __exit__(self, *exc):
         code = self.stop()
         check(code == 0, "server exits 0 on SIGTERM (got %s)" % code)
+        if code != 0:  # a sanitizer report or a crash: show why
+            print("--- server log (last 8 KiB) ---\n" + self.log_text()[-8192:])
 
 
 def curl(server, path, *args, data=None, data_file=None, method=None):
