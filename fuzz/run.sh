@@ -14,7 +14,8 @@ seconds=${1:-20}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(wasm_binary config base64 envelope_request envelope_response)
+  targets=(wasm_binary config base64 envelope_request envelope_response
+           http_framing)
 fi
 
 mkdir -p build-fuzz/artifacts

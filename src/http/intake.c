@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/framing.h"
 #include "http/loop.h" /* h2o.h first: http2_internal.h builds on it */
 #include "log/log.h"
 
@@ -95,74 +96,6 @@ static bool refuse_churn(http_loop_t *loop, h2o_req_t *req) {
 
 /* ---- HTTP/1 framing */
 
-/* picohttpparser, as built into libh2o (Debian ships no header for it).
- * Parsing the head again with the very parser h2o used means the check
- * below sees exactly the fields h2o saw. */
-struct phr_header {
-  const char *name;
-  size_t name_len;
-  const char *value;
-  size_t value_len;
-};
-int phr_parse_request(const char *buf, size_t len, const char **method,
-                      size_t *method_len, const char **path, size_t *path_len,
-                      int *minor_version, struct phr_header *headers,
-                      size_t *num_headers, size_t last_len);
-
-static bool is_named(const struct phr_header *h, const char *lower,
-                     size_t len) {
-  return h2o_lcstris(h->name, h->name_len, lower, len);
-}
-
-static bool all_digits(const char *s, size_t len) {
-  if (len == 0) return false;
-  for (size_t i = 0; i < len; i++)
-    if (s[i] < '0' || s[i] > '9') return false;
-  return true;
-}
-
-/* Two digit strings denote the same number. */
-static bool same_number(const struct phr_header *a,
-                        const struct phr_header *b) {
-  const char *x = a->value, *y = b->value;
-  size_t xl = a->value_len, yl = b->value_len;
-  while (xl > 1 && *x == '0') x++, xl--;
-  while (yl > 1 && *y == '0') y++, yl--;
-  return xl == yl && memcmp(x, y, xl) == 0;
-}
-
-/* What is wrong with the framing fields of a request head, or NULL. RFC
- * 9112 6.1-6.3: the body's length must be unambiguous, so a Content-Length
- * that is not a number, two that differ, Content-Length together with
- * Transfer-Encoding, a Transfer-Encoding other than exactly one "chunked",
- * or any Transfer-Encoding in HTTP/1.0 are errors; so is obs-fold (5.2). */
-static const char *framing_problem(const struct phr_header *headers,
-                                   size_t count, int minor_version) {
-  const struct phr_header *length = NULL;
-  size_t encodings = 0;
-  for (size_t i = 0; i < count; i++) {
-    const struct phr_header *h = &headers[i];
-    if (h->name_len == 0) return "a header line without a name (obsolete line folding)";
-    if (is_named(h, H2O_STRLIT("content-length"))) {
-      if (!all_digits(h->value, h->value_len))
-        return "Content-Length is not a number";
-      if (length != NULL && !same_number(length, h))
-        return "conflicting Content-Length headers";
-      length = h;
-    } else if (is_named(h, H2O_STRLIT("transfer-encoding"))) {
-      if (!h2o_lcstris(h->value, h->value_len, H2O_STRLIT("chunked")))
-        return "Transfer-Encoding other than chunked";
-      encodings++;
-    }
-  }
-  if (encodings > 1) return "more than one Transfer-Encoding header";
-  if (encodings > 0 && length != NULL)
-    return "both Content-Length and Transfer-Encoding";
-  if (encodings > 0 && minor_version == 0)
-    return "Transfer-Encoding in an HTTP/1.0 request";
-  return NULL;
-}
-
 /* h2o 2.2.5 frames an HTTP/1 body by the first Content-Length or the last
  * Transfer-Encoding and keeps neither in req->headers. Until this request
  * is answered, its head is still at the start of the socket's input
@@ -183,7 +116,7 @@ static const char *http1_framing_problem(h2o_req_t *req) {
   if (phr_parse_request(sock->input->bytes, len, &method, &method_len, &path,
                         &path_len, &minor_version, headers, &count, 0) <= 0)
     return "the request head cannot be read again";
-  return framing_problem(headers, count, minor_version);
+  return tarmac_http_framing_problem(headers, count, minor_version);
 }
 
 /* 400 naming the problem; on HTTP/1 the connection is closed after it, so
@@ -211,7 +144,7 @@ static bool refuse_by_size(const tarmac_http_config_t *config,
   for (size_t i = 0; i < req->headers.size; i++) {
     const h2o_header_t *h = &req->headers.entries[i];
     if (h->name->len == 0) { /* h2o keeps an obs-fold line nameless */
-      refuse_bad_request(req, "a header line without a name (obsolete line folding)");
+      refuse_bad_request(req, TARMAC_HTTP_OBS_FOLD_PROBLEM);
       return true;
     }
     if (h->name == &H2O_TOKEN_COOKIE->buf) cookies++;
