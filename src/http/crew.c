@@ -10,24 +10,6 @@
 #include "http/loop.h"
 #include "log/log.h"
 
-uint64_t tarmac_http_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-struct timespec tarmac_http_deadline_in(uint64_t ms) {
-  struct timespec at;
-  clock_gettime(CLOCK_REALTIME, &at);
-  at.tv_sec += (time_t)(ms / 1000);
-  at.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (at.tv_nsec >= 1000000000L) {
-    at.tv_sec++;
-    at.tv_nsec -= 1000000000L;
-  }
-  return at;
-}
-
 /* Parks a thread that gave its baton away. true = it was handed the baton
  * again; false = the loop is finished and the thread should exit. */
 static bool park(http_loop_t *loop) {
@@ -141,7 +123,7 @@ static void take_over(http_loop_t *loop) {
  * watchdog_cond): a long APP_HANDOFF_MS must not delay the exit. true =
  * the server is stopping. */
 static bool watchdog_wait(tarmac_http_server_t *server, unsigned ms) {
-  struct timespec until = tarmac_http_deadline_in(ms);
+  struct timespec until = tarmac_clock_after_ms(CLOCK_REALTIME, ms);
   pthread_mutex_lock(&server->done_lock);
   while (!atomic_load(&server->stopping) &&
          pthread_cond_timedwait(&server->watchdog_cond, &server->done_lock,

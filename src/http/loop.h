@@ -13,6 +13,7 @@
 #include "http/h2o_pinned.h"
 #include "http/http.h"
 #include "http/listener.h"
+#include "util/clock.h"
 
 typedef struct http_loop http_loop_t;
 typedef struct http_call http_call_t;
@@ -249,8 +250,8 @@ void *tarmac_http_watchdog_main(void *server);
  * returner (server.c). Returns true when the loop is finished. */
 bool tarmac_http_loop_drive(http_loop_t *loop);
 /* Clock in milliseconds (monotonic). */
-uint64_t tarmac_http_now_ms(void);
-/* The CLOCK_REALTIME time `ms` from now, for pthread_cond_timedwait. */
-struct timespec tarmac_http_deadline_in(uint64_t ms);
+static inline uint64_t tarmac_http_now_ms(void) {
+  return tarmac_clock_ms(CLOCK_MONOTONIC);
+}
 
 #endif

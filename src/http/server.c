@@ -354,7 +354,7 @@ bool tarmac_http_server_stop(tarmac_http_server_t *server) {
    * once the guests they run have returned; threads still inside a handler
    * after the margin (a guest that never returns) are left to exit(), and
    * so is their loop. */
-  struct timespec deadline = tarmac_http_deadline_in(
+  struct timespec deadline = tarmac_clock_after_ms(CLOCK_REALTIME, 
       (uint64_t)server->config.shutdown_timeout_ms + STOP_MARGIN_MS);
   pthread_mutex_lock(&server->done_lock);
   while (server->threads_alive > 0 &&

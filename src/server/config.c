@@ -66,6 +66,8 @@ static const setting_t settings[] = {
     UINT("APP_MAX_THREADS_PER_LOOP", max_threads_per_loop, 2, 4096),
     UINT("APP_HANDOFF_MS", handoff_ms, 1, 60000),
     UINT("APP_WASM_POOL_SIZE", pool_size, 1, 100000),
+    UINT("APP_WASM_MAX_CONCURRENCY", max_concurrency, 1, 1000000),
+    UINT("APP_WASM_QUEUE_TIMEOUT_MS", queue_timeout_ms, 0, 60000),
     SIZE("APP_WASM_MEMORY_LIMIT", memory_limit, MEMORY_MIN, MEMORY_MAX),
     SIZE("APP_MAX_BODY_SIZE", max_body_bytes, 1, REQUEST_MAX),
     SIZE("APP_MAX_HEADER_SIZE", max_header_bytes, 1, REQUEST_MAX),
@@ -191,6 +193,8 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->max_threads_per_loop = 64;
   c->handoff_ms = 10;
   c->pool_size = 0; /* 2 per event loop, once the loops are known */
+  c->max_concurrency = 0; /* a quarter of the threads, once known */
+  c->queue_timeout_ms = 100;
   c->memory_limit = 0;
   c->max_body_bytes = 10u << 20;
   c->max_header_bytes = 64u << 10;
@@ -201,6 +205,16 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->http2_max_streams = 100;
   c->http2_max_resets = 100;
   c->shutdown_timeout_ms = 10000;
+}
+
+/* A quarter of the HTTP threads: running guests plus as many waiting for a
+ * slot then hold at most half of them, leaving the rest to drive the loops
+ * and serve other functions and the built-in endpoints. */
+unsigned tarmac_server_config_default_concurrency(
+    const tarmac_server_config_t *c) {
+  uint64_t threads = (uint64_t)c->event_loops * c->max_threads_per_loop;
+  uint64_t quarter = threads / 4;
+  return quarter < 1 ? 1 : quarter > 1000000 ? 1000000 : (unsigned)quarter;
 }
 
 int tarmac_server_config_set(tarmac_server_config_t *c, const char *name,
@@ -233,5 +247,7 @@ int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
     if (parse_value(&settings[i], v, c, err, err_size) != 0) return -1;
   }
   if (c->pool_size == 0) c->pool_size = 2 * c->event_loops;
+  if (c->max_concurrency == 0)
+    c->max_concurrency = tarmac_server_config_default_concurrency(c);
   return 0;
 }

@@ -23,6 +23,9 @@ typedef struct {
   unsigned max_threads_per_loop; /* APP_MAX_THREADS_PER_LOOP, 64 */
   unsigned handoff_ms;       /* APP_HANDOFF_MS, 10 */
   unsigned pool_size;        /* APP_WASM_POOL_SIZE, 2 per event loop */
+  unsigned max_concurrency;  /* APP_WASM_MAX_CONCURRENCY, a quarter of
+                                event loops x threads per loop */
+  unsigned queue_timeout_ms; /* APP_WASM_QUEUE_TIMEOUT_MS, 100 */
   uint64_t memory_limit;     /* APP_WASM_MEMORY_LIMIT, 0 = engine default;
                                 64 KiB to 65535 pages */
   uint64_t max_body_bytes;   /* APP_MAX_BODY_SIZE, 10 MiB; at most 1 GiB */
@@ -43,8 +46,13 @@ typedef struct {
 int tarmac_server_config_load(tarmac_server_config_t *config, char *err,
                               size_t err_size);
 
-/* The defaults (pool_size 0: "2 per event loop", resolved by _load). */
+/* The defaults (pool_size and max_concurrency 0: derived from the loops
+ * and threads by _load). */
 void tarmac_server_config_defaults(tarmac_server_config_t *config);
+
+/* APP_WASM_MAX_CONCURRENCY's default for these loops and threads. */
+unsigned tarmac_server_config_default_concurrency(
+    const tarmac_server_config_t *config);
 
 /* Sets one setting (name "APP_...") from its text exactly as _load would.
  * 0, or -1 with err as for _load (also for an unknown name). */

@@ -62,10 +62,40 @@ static void answer_from_result(const tarmac_function_t *fn,
   }
 }
 
+/* 503 for a request the concurrency limit turned away. */
+static void refuse_busy(const tarmac_function_t *fn,
+                        tarmac_http_response_t *res) {
+  tarmac_admission_stats_t st = tarmac_admission_stats(fn->admission);
+  char text[200];
+  snprintf(text, sizeof(text),
+           "function busy: all %u invocation slots in use "
+           "(APP_WASM_MAX_CONCURRENCY); retry later\n",
+           st.limit);
+  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
+                    fn->name, (const char *)NULL);
+  if (tarmac_http_response_set_text(res, 503, text) == 0)
+    tarmac_http_response_add_header(res, "retry-after", 11, "1", 1);
+}
+
+static void invoke_handler(const tarmac_function_t *fn,
+                           const tarmac_http_request_t *req,
+                           tarmac_http_response_t *res);
+
 void tarmac_function_handle(void *data, const tarmac_http_request_t *req,
                             tarmac_http_response_t *res) {
   const tarmac_function_t *fn = data;
   if (serve_builtin(fn, req, res)) return;
+  if (!tarmac_admission_enter(fn->admission)) {
+    refuse_busy(fn, res);
+    return;
+  }
+  invoke_handler(fn, req, res);
+  tarmac_admission_leave(fn->admission);
+}
+
+static void invoke_handler(const tarmac_function_t *fn,
+                           const tarmac_http_request_t *req,
+                           tarmac_http_response_t *res) {
   tarmac_buffer_t envelope = TARMAC_BUFFER_INIT;
   if (tarmac_envelope_request(req, &envelope) != 0) {
     tarmac_http_response_set_text(res, 500, "out of memory\n");

@@ -25,6 +25,7 @@ typedef struct {
   tarmac_engine_t *engine;
   tarmac_module_t *module;
   tarmac_pool_t *pool;
+  tarmac_admission_t *admission;
   tarmac_function_t function;
   tarmac_http_server_t *http;
   char function_name[256];
@@ -98,7 +99,10 @@ static int load_function(serve_state_t *s) {
              c->wasm_module, err.message);
     return startup_error("%s", text);
   }
+  s->admission = tarmac_admission_new(c->max_concurrency, c->queue_timeout_ms);
+  if (s->admission == NULL) return startup_error("%s", "out of memory");
   s->function = (tarmac_function_t){.pool = s->pool,
+                                    .admission = s->admission,
                                     .name = s->function_name,
                                     .maintenance_mode = c->maintenance_mode};
   return 0;
@@ -131,13 +135,15 @@ static int start_http(serve_state_t *s) {
   if (s->http == NULL || tarmac_http_server_start(s->http, err,
                                                   sizeof(err)) != 0)
     return startup_error("%s", err);
-  char port[16], loops[16];
+  char port[16], loops[16], concurrency[16];
   snprintf(port, sizeof(port), "%d", tarmac_http_server_port(s->http));
   snprintf(loops, sizeof(loops), "%u", c->event_loops);
+  snprintf(concurrency, sizeof(concurrency), "%u", c->max_concurrency);
   static const char msg[] = "tarmac serving";
   tarmac_log_fields(TARMAC_LOG_INFO, msg, sizeof(msg) - 1, "listen_addr",
                     c->listen_addr, "port", port, "tls",
                     c->enable_tls ? "true" : "false", "event_loops", loops,
+                    "max_concurrency", concurrency,
                     "function", s->function_name, "maintenance_mode",
                     c->maintenance_mode ? "true" : "false",
                     (const char *)NULL);
@@ -155,6 +161,7 @@ static void release(serve_state_t *s) {
     }
     tarmac_http_server_free(s->http);
   }
+  tarmac_admission_free(s->admission);
   tarmac_pool_free(s->pool);
   if (s->module != NULL) tarmac_module_release(s->module);
   tarmac_engine_free(s->engine);

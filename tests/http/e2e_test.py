@@ -441,6 +441,44 @@ def test_slow(workdir):
                   "HTTP/2 connection (%r)" % times)
 
 
+def test_admission(workdir):
+    # Limit 2, no waiting: two running guests hold both slots, a third
+    # request is turned away with 503 and Retry-After without running, the
+    # built-in endpoints still answer, and once a slot frees requests run.
+    env = {"APP_WASM_MAX_CONCURRENCY": "2", "APP_WASM_QUEUE_TIMEOUT_MS": "0"}
+    with Server(workdir, env=env) as server:
+        running = [start_request(server, "/sleep/%d" % ms)
+                   for ms in (3000, 3001)]
+        for ms in (3000, 3001):
+            wait_for_log(server, "started /sleep/%d" % ms)
+        status, headers, body, _ = curl(server, "/sleep/7")
+        check(status == 503, "third request refused (%r)" % status)
+        check(headers.get("retry-after") == "1", "503 carries Retry-After")
+        check(b"APP_WASM_MAX_CONCURRENCY" in body,
+              "the 503 names the setting: %r" % body)
+        check("started /sleep/7" not in server.log_text(),
+              "the refused request did not reach the guest")
+        status, _, _, _ = curl(server, "/health")
+        check(status == 200, "/health answers while the slots are full")
+        for t, result in running:
+            t.join()
+            check(result.get("status") == 200, "running guests finish")
+        status, _, _, _ = curl(server, "/fast", data=b"x")
+        check(status == 200, "admitted again once slots freed (%r)" % status)
+    # Limit 1 with a queue: a request arriving while the slot is held waits
+    # for it and runs.
+    env = {"APP_WASM_MAX_CONCURRENCY": "1",
+           "APP_WASM_QUEUE_TIMEOUT_MS": "30000"}
+    with Server(workdir, env=env) as server:
+        t, result = start_request(server, "/sleep/1000")
+        wait_for_log(server, "started /sleep/1000")
+        status, _, _, _ = curl(server, "/fast", data=b"x")
+        check(status == 200, "queued request runs once the slot frees (%r)"
+              % status)
+        t.join()
+        check(result.get("status") == 200, "the first request succeeds")
+
+
 def test_builtins(workdir):
     with Server(workdir) as server:
         for path, code in [("/health", 200), ("/ready", 200)]:
@@ -557,7 +595,8 @@ def test_shutdown(workdir):
 GROUPS = {
     "contract": test_contract, "limits": test_limits,
     "concurrency": test_concurrency, "slow": test_slow,
-    "builtins": test_builtins, "startup": test_startup,
+    "builtins": test_builtins, "admission": test_admission,
+    "startup": test_startup,
     "shutdown": test_shutdown,
 }
 

@@ -121,6 +121,20 @@ static void test_load(void) {
   CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
   CHECK_EQ_INT(c.memory_limit, 0);
   CHECK_EQ_INT(c.pool_size, 6);
+  /* a quarter of 3 loops x 64 threads */
+  CHECK_EQ_INT(c.max_concurrency, 48);
+  CHECK_EQ_INT(c.queue_timeout_ms, 100);
+  setenv("APP_WASM_MAX_CONCURRENCY", "0", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), -1);
+  CHECK(strstr(err, "APP_WASM_MAX_CONCURRENCY=0 is not a whole number from 1 "
+               "to 1000000") != NULL);
+  setenv("APP_WASM_MAX_CONCURRENCY", "7", 1);
+  setenv("APP_WASM_QUEUE_TIMEOUT_MS", "0", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
+  CHECK_EQ_INT(c.max_concurrency, 7);
+  CHECK_EQ_INT(c.queue_timeout_ms, 0);
+  unsetenv("APP_WASM_MAX_CONCURRENCY");
+  unsetenv("APP_WASM_QUEUE_TIMEOUT_MS");
   setenv("APP_WASM_MEMORY_LIMIT", "5G", 1);
   CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), -1);
   CHECK(strstr(err, "APP_WASM_MEMORY_LIMIT=5G is out of range") != NULL);

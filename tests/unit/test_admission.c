@@ -1,0 +1,112 @@
+/* The concurrency limit (server/admission): admits up to the limit, makes
+ * the next wait for a slot and admits it when one frees, refuses when the
+ * wait runs out, and refuses at once when as many wait as may run. Each
+ * waiting thread is observed through the stats (readiness, not sleeps). */
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include "server/admission.h"
+#include "test.h"
+#include "util/clock.h"
+
+typedef struct {
+  tarmac_admission_t *admission;
+  bool admitted;
+  uint64_t waited_ms;
+} entrant_t;
+
+static void *enter(void *arg) {
+  entrant_t *e = arg;
+  uint64_t t0 = tarmac_clock_ms(CLOCK_MONOTONIC);
+  e->admitted = tarmac_admission_enter(e->admission);
+  e->waited_ms = tarmac_clock_ms(CLOCK_MONOTONIC) - t0;
+  return NULL;
+}
+
+/* Waits (bounded) until `n` threads wait inside the admission. */
+static bool wait_for_waiters(tarmac_admission_t *a, unsigned n) {
+  uint64_t until = tarmac_clock_ms(CLOCK_MONOTONIC) + 10000;
+  while (tarmac_admission_stats(a).waiting != n) {
+    if (tarmac_clock_ms(CLOCK_MONOTONIC) > until) return false;
+    sched_yield();
+  }
+  return true;
+}
+
+static void test_no_wait(void) {
+  tarmac_admission_t *a = tarmac_admission_new(2, 0);
+  CHECK(tarmac_admission_enter(a));
+  CHECK(tarmac_admission_enter(a));
+  CHECK(!tarmac_admission_enter(a)); /* over the limit, no wait */
+  tarmac_admission_stats_t st = tarmac_admission_stats(a);
+  CHECK_EQ_INT(st.running, 2);
+  CHECK_EQ_INT(st.admitted, 2);
+  CHECK_EQ_INT(st.refused, 1);
+  tarmac_admission_leave(a);
+  CHECK(tarmac_admission_enter(a)); /* a slot freed */
+  tarmac_admission_leave(a);
+  tarmac_admission_leave(a);
+  CHECK_EQ_INT(tarmac_admission_stats(a).running, 0);
+  tarmac_admission_free(a);
+}
+
+static void test_waiter_admitted(void) {
+  tarmac_admission_t *a = tarmac_admission_new(1, 60000);
+  CHECK(tarmac_admission_enter(a));
+  entrant_t e = {a, false, 0};
+  pthread_t t;
+  CHECK_EQ_INT(pthread_create(&t, NULL, enter, &e), 0);
+  CHECK(wait_for_waiters(a, 1));
+  tarmac_admission_leave(a); /* hands the slot to the waiter */
+  pthread_join(t, NULL);
+  CHECK(e.admitted);
+  CHECK(e.waited_ms < 30000); /* woken, not timed out */
+  CHECK_EQ_INT(tarmac_admission_stats(a).running, 1);
+  tarmac_admission_leave(a);
+  tarmac_admission_free(a);
+}
+
+static void test_wait_runs_out(void) {
+  tarmac_admission_t *a = tarmac_admission_new(1, 50);
+  CHECK(tarmac_admission_enter(a));
+  entrant_t e = {a, true, 0};
+  enter(&e);
+  CHECK(!e.admitted);
+  CHECK(e.waited_ms >= 49); /* waited the whole 50 ms (ms rounding) */
+  CHECK_EQ_INT(tarmac_admission_stats(a).waiting, 0);
+  tarmac_admission_leave(a);
+  tarmac_admission_free(a);
+}
+
+/* Limit 1 with one thread waiting: a third is refused without waiting
+ * (its wait of 60 s would otherwise end the test by timeout). */
+static void test_waiters_bounded(void) {
+  tarmac_admission_t *a = tarmac_admission_new(1, 60000);
+  CHECK(tarmac_admission_enter(a));
+  entrant_t waiter = {a, false, 0};
+  pthread_t t;
+  CHECK_EQ_INT(pthread_create(&t, NULL, enter, &waiter), 0);
+  CHECK(wait_for_waiters(a, 1));
+  entrant_t third = {a, true, 0};
+  enter(&third);
+  CHECK(!third.admitted);
+  CHECK(third.waited_ms < 30000);
+  tarmac_admission_leave(a);
+  pthread_join(t, NULL);
+  CHECK(waiter.admitted);
+  tarmac_admission_leave(a);
+  tarmac_admission_stats_t st = tarmac_admission_stats(a);
+  CHECK_EQ_INT(st.running, 0);
+  CHECK_EQ_INT(st.admitted, 2);
+  CHECK_EQ_INT(st.refused, 1);
+  tarmac_admission_free(a);
+}
+
+int main(void) {
+  test_no_wait();
+  test_waiter_admitted();
+  test_wait_runs_out();
+  test_waiters_bounded();
+  TEST_EXIT();
+}
