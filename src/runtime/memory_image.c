@@ -1,0 +1,153 @@
+/* Memory images: sealed memfds mapped copy-on-write (see memory_image.h). */
+#include "runtime/memory_image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+#include "runtime/runtime_internal.h"
+
+#define WASM_PAGE_SIZE 65536u
+
+struct tarmac_rt_image {
+  int fd;             /* sealed memfd, image bytes at offset 0 */
+  uint32_t pages;     /* wasm pages */
+  uint64_t stored;    /* bytes written (the non-zero OS pages) */
+};
+
+static bool all_zero(const uint8_t *p, size_t n) {
+  return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+/* Writes the non-zero OS pages of [data, data+size), runs of them with one
+ * pwrite each; the holes read as zeros. -1 with errno on failure. */
+static int write_sparse(int fd, const uint8_t *data, size_t size,
+                        uint64_t *stored) {
+  size_t page = tarmac_rt_os_page_size();
+  size_t at = 0;
+  *stored = 0;
+  while (at < size) {
+    if (all_zero(data + at, page)) {
+      at += page;
+      continue;
+    }
+    size_t end = at + page;
+    while (end < size && !all_zero(data + end, page)) end += page;
+    for (size_t done = at; done < end;) {
+      ssize_t n = pwrite(fd, data + done, end - done, (off_t)done);
+      if (n <= 0) return n == 0 ? (errno = EIO, -1) : -1;
+      done += (size_t)n;
+    }
+    *stored += end - at;
+    at = end;
+  }
+  return 0;
+}
+
+static int fill_image(int fd, const wasm_rt_memory_t *mem, uint64_t *stored) {
+  if (ftruncate(fd, (off_t)mem->size) != 0) return -1;
+  if (write_sparse(fd, mem->data, mem->size, stored) != 0) return -1;
+  /* from now on the file is the snapshot: nobody may change it */
+  return fcntl(fd, F_ADD_SEALS,
+               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+}
+
+tarmac_rt_image_t *tarmac_rt_image_new(const wasm_rt_memory_t *mem, char *err,
+                                       size_t err_size) {
+  tarmac_rt_image_t *image = calloc(1, sizeof *image);
+  if (!image) {
+    snprintf(err, err_size, "out of memory for a memory image");
+    return NULL;
+  }
+  image->pages = mem->pages;
+  image->fd = memfd_create("tarmac-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (image->fd < 0 || fill_image(image->fd, mem, &image->stored) != 0) {
+    snprintf(err, err_size, "cannot make a memory image of %u pages: %s",
+             mem->pages, strerror(errno));
+    goto fail;
+  }
+  if (!tarmac_rt_budget_charge(image->stored)) {
+    snprintf(err, err_size,
+             "a memory image of %llu bytes exceeds the process guest memory "
+             "budget of %llu bytes",
+             (unsigned long long)image->stored,
+             (unsigned long long)tarmac_rt_memory_budget());
+    goto fail;
+  }
+  return image;
+fail:
+  if (image->fd >= 0) close(image->fd);
+  free(image);
+  return NULL;
+}
+
+void tarmac_rt_image_free(tarmac_rt_image_t *image) {
+  if (!image) return;
+  close(image->fd);
+  tarmac_rt_budget_refund(image->stored);
+  free(image);
+}
+
+uint32_t tarmac_rt_image_pages(const tarmac_rt_image_t *image) {
+  return image->pages;
+}
+
+uint64_t tarmac_rt_image_stored_bytes(const tarmac_rt_image_t *image) {
+  return image->stored;
+}
+
+void tarmac_rt_memory_from_image(wasm_rt_memory_t *mem,
+                                 const tarmac_rt_image_t *image,
+                                 uint32_t max_pages) {
+  /* an empty memory first: the reservation, its ceiling, its slot */
+  wasm_rt_allocate_memory(mem, 0, max_pages);
+  size_t bytes = (size_t)image->pages * WASM_PAGE_SIZE;
+  if (bytes == 0) return;
+  if (image->pages > max_pages ||
+      bytes > tarmac_rt_memory_limit(mem)) {
+    wasm_rt_free_memory(mem);
+    tarmac_rt_trap_detail_set(TARMAC_TRAP_RESOURCE,
+                              "memory image exceeds the memory's ceiling");
+  }
+  if (!tarmac_rt_budget_charge(bytes)) {
+    wasm_rt_free_memory(mem);
+    tarmac_rt_trap_over_budget(bytes);
+  }
+  /* the pages the memory uses are counted from here, as if grown */
+  mem->pages = image->pages;
+  mem->size = (uint32_t)bytes;
+  if (mmap(mem->data, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+           image->fd, 0) == MAP_FAILED) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "cannot map a memory image: %s",
+             strerror(errno));
+    wasm_rt_free_memory(mem); /* refunds mem->size */
+    tarmac_rt_trap_detail_set(TARMAC_TRAP_RESOURCE, detail);
+  }
+}
+
+int tarmac_rt_memory_restore(wasm_rt_memory_t *mem,
+                             const tarmac_rt_image_t *image) {
+  size_t bytes = (size_t)image->pages * WASM_PAGE_SIZE;
+  if (!mem->data || mem->size < bytes) return errno = EINVAL, -1;
+  if (mem->size > bytes) {
+    /* one call drops the grown pages and makes them fault again */
+    size_t extra = mem->size - bytes;
+    if (mmap(mem->data + bytes, extra, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+             0) == MAP_FAILED)
+      return -1;
+    mem->size = (uint32_t)bytes;
+    mem->pages = image->pages;
+    tarmac_rt_budget_refund(extra);
+  }
+  /* private copies of the image's pages go; the pages read the file again */
+  if (bytes && madvise(mem->data, bytes, MADV_DONTNEED) != 0) return -1;
+  return 0;
+}

@@ -1,0 +1,44 @@
+/* runtime/memory_image: a linear memory's bytes frozen at one moment, for
+ * fresh instances (docs/architecture.md, "Fresh instances").
+ *
+ * An image is a sealed memfd (no one can write, shrink or grow it) holding
+ * the bytes of a memory; pages that were all zero are not written, so the
+ * file stays sparse and a mostly empty memory costs only its data. A memory
+ * made from an image maps the file copy-on-write over the start of its own
+ * reservation; restoring it drops the pages it dirtied (they read the image
+ * again) and makes pages grown since inaccessible again, so the reservation
+ * and the SIGSEGV bounds checking stay as they are. The image's bytes count
+ * against the process budget (runtime.h) until it is freed; memories mapped
+ * from it stay valid after that (the mapping holds the file). */
+#ifndef TARMAC_RUNTIME_MEMORY_IMAGE_H
+#define TARMAC_RUNTIME_MEMORY_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wasm-rt.h>
+
+typedef struct tarmac_rt_image tarmac_rt_image_t;
+
+/* Copies mem's bytes into a new image. NULL with err set (the process
+ * budget, or the memfd could not be made). */
+tarmac_rt_image_t *tarmac_rt_image_new(const wasm_rt_memory_t *mem, char *err,
+                                       size_t err_size);
+void tarmac_rt_image_free(tarmac_rt_image_t *image);
+uint32_t tarmac_rt_image_pages(const tarmac_rt_image_t *image);
+/* Bytes the image holds (non-zero pages) and counts against the budget. */
+uint64_t tarmac_rt_image_stored_bytes(const tarmac_rt_image_t *image);
+
+/* Allocates *mem as wasm_rt_allocate_memory does (the thread's ceiling,
+ * the budget), holding the image's bytes copy-on-write. Traps like
+ * wasm_rt_allocate_memory, so only inside tarmac_rt_run_protected. */
+void tarmac_rt_memory_from_image(wasm_rt_memory_t *mem,
+                                 const tarmac_rt_image_t *image,
+                                 uint32_t max_pages);
+/* Puts a memory made from `image` back to the image's bytes and size.
+ * 0, or -1 (errno set) when the memory cannot be trusted any more: the
+ * caller frees it. */
+int tarmac_rt_memory_restore(wasm_rt_memory_t *mem,
+                             const tarmac_rt_image_t *image);
+
+#endif
