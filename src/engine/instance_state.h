@@ -37,6 +37,7 @@ struct tarmac_instance {
   wasm_rt_memory_t *memory;  /* the exported memory (inside guest) */
   tarmac_phase_t phase;
   void *user_data;
+  tarmac_snapshot_t *snapshot; /* retained; NULL unless made from one */
 
   /* waPC invocation state */
   const char *op;

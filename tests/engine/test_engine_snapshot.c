@@ -1,0 +1,208 @@
+/* Snapshots: restoring an instance resets its memory (including pages grown
+ * since, which must fault again), globals, tables and dropped segments;
+ * instances made from one snapshot are independent; funcrefs and imports
+ * called through a table reach the right instance; a mostly-zero memory
+ * snapshots cheaply; the process memory budget counts instances, images
+ * and restores; everything freed leaves no memories and no descriptors. */
+#include <dirent.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "engine_fixture.h"
+#include "runtime/runtime.h"
+#include "test.h"
+
+#define TRAPPED (-2)
+
+/* Runs operation `op`; the 4-byte answer, TRAPPED, or -1. */
+static long call(tarmac_instance_t *inst, const char *op) {
+  tarmac_call_result_t r;
+  tarmac_call_status_t st = tarmac_instance_invoke(inst, op, strlen(op),
+                                                   (const uint8_t *)"", 0, &r);
+  if (st == TARMAC_CALL_TRAP) return TRAPPED;
+  if (st != TARMAC_CALL_OK || r.len != 4) return -1;
+  uint32_t v;
+  memcpy(&v, r.data, 4);
+  return v;
+}
+
+/* "s": answers what the previous "s" stored, into out (NUL-terminated). */
+static void store(tarmac_instance_t *inst, const char *payload, char *out,
+                  size_t size) {
+  tarmac_call_result_t r;
+  out[0] = '\0';
+  if (tarmac_instance_invoke(inst, "s", 1, (const uint8_t *)payload,
+                             strlen(payload), &r) == TARMAC_CALL_OK)
+    snprintf(out, size, "%.*s", (int)r.len, (const char *)r.data);
+}
+
+static int open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  int n = 0;
+  while (d && readdir(d)) n++;
+  if (d) closedir(d);
+  return n;
+}
+
+static tarmac_instance_t *fresh(tarmac_snapshot_t *snap) {
+  tarmac_error_t err;
+  tarmac_instance_t *inst = tarmac_instance_from_snapshot(snap, &err);
+  if (!inst) fprintf(stderr, "from snapshot: %s\n", err.message);
+  return inst;
+}
+
+static void test_globals_memory_segments(tarmac_snapshot_t *snap) {
+  tarmac_instance_t *inst = fresh(snap);
+  if (!inst) {
+    CHECK(0);
+    return;
+  }
+  CHECK_EQ_INT(call(inst, "c"), 1);
+  CHECK_EQ_INT(call(inst, "c"), 2);
+  CHECK_EQ_INT(call(inst, "w"), 1);
+  CHECK_EQ_INT(call(inst, "m"), 'X');
+  CHECK_EQ_INT(call(inst, "d"), 1);
+  char prev[64];
+  store(inst, "one", prev, sizeof prev);
+  CHECK_BYTES(prev, strlen(prev), "");
+  store(inst, "two", prev, sizeof prev);
+  CHECK_BYTES(prev, strlen(prev), "one");
+  CHECK(tarmac_instance_restore(inst));
+  CHECK_EQ_INT(call(inst, "c"), 1);   /* global and funcref reset */
+  CHECK_EQ_INT(call(inst, "m"), 's'); /* data segment bytes back */
+  CHECK_EQ_INT(call(inst, "i"), 'p'); /* passive segment no longer dropped */
+  store(inst, "three", prev, sizeof prev);
+  CHECK_BYTES(prev, strlen(prev), ""); /* nothing of "two" survives */
+  CHECK_EQ_INT(call(inst, "l"), 1);    /* import through the table */
+  CHECK(tarmac_instance_restore(inst));
+  CHECK_EQ_INT(call(inst, "d"), 1);
+  CHECK_EQ_INT(call(inst, "i"), TRAPPED); /* dropped within one request */
+  CHECK(!tarmac_instance_restore(inst));  /* dead: the owner replaces it */
+  tarmac_instance_free(inst);
+}
+
+static void test_grown_memory_and_tables(tarmac_snapshot_t *snap) {
+  tarmac_instance_t *inst = fresh(snap);
+  if (!inst) {
+    CHECK(0);
+    return;
+  }
+  uint64_t committed = tarmac_rt_memory_committed();
+  CHECK_EQ_INT(call(inst, "g"), 3);
+  CHECK_EQ_INT(call(inst, "h"), 0);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), committed + 2 * 65536);
+  CHECK_EQ_INT(call(inst, "t"), 7);
+  CHECK_EQ_INT(call(inst, "c"), TRAPPED); /* slot 0 nulled */
+  CHECK(!tarmac_instance_restore(inst));
+  tarmac_instance_free(inst);
+
+  inst = fresh(snap);
+  if (!inst) {
+    CHECK(0);
+    return;
+  }
+  CHECK_EQ_INT(call(inst, "g"), 3);
+  CHECK_EQ_INT(call(inst, "t"), 7);
+  CHECK(tarmac_instance_restore(inst));
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), committed); /* refunded */
+  CHECK_EQ_INT(call(inst, "p"), 1);
+  CHECK_EQ_INT(call(inst, "z"), 2);
+  CHECK_EQ_INT(call(inst, "c"), 1);
+  CHECK_EQ_INT(call(inst, "h"), TRAPPED); /* grown page faults again */
+  tarmac_instance_free(inst);
+}
+
+static void test_independent(tarmac_snapshot_t *snap) {
+  tarmac_instance_t *a = fresh(snap), *b = fresh(snap);
+  if (!a || !b) {
+    CHECK(0);
+  } else {
+    CHECK_EQ_INT(call(a, "c"), 1);
+    CHECK_EQ_INT(call(a, "c"), 2);
+    CHECK_EQ_INT(call(a, "w"), 1);
+    CHECK_EQ_INT(call(b, "c"), 1); /* b's funcref reads b's global */
+    CHECK_EQ_INT(call(b, "m"), 's');
+    CHECK_EQ_INT(call(b, "l"), 1);
+  }
+  tarmac_instance_free(a);
+  tarmac_instance_free(b);
+}
+
+static void test_budget(tarmac_snapshot_t *snap) {
+  tarmac_instance_t *inst = fresh(snap);
+  if (!inst) {
+    CHECK(0);
+    return;
+  }
+  /* room for what is committed now and one more page */
+  tarmac_rt_set_memory_budget(tarmac_rt_memory_committed() + 65536);
+  CHECK_EQ_INT(call(inst, "g"), 1); /* grow by 2 refused: size stays 1 */
+  tarmac_error_t err;
+  tarmac_instance_t *other = tarmac_instance_from_snapshot(snap, &err);
+  CHECK(other != NULL); /* one page fits */
+  tarmac_instance_t *third = tarmac_instance_from_snapshot(snap, &err);
+  CHECK(third == NULL);
+  CHECK(third == NULL && err.kind == TARMAC_ERROR_OVER_BUDGET);
+  tarmac_instance_free(other);
+  third = tarmac_instance_from_snapshot(snap, &err); /* room again */
+  CHECK(third != NULL);
+  tarmac_instance_free(third);
+  tarmac_rt_set_memory_budget(0);
+  tarmac_instance_free(inst);
+}
+
+static void test_big_memory(engine_fixture_t *f) {
+  tarmac_module_t *module = fixture_load(f, "TARMAC_GUEST_DIR", "big_memory");
+  uint64_t before = tarmac_rt_memory_committed();
+  tarmac_error_t err;
+  tarmac_snapshot_t *snap = tarmac_snapshot_new(module, &err);
+  CHECK(snap != NULL);
+  /* the image holds the one non-zero page, not 128 MiB */
+  CHECK(tarmac_rt_memory_committed() - before <= 65536);
+  tarmac_instance_t *inst = snap ? fresh(snap) : NULL;
+  tarmac_call_result_t r;
+  CHECK(inst && tarmac_instance_invoke(inst, "x", 1, NULL, 0, &r) ==
+                    TARMAC_CALL_OK && r.len == 3 &&
+        memcmp(r.data, "big", 3) == 0);
+  CHECK(inst && tarmac_instance_restore(inst));
+  tarmac_instance_free(inst);
+  tarmac_snapshot_release(snap);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), before);
+  tarmac_module_release(module);
+}
+
+static void test_refused(engine_fixture_t *f) {
+  tarmac_module_t *module =
+      fixture_load(f, "TARMAC_GUEST_DIR", "funcref_global");
+  tarmac_error_t err;
+  tarmac_snapshot_t *snap = tarmac_snapshot_new(module, &err);
+  CHECK(snap == NULL && err.kind == TARMAC_ERROR_NO_SNAPSHOT);
+  tarmac_module_release(module);
+}
+
+int main(void) {
+  engine_fixture_t f;
+  fixture_open(&f, 0);
+  int fds = open_fds();
+  tarmac_module_t *module =
+      fixture_load(&f, "TARMAC_GUEST_DIR", "snapshot_state");
+  tarmac_error_t err;
+  tarmac_snapshot_t *snap = tarmac_snapshot_new(module, &err);
+  if (!snap) fprintf(stderr, "snapshot: %s\n", err.message);
+  CHECK(snap != NULL);
+  if (snap) {
+    test_globals_memory_segments(snap);
+    test_grown_memory_and_tables(snap);
+    test_independent(snap);
+    test_budget(snap);
+  }
+  tarmac_snapshot_release(snap);
+  tarmac_module_release(module);
+  test_big_memory(&f);
+  test_refused(&f);
+  CHECK_EQ_INT(tarmac_rt_live_memories(), 0);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 0);
+  CHECK_EQ_INT(open_fds(), fds); /* every image's memfd closed */
+  fixture_close(&f);
+  TEST_EXIT();
+}
