@@ -74,8 +74,38 @@ static void *trap_many_times(void *arg) {
   return NULL;
 }
 
+static void allocate_four_pages(void *arg) {
+  wasm_rt_allocate_memory(arg, 4, 100);
+}
+
+/* The process budget: allocation past it traps naming it, growth past it
+ * fails, and freeing makes room again. */
+static void test_budget(void) {
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 0);
+  tarmac_rt_set_memory_budget(6 * 65536);
+  wasm_rt_memory_t a = {0}, b = {0};
+  CHECK_EQ_INT(tarmac_rt_run_protected(allocate_four_pages, &a),
+               WASM_RT_TRAP_NONE);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 4 * 65536);
+  CHECK_EQ_INT(tarmac_rt_run_protected(allocate_four_pages, &b),
+               TARMAC_TRAP_MEMORY_BUDGET);
+  CHECK(strstr(tarmac_rt_trap_detail(), "budget of 393216 bytes") != NULL);
+  CHECK(b.data == NULL);
+  CHECK_EQ_INT(wasm_rt_grow_memory(&a, 3), UINT32_MAX);
+  CHECK_EQ_INT(wasm_rt_grow_memory(&a, 2), 4); /* exactly to the budget */
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 6 * 65536);
+  wasm_rt_free_memory(&a);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 0);
+  CHECK_EQ_INT(tarmac_rt_run_protected(allocate_four_pages, &b),
+               WASM_RT_TRAP_NONE);
+  wasm_rt_free_memory(&b);
+  tarmac_rt_set_memory_budget(0);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 0);
+}
+
 int main(void) {
   tarmac_rt_init();
+  test_budget();
   CHECK(wasm_rt_is_initialized());
 
   wasm_rt_memory_t mem;

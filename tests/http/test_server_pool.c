@@ -52,7 +52,7 @@ int main(void) {
   tarmac_module_t *module = NULL;
   CHECK_EQ_INT(tarmac_module_load(engine, path, NULL, &module, &err),
                TARMAC_LOAD_OK);
-  tarmac_pool_t *pool = tarmac_pool_new(module, 3, &err);
+  tarmac_pool_t *pool = tarmac_pool_new(module, 3, false, &err);
   CHECK(pool != NULL);
   CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
   CHECK_EQ_INT(tarmac_pool_stats(pool).created, 3);
