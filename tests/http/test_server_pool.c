@@ -1,6 +1,8 @@
 /* The instance pool with a real guest: instances are reused, a trapped
  * instance is discarded and replaced in the background, and many threads
- * can share the pool. */
+ * can share the pool. In fresh mode an instance given back is restored (a
+ * guest's global does not survive) and a trapped one is replaced before
+ * tarmac_pool_give returns. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -39,6 +41,46 @@ static void *worker(void *arg) {
     tarmac_pool_give(w->pool, inst);
   }
   return NULL;
+}
+
+static void run_workers(tarmac_pool_t *pool) {
+  worker_t workers[4] = {{pool, 0}, {pool, 0}, {pool, 0}, {pool, 0}};
+  pthread_t tids[4];
+  for (int i = 0; i < 4; i++) pthread_create(&tids[i], NULL, worker, &workers[i]);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(tids[i], NULL);
+    CHECK_EQ_INT(workers[i].failures, 0);
+  }
+}
+
+static void test_fresh(tarmac_module_t *module) {
+  static const char store[] =
+      "{\"HTTP_PATH\":\"/previous\",\"payload\":\"c2VjcmV0\"}";
+  tarmac_error_t err;
+  tarmac_pool_t *pool = tarmac_pool_new(module, 3, true, &err);
+  CHECK(pool != NULL);
+  if (pool == NULL) return;
+  CHECK_EQ_INT(tarmac_pool_stats(pool).created, 3);
+  for (int i = 0; i < 2; i++) { /* the same instance twice (a stack) */
+    tarmac_instance_t *a = tarmac_pool_take(pool, &err);
+    tarmac_call_result_t res;
+    CHECK_EQ_INT(invoke(a, store, &res), TARMAC_CALL_OK);
+    CHECK_BYTES(res.data, res.len, "{\"payload\":\"\"}");
+    tarmac_pool_give(pool, a);
+  }
+  CHECK_EQ_INT(tarmac_pool_stats(pool).restored, 2);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).created, 3);
+  tarmac_instance_t *a = tarmac_pool_take(pool, &err);
+  tarmac_call_result_t res;
+  CHECK_EQ_INT(invoke(a, "{\"HTTP_PATH\":\"/trap/oob\"}", &res),
+               TARMAC_CALL_TRAP);
+  tarmac_pool_give(pool, a);
+  tarmac_pool_stats_t stats = tarmac_pool_stats(pool);
+  CHECK_EQ_INT(stats.discarded, 1);
+  CHECK_EQ_INT(stats.idle, 3); /* replaced at once, from the snapshot */
+  CHECK_EQ_INT(stats.created, 4);
+  run_workers(pool);
+  tarmac_pool_free(pool);
 }
 
 int main(void) {
@@ -87,14 +129,9 @@ int main(void) {
   CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
 
   /* threads sharing the pool, mixing traps */
-  worker_t workers[4] = {{pool, 0}, {pool, 0}, {pool, 0}, {pool, 0}};
-  pthread_t tids[4];
-  for (int i = 0; i < 4; i++) pthread_create(&tids[i], NULL, worker, &workers[i]);
-  for (int i = 0; i < 4; i++) {
-    pthread_join(tids[i], NULL);
-    CHECK_EQ_INT(workers[i].failures, 0);
-  }
+  run_workers(pool);
   tarmac_pool_free(pool);
+  test_fresh(module);
   tarmac_module_release(module);
   tarmac_engine_free(engine);
   TEST_EXIT();
