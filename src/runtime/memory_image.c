@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,21 @@
 #include "runtime/runtime_internal.h"
 
 #define WASM_PAGE_SIZE 65536u
+/* Restore copies back the pages a request dirtied when the image is at most
+ * this many OS pages (4 MiB: its page map is read in one small call) and at
+ * most COPY_MAX_DIRTY of them are dirty; otherwise it drops all private
+ * copies with madvise, which is cheap itself but makes every page touched
+ * next time fault again and, with threads on other CPUs, costs TLB
+ * shootdowns. */
+#define COPY_MAX_IMAGE_PAGES 1024u
+#define COPY_MAX_DIRTY 64u
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_SWAPPED (1ull << 62)
+#define PAGEMAP_FILE (1ull << 61) /* file page (not a private copy) */
 
 struct tarmac_rt_image {
   int fd;             /* sealed memfd, image bytes at offset 0 */
+  const uint8_t *bytes; /* the file mapped read-only: restore's source */
   uint32_t pages;     /* wasm pages */
   uint64_t stored;    /* bytes written (the non-zero OS pages) */
 };
@@ -72,6 +85,14 @@ tarmac_rt_image_t *tarmac_rt_image_new(const wasm_rt_memory_t *mem, char *err,
              mem->pages, strerror(errno));
     goto fail;
   }
+  image->bytes = mem->size ? mmap(NULL, mem->size, PROT_READ, MAP_SHARED,
+                                  image->fd, 0)
+                           : NULL;
+  if (image->bytes == MAP_FAILED) {
+    image->bytes = NULL;
+    snprintf(err, err_size, "cannot map a memory image: %s", strerror(errno));
+    goto fail;
+  }
   if (!tarmac_rt_budget_charge(image->stored)) {
     snprintf(err, err_size,
              "a memory image of %llu bytes exceeds the process guest memory "
@@ -82,6 +103,7 @@ tarmac_rt_image_t *tarmac_rt_image_new(const wasm_rt_memory_t *mem, char *err,
   }
   return image;
 fail:
+  if (image->bytes) munmap((void *)image->bytes, mem->size);
   if (image->fd >= 0) close(image->fd);
   free(image);
   return NULL;
@@ -89,6 +111,8 @@ fail:
 
 void tarmac_rt_image_free(tarmac_rt_image_t *image) {
   if (!image) return;
+  if (image->bytes)
+    munmap((void *)image->bytes, (size_t)image->pages * WASM_PAGE_SIZE);
   close(image->fd);
   tarmac_rt_budget_refund(image->stored);
   free(image);
@@ -132,6 +156,43 @@ void tarmac_rt_memory_from_image(wasm_rt_memory_t *mem,
   }
 }
 
+static pthread_once_t g_pagemap_once = PTHREAD_ONCE_INIT;
+static int g_pagemap_fd = -1; /* process-wide, open for the process's life */
+
+static void open_pagemap(void) {
+  g_pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+/* Copies the image's bytes over the OS pages of [0, bytes) that hold
+ * private copies (written, or swapped out), found in /proc/self/pagemap
+ * (its flag bits need no privilege). The pages stay mapped: no fault next
+ * time, no TLB shootdown. -1 when the page map cannot be had or there is
+ * too much to copy: the caller drops the copies instead. */
+static int copy_back_dirty(wasm_rt_memory_t *mem,
+                           const tarmac_rt_image_t *image, size_t bytes) {
+  size_t page = tarmac_rt_os_page_size(), n = bytes / page;
+  uint64_t entries[COPY_MAX_IMAGE_PAGES];
+  pthread_once(&g_pagemap_once, open_pagemap);
+  if (g_pagemap_fd < 0 || n > COPY_MAX_IMAGE_PAGES || !image->bytes)
+    return -1;
+  off_t at = (off_t)((uintptr_t)mem->data / page * sizeof entries[0]);
+  if (pread(g_pagemap_fd, entries, n * sizeof entries[0], at) !=
+      (ssize_t)(n * sizeof entries[0]))
+    return -1;
+  unsigned dirty = 0;
+  for (size_t i = 0; i < n; i++) {
+    bool copy = (entries[i] & PAGEMAP_SWAPPED) ||
+                ((entries[i] & PAGEMAP_PRESENT) && !(entries[i] & PAGEMAP_FILE));
+    entries[i] = copy;
+    dirty += copy;
+  }
+  if (dirty > COPY_MAX_DIRTY) return -1;
+  for (size_t i = 0; i < n; i++)
+    if (entries[i])
+      memcpy(mem->data + i * page, image->bytes + i * page, page);
+  return 0;
+}
+
 int tarmac_rt_memory_restore(wasm_rt_memory_t *mem,
                              const tarmac_rt_image_t *image) {
   size_t bytes = (size_t)image->pages * WASM_PAGE_SIZE;
@@ -147,7 +208,7 @@ int tarmac_rt_memory_restore(wasm_rt_memory_t *mem,
     mem->pages = image->pages;
     tarmac_rt_budget_refund(extra);
   }
+  if (bytes == 0 || copy_back_dirty(mem, image, bytes) == 0) return 0;
   /* private copies of the image's pages go; the pages read the file again */
-  if (bytes && madvise(mem->data, bytes, MADV_DONTNEED) != 0) return -1;
-  return 0;
+  return madvise(mem->data, bytes, MADV_DONTNEED);
 }
