@@ -103,6 +103,41 @@ static int reservation_register(uintptr_t base, uint32_t *slot_out) {
   return -1;
 }
 
+/* Freed reservations kept for the next memory: unmapping 8 GiB of address
+ * space and mapping it again (page-table walks and page-table pages) is
+ * most of what creating an instance costs. A cached reservation is all
+ * PROT_NONE, holds no pages and is not registered with the fault handler. */
+#define RESERVATION_CACHE_SIZE 64u
+static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *g_cache[RESERVATION_CACHE_SIZE];
+static unsigned g_cache_count;
+
+static uint8_t *reservation_cache_take(void) {
+  uint8_t *base = NULL;
+  pthread_mutex_lock(&g_cache_lock);
+  if (g_cache_count > 0) base = g_cache[--g_cache_count];
+  pthread_mutex_unlock(&g_cache_lock);
+  return base;
+}
+
+/* Keeps a reservation whose first `used` bytes were in use; false when the
+ * cache is full or the pages could not be dropped (the caller unmaps it). */
+static bool reservation_cache_put(uint8_t *base, size_t used) {
+  /* one call drops every page in use and makes it inaccessible again */
+  if (mmap(base, used, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+           0) == MAP_FAILED)
+    return false;
+  bool kept = false;
+  pthread_mutex_lock(&g_cache_lock);
+  if (g_cache_count < RESERVATION_CACHE_SIZE) {
+    g_cache[g_cache_count++] = base;
+    kept = true;
+  }
+  pthread_mutex_unlock(&g_cache_lock);
+  return kept;
+}
+
 static void reservation_unregister(uint32_t slot) {
   atomic_store(&g_reservations[slot], 0);
   atomic_fetch_sub(&g_live_memories, 1);
@@ -414,8 +449,10 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages,
   if (!tarmac_rt_budget_charge(initial_bytes))
     tarmac_rt_trap_over_budget(initial_bytes);
   uint64_t span = reservation_size();
-  uint8_t *base = mmap(NULL, span, PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  uint8_t *base = reservation_cache_take();
+  if (!base)
+    base = mmap(NULL, span, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) {
     tarmac_rt_budget_refund(initial_bytes);
     trap_with_format(TARMAC_TRAP_RESOURCE,
@@ -463,7 +500,8 @@ void wasm_rt_free_memory(wasm_rt_memory_t *mem) {
   if (!mem->data) return;
   uint8_t *base = mem->data - g_page_size;
   reservation_unregister(memory_header(mem)->slot);
-  munmap(base, reservation_size());
+  if (!reservation_cache_put(base, g_page_size + (size_t)mem->size))
+    munmap(base, reservation_size());
   tarmac_rt_budget_refund(mem->size);
   mem->data = NULL;
   mem->pages = mem->size = 0;

@@ -7,7 +7,8 @@
  *    8 GiB of address space (4 GiB addressable + 4 GiB guard), PROT_NONE
  *    except for the pages in use, so wasm2c's signal-handler bounds checking
  *    needs no explicit checks. Reservations are registered in a lock-free
- *    table the SIGSEGV handler reads, and are unmapped completely on free.
+ *    table the SIGSEGV handler reads. On free a reservation's pages are
+ *    dropped and it is kept (up to 64) for the next memory, else unmapped.
  *  - Trap state (the jump target, the trap kind and message) is thread-local;
  *    every thread that runs guests gets its own alternate signal stack on its
  *    first protected call. A protected call makes no system call.
