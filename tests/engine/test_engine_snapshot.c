@@ -49,15 +49,21 @@ static tarmac_instance_t *fresh(tarmac_snapshot_t *snap) {
   tarmac_error_t err;
   tarmac_instance_t *inst = tarmac_instance_from_snapshot(snap, &err);
   if (!inst) fprintf(stderr, "from snapshot: %s\n", err.message);
+  CHECK(inst != NULL);
   return inst;
+}
+
+/* Loads test guest `name` (*module: the caller's) and snapshots it. */
+static tarmac_snapshot_t *load_snapshot(engine_fixture_t *f, const char *name,
+                                        tarmac_module_t **module,
+                                        tarmac_error_t *err) {
+  *module = fixture_load(f, "TARMAC_GUEST_DIR", name);
+  return tarmac_snapshot_new(*module, err);
 }
 
 static void test_globals_memory_segments(tarmac_snapshot_t *snap) {
   tarmac_instance_t *inst = fresh(snap);
-  if (!inst) {
-    CHECK(0);
-    return;
-  }
+  if (!inst) return;
   CHECK_EQ_INT(call(inst, "c"), 1);
   CHECK_EQ_INT(call(inst, "c"), 2);
   CHECK_EQ_INT(call(inst, "w"), 1);
@@ -84,10 +90,7 @@ static void test_globals_memory_segments(tarmac_snapshot_t *snap) {
 
 static void test_grown_memory_and_tables(tarmac_snapshot_t *snap) {
   tarmac_instance_t *inst = fresh(snap);
-  if (!inst) {
-    CHECK(0);
-    return;
-  }
+  if (!inst) return;
   uint64_t committed = tarmac_rt_memory_committed();
   CHECK_EQ_INT(call(inst, "g"), 3);
   CHECK_EQ_INT(call(inst, "h"), 0);
@@ -98,10 +101,7 @@ static void test_grown_memory_and_tables(tarmac_snapshot_t *snap) {
   tarmac_instance_free(inst);
 
   inst = fresh(snap);
-  if (!inst) {
-    CHECK(0);
-    return;
-  }
+  if (!inst) return;
   CHECK_EQ_INT(call(inst, "g"), 3);
   CHECK_EQ_INT(call(inst, "t"), 7);
   CHECK(tarmac_instance_restore(inst));
@@ -115,9 +115,7 @@ static void test_grown_memory_and_tables(tarmac_snapshot_t *snap) {
 
 static void test_independent(tarmac_snapshot_t *snap) {
   tarmac_instance_t *a = fresh(snap), *b = fresh(snap);
-  if (!a || !b) {
-    CHECK(0);
-  } else {
+  if (a && b) {
     CHECK_EQ_INT(call(a, "c"), 1);
     CHECK_EQ_INT(call(a, "c"), 2);
     CHECK_EQ_INT(call(a, "w"), 1);
@@ -131,10 +129,7 @@ static void test_independent(tarmac_snapshot_t *snap) {
 
 static void test_budget(tarmac_snapshot_t *snap) {
   tarmac_instance_t *inst = fresh(snap);
-  if (!inst) {
-    CHECK(0);
-    return;
-  }
+  if (!inst) return;
   /* room for what is committed now and one more page */
   tarmac_rt_set_memory_budget(tarmac_rt_memory_committed() + 65536);
   CHECK_EQ_INT(call(inst, "g"), 1); /* grow by 2 refused: size stays 1 */
@@ -153,10 +148,10 @@ static void test_budget(tarmac_snapshot_t *snap) {
 }
 
 static void test_big_memory(engine_fixture_t *f) {
-  tarmac_module_t *module = fixture_load(f, "TARMAC_GUEST_DIR", "big_memory");
   uint64_t before = tarmac_rt_memory_committed();
+  tarmac_module_t *module;
   tarmac_error_t err;
-  tarmac_snapshot_t *snap = tarmac_snapshot_new(module, &err);
+  tarmac_snapshot_t *snap = load_snapshot(f, "big_memory", &module, &err);
   CHECK(snap != NULL);
   /* the image holds the one non-zero page, not 128 MiB */
   CHECK(tarmac_rt_memory_committed() - before <= 65536);
@@ -209,10 +204,9 @@ static void test_image_restore(uint32_t pages, uint32_t dirty_every) {
 }
 
 static void test_refused(engine_fixture_t *f) {
-  tarmac_module_t *module =
-      fixture_load(f, "TARMAC_GUEST_DIR", "funcref_global");
+  tarmac_module_t *module;
   tarmac_error_t err;
-  tarmac_snapshot_t *snap = tarmac_snapshot_new(module, &err);
+  tarmac_snapshot_t *snap = load_snapshot(f, "funcref_global", &module, &err);
   CHECK(snap == NULL && err.kind == TARMAC_ERROR_NO_SNAPSHOT);
   tarmac_module_release(module);
 }
@@ -220,10 +214,9 @@ static void test_refused(engine_fixture_t *f) {
 /* One restore, so what the runtime opens once per process (its page map
  * reader) is open before the descriptors are counted. */
 static void warm_up(engine_fixture_t *f) {
-  tarmac_module_t *module =
-      fixture_load(f, "TARMAC_GUEST_DIR", "snapshot_state");
+  tarmac_module_t *module;
   tarmac_error_t err;
-  tarmac_snapshot_t *snap = tarmac_snapshot_new(module, &err);
+  tarmac_snapshot_t *snap = load_snapshot(f, "snapshot_state", &module, &err);
   tarmac_instance_t *inst = snap ? fresh(snap) : NULL;
   CHECK(inst && call(inst, "w") == 1 && tarmac_instance_restore(inst));
   tarmac_instance_free(inst);
@@ -236,10 +229,9 @@ int main(void) {
   fixture_open(&f, 0);
   warm_up(&f);
   int fds = open_fds();
-  tarmac_module_t *module =
-      fixture_load(&f, "TARMAC_GUEST_DIR", "snapshot_state");
+  tarmac_module_t *module;
   tarmac_error_t err;
-  tarmac_snapshot_t *snap = tarmac_snapshot_new(module, &err);
+  tarmac_snapshot_t *snap = load_snapshot(&f, "snapshot_state", &module, &err);
   if (!snap) fprintf(stderr, "snapshot: %s\n", err.message);
   CHECK(snap != NULL);
   if (snap) {
