@@ -142,6 +142,7 @@ void tarmac_instance_free(tarmac_instance_t *inst) {
   tarmac_buffer_free(&inst->trap_message);
   /* the WASI line buffers were released by tarmac_wasi_flush above */
   tarmac_snapshot_release(inst->snapshot);
+  free(inst->restore_states);
   tarmac_module_release(inst->module);
   free(inst);
 }
@@ -214,6 +215,9 @@ tarmac_call_status_t tarmac_instance_invoke(tarmac_instance_t *inst,
   inst->payload_len = payload_len;
   inst->phase = TARMAC_PHASE_INVOKING;
   guest_call_t call = {inst, (uint32_t)op_len, (uint32_t)payload_len, 0};
+  /* restore counts page faults on its own thread only (snapshot.c) */
+  if (inst->snapshot && tarmac_rt_thread_id() != inst->restore_thread)
+    inst->faulted = true;
   int trap = tarmac_rt_run_protected(run_guest_call, &call);
   tarmac_wasi_flush(inst);
   inst->payload = NULL;

@@ -158,10 +158,16 @@ void tarmac_snapshot_release(tarmac_snapshot_t *snap) {
 
 /* Resets a memory or resizes a table's storage to the snapshot's size, and
  * returns the storage this instance keeps (NULL: failed). */
-static void *reset_storage(const snapshot_object_t *o, void *object) {
+static void *reset_storage(tarmac_instance_t *inst, uint32_t index) {
+  const snapshot_object_t *o = &inst->snapshot->objects[index];
+  void *object = (uint8_t *)inst->guest + o->offset;
   if (o->kind == TARMAC_RT_ALLOC_MEMORY) {
     wasm_rt_memory_t *mem = object;
-    return tarmac_rt_memory_restore(mem, o->image) == 0 ? mem->data : NULL;
+    return tarmac_rt_memory_restore(mem, o->image,
+                                    &inst->restore_states[index],
+                                    inst->faulted) == 0
+               ? mem->data
+               : NULL;
   }
   void **data = table_data(object, o->kind);
   size_t bytes = (size_t)o->size * element_size(o->kind);
@@ -187,6 +193,22 @@ static void restore_elements(const tarmac_snapshot_t *snap,
   }
 }
 
+/* Notes whether the guest may have written pages restore has not seen.
+ * A page becomes a private copy only through a fault on the thread writing
+ * it; the guest runs on the thread that invokes it, and invoke marks the
+ * instance when that is not the thread of the last restore. So with the
+ * same thread and the same fault count as at the last restore (a count
+ * that covers the restore's own work too), no new page was written. One
+ * system call instead of reading the page map. */
+static void note_faults(tarmac_instance_t *inst) {
+  uint64_t thread = tarmac_rt_thread_id(), faults = tarmac_rt_thread_faults();
+  if (thread != inst->restore_thread || faults == UINT64_MAX ||
+      faults != inst->restore_faults)
+    inst->faulted = true;
+  inst->restore_thread = thread;
+  inst->restore_faults = faults;
+}
+
 /* Puts inst's wasm2c state into the snapshot's state. -1: the instance's
  * state is undefined and it must be freed. */
 static int apply(tarmac_instance_t *inst) {
@@ -194,11 +216,12 @@ static int apply(tarmac_instance_t *inst) {
   const tarmac_module_descriptor_t *d = snap->module->descriptor;
   uint8_t *guest = inst->guest;
   void *kept[TARMAC_RT_MAX_RECORDED];
+  note_faults(inst);
   for (uint32_t i = 0; i < snap->object_count; i++) {
-    kept[i] = reset_storage(&snap->objects[i],
-                            guest + snap->objects[i].offset);
+    kept[i] = reset_storage(inst, i);
     if (!kept[i]) return -1;
   }
+  inst->faulted = false;
   memcpy(guest, snap->guest, d->instance_size);
   for (uint32_t i = 0; i < d->import_module_count; i++)
     if (d->import_instance_offsets[i] != SIZE_MAX)
@@ -241,6 +264,14 @@ tarmac_instance_t *tarmac_instance_from_snapshot(tarmac_snapshot_t *snap,
   if (!inst) return NULL;
   tarmac_snapshot_retain(snap);
   inst->snapshot = snap;
+  inst->faulted = true; /* nothing known yet of its pages */
+  inst->restore_states = calloc(snap->object_count ? snap->object_count : 1,
+                                sizeof *inst->restore_states);
+  if (!inst->restore_states) {
+    snprintf(err->message, sizeof err->message, "out of memory");
+    tarmac_instance_free(inst);
+    return NULL;
+  }
   int trap = tarmac_instance_run_limited(inst, build_storage, inst);
   if (trap != WASM_RT_TRAP_NONE) {
     if (trap == TARMAC_TRAP_MEMORY_BUDGET) err->kind = TARMAC_ERROR_OVER_BUDGET;

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "runtime/runtime.h"
@@ -16,12 +18,11 @@
 
 #define WASM_PAGE_SIZE 65536u
 /* Restore copies back the pages a request dirtied when the image is at most
- * this many OS pages (4 MiB: its page map is read in one small call) and at
- * most COPY_MAX_DIRTY of them are dirty; otherwise it drops all private
- * copies with madvise, which is cheap itself but makes every page touched
- * next time fault again and, with threads on other CPUs, costs TLB
+ * TARMAC_RT_TRACKED_PAGES OS pages (its page map is read in one small call)
+ * and at most COPY_MAX_DIRTY of them are dirty; otherwise it drops all
+ * private copies with madvise, which is cheap itself but makes every page
+ * touched next time fault again and, with threads on other CPUs, costs TLB
  * shootdowns. */
-#define COPY_MAX_IMAGE_PAGES 1024u
 #define COPY_MAX_DIRTY 64u
 #define PAGEMAP_PRESENT (1ull << 63)
 #define PAGEMAP_SWAPPED (1ull << 62)
@@ -163,38 +164,62 @@ static void open_pagemap(void) {
   g_pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 }
 
-/* Copies the image's bytes over the OS pages of [0, bytes) that hold
- * private copies (written, or swapped out), found in /proc/self/pagemap
- * (its flag bits need no privilege). The pages stay mapped: no fault next
- * time, no TLB shootdown. -1 when the page map cannot be had or there is
- * too much to copy: the caller drops the copies instead. */
-static int copy_back_dirty(wasm_rt_memory_t *mem,
-                           const tarmac_rt_image_t *image, size_t bytes) {
+/* Finds the OS pages of [0, bytes) that hold private copies (written, or
+ * swapped out) in /proc/self/pagemap (its flag bits need no privilege).
+ * -1 when the page map cannot be had or there are too many to copy back:
+ * the caller drops them instead. */
+static int find_copies(wasm_rt_memory_t *mem, const tarmac_rt_image_t *image,
+                       size_t bytes, tarmac_rt_restore_state_t *state) {
   size_t page = tarmac_rt_os_page_size(), n = bytes / page;
-  uint64_t entries[COPY_MAX_IMAGE_PAGES];
+  uint64_t entries[TARMAC_RT_TRACKED_PAGES];
   pthread_once(&g_pagemap_once, open_pagemap);
-  if (g_pagemap_fd < 0 || n > COPY_MAX_IMAGE_PAGES || !image->bytes)
+  if (g_pagemap_fd < 0 || n > TARMAC_RT_TRACKED_PAGES || !image->bytes)
     return -1;
   off_t at = (off_t)((uintptr_t)mem->data / page * sizeof entries[0]);
   if (pread(g_pagemap_fd, entries, n * sizeof entries[0], at) !=
       (ssize_t)(n * sizeof entries[0]))
     return -1;
   unsigned dirty = 0;
+  memset(state->copies, 0, sizeof state->copies);
   for (size_t i = 0; i < n; i++) {
     bool copy = (entries[i] & PAGEMAP_SWAPPED) ||
                 ((entries[i] & PAGEMAP_PRESENT) && !(entries[i] & PAGEMAP_FILE));
-    entries[i] = copy;
+    state->copies[i / 64] |= (uint64_t)copy << (i % 64);
     dirty += copy;
   }
-  if (dirty > COPY_MAX_DIRTY) return -1;
-  for (size_t i = 0; i < n; i++)
-    if (entries[i])
+  return dirty > COPY_MAX_DIRTY ? -1 : 0;
+}
+
+/* Copies the image's bytes over the pages state->copies names; they stay
+ * private copies (mapped: no fault next time, no TLB shootdown). */
+static void copy_back(wasm_rt_memory_t *mem, const tarmac_rt_image_t *image,
+                      const tarmac_rt_restore_state_t *state) {
+  size_t page = tarmac_rt_os_page_size();
+  for (size_t w = 0; w < TARMAC_RT_TRACKED_PAGES / 64; w++)
+    for (uint64_t bits = state->copies[w]; bits; bits &= bits - 1) {
+      size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
       memcpy(mem->data + i * page, image->bytes + i * page, page);
-  return 0;
+    }
+}
+
+uint64_t tarmac_rt_thread_id(void) {
+  static atomic_uint_fast64_t next_id;
+  static _Thread_local uint64_t id;
+  if (id == 0) id = atomic_fetch_add(&next_id, 1) + 1;
+  return id;
+}
+
+uint64_t tarmac_rt_thread_faults(void) {
+  struct rusage usage;
+  if (getrusage(RUSAGE_THREAD, &usage) != 0) return UINT64_MAX;
+  return (uint64_t)usage.ru_minflt + (uint64_t)usage.ru_majflt;
 }
 
 int tarmac_rt_memory_restore(wasm_rt_memory_t *mem,
-                             const tarmac_rt_image_t *image) {
+                             const tarmac_rt_image_t *image,
+                             tarmac_rt_restore_state_t *state, bool faulted) {
+  tarmac_rt_restore_state_t scratch = {0};
+  if (!state) state = &scratch;
   size_t bytes = (size_t)image->pages * WASM_PAGE_SIZE;
   if (!mem->data || mem->size < bytes) return errno = EINVAL, -1;
   if (mem->size > bytes) {
@@ -208,7 +233,19 @@ int tarmac_rt_memory_restore(wasm_rt_memory_t *mem,
     mem->pages = image->pages;
     tarmac_rt_budget_refund(extra);
   }
-  if (bytes == 0 || copy_back_dirty(mem, image, bytes) == 0) return 0;
-  /* private copies of the image's pages go; the pages read the file again */
-  return madvise(mem->data, bytes, MADV_DONTNEED);
+  if (bytes == 0) return 0;
+  /* no fault since the last look: no page became a private copy */
+  if (!state->known || faulted) {
+    state->known = false;
+    if (find_copies(mem, image, bytes, state) != 0) {
+      /* private copies go; the pages read the file again */
+      if (madvise(mem->data, bytes, MADV_DONTNEED) != 0) return -1;
+      memset(state->copies, 0, sizeof state->copies);
+      state->known = true;
+      return 0;
+    }
+    state->known = true;
+  }
+  copy_back(mem, image, state);
+  return 0;
 }

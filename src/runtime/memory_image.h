@@ -13,6 +13,7 @@
 #ifndef TARMAC_RUNTIME_MEMORY_IMAGE_H
 #define TARMAC_RUNTIME_MEMORY_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,10 +36,32 @@ uint64_t tarmac_rt_image_stored_bytes(const tarmac_rt_image_t *image);
 void tarmac_rt_memory_from_image(wasm_rt_memory_t *mem,
                                  const tarmac_rt_image_t *image,
                                  uint32_t max_pages);
+/* What restore learnt of a memory's private copies (pages written since it
+ * was mapped), kept by the caller from one restore to the next, one per
+ * memory, zeroed to start. A page becomes a private copy only through a
+ * page fault on the thread that writes it, so when no fault happened on the
+ * threads that ran the guest since the last restore, the copies are those
+ * it found then and restore need not look again. */
+#define TARMAC_RT_TRACKED_PAGES 1024u /* OS pages: images up to 4 MiB */
+typedef struct {
+  uint64_t copies[TARMAC_RT_TRACKED_PAGES / 64]; /* bit per OS page */
+  bool known; /* `copies` is exact as of the last restore */
+} tarmac_rt_restore_state_t;
+
+/* Page faults (minor and major) of the calling thread so far; UINT64_MAX
+ * when they cannot be had. One system call. */
+uint64_t tarmac_rt_thread_faults(void);
+/* The calling thread's number: never 0, never reused in the process (a
+ * thread's address can be). */
+uint64_t tarmac_rt_thread_id(void);
+
 /* Puts a memory made from `image` back to the image's bytes and size.
- * 0, or -1 (errno set) when the memory cannot be trusted any more: the
- * caller frees it. */
+ * `state` (NULL: none) and `faulted` (a page fault happened while the
+ * guest ran since the last restore) let it skip looking for the written
+ * pages. 0, or -1 (errno set) when the memory cannot be trusted any more:
+ * the caller frees it. */
 int tarmac_rt_memory_restore(wasm_rt_memory_t *mem,
-                             const tarmac_rt_image_t *image);
+                             const tarmac_rt_image_t *image,
+                             tarmac_rt_restore_state_t *state, bool faulted);
 
 #endif

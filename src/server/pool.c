@@ -37,9 +37,12 @@ static tarmac_instance_t *create(tarmac_pool_t *pool, tarmac_error_t *err) {
   return instance;
 }
 
-/* Keeps an instance if there is room; frees it otherwise. */
-static void keep_or_free(tarmac_pool_t *pool, tarmac_instance_t *instance) {
+/* Keeps an instance if there is room; frees it otherwise. `restored`
+ * counts it as restored under the same lock. */
+static void keep_or_free(tarmac_pool_t *pool, tarmac_instance_t *instance,
+                         bool restored) {
   pthread_mutex_lock(&pool->lock);
+  pool->restored += restored;
   if (pool->idle_count < pool->size) {
     pool->idle[pool->idle_count++] = instance;
     instance = NULL;
@@ -60,7 +63,7 @@ static void *refill_main(void *arg) {
     tarmac_error_t err;
     tarmac_instance_t *instance = create(pool, &err);
     if (instance != NULL)
-      keep_or_free(pool, instance);
+      keep_or_free(pool, instance, false);
     else
       tarmac_logf(TARMAC_LOG_ERROR, "cannot refill the instance pool: %s",
                   err.message);
@@ -151,10 +154,7 @@ tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err) {
 static void give_fresh(tarmac_pool_t *pool, tarmac_instance_t *instance) {
   bool alive = tarmac_instance_alive(instance);
   if (alive && tarmac_instance_restore(instance)) {
-    pthread_mutex_lock(&pool->lock);
-    pool->restored++;
-    pthread_mutex_unlock(&pool->lock);
-    keep_or_free(pool, instance);
+    keep_or_free(pool, instance, true);
     return;
   }
   tarmac_instance_free(instance);
@@ -165,7 +165,7 @@ static void give_fresh(tarmac_pool_t *pool, tarmac_instance_t *instance) {
   pool->missing += instance == NULL; /* the refill thread tries again */
   if (instance == NULL) pthread_cond_signal(&pool->wake);
   pthread_mutex_unlock(&pool->lock);
-  if (instance != NULL) keep_or_free(pool, instance);
+  if (instance != NULL) keep_or_free(pool, instance, false);
 }
 
 void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
@@ -175,7 +175,7 @@ void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
   }
   bool alive = tarmac_instance_alive(instance);
   if (alive && !pool->fresh) {
-    keep_or_free(pool, instance);
+    keep_or_free(pool, instance, false);
     return;
   }
   /* dead, or fresh without a snapshot: a newly started one replaces it */
