@@ -2,19 +2,23 @@
 """End-to-end tests of fresh instances: a guest that keeps every request
 body in a global and answers the previous one (http_guest's /previous).
 
-usage: e2e_fresh.py GROUP   (isolation reuse)
+usage: e2e_fresh.py GROUP   (isolation reuse budget)
   isolation  fresh instances (the default): 10,000 requests with unique
              bodies over 8 keep-alive connections; every answer is empty,
              so no request ever sees another's data
   reuse      APP_WASM_REUSE_INSTANCES=true: the same guest does hand
              earlier bodies to later requests (the check above can fail)
+  budget     a process guest memory budget with room for the snapshot and
+             one instance: a second request while the first runs is
+             answered 503, and served again once the first is done
 Environment: as e2e_test.py.
 """
 import sys
 import threading
 import time
 
-from e2e_test import Server, check, https_client, run_group
+from e2e_test import (Server, check, https_client, run_group, start_request,
+                      wait_for_log)
 
 CONNECTIONS = 8
 REQUESTS = 10000
@@ -76,7 +80,35 @@ def test_reuse(workdir):
           "reused instances keep the guest's global between requests")
 
 
-GROUPS = {"isolation": test_isolation, "reuse": test_reuse}
+# http_guest's memory: 6 pages of 64 KiB. Twice that holds the snapshot's
+# image (its non-zero pages: more than none, less than the memory) and one
+# instance, not two.
+GUEST_MEMORY = 6 * 65536
+
+
+def test_budget(workdir):
+    env = {"APP_WASM_POOL_SIZE": "1",
+           "APP_WASM_MEMORY_TOTAL_LIMIT": str(2 * GUEST_MEMORY)}
+    with Server(workdir, env=env) as server:
+        check("guest memory budget %d bytes" % (2 * GUEST_MEMORY)
+              in server.log_text(), "the budget is logged at start")
+        slow, slow_result = start_request(server, "/sleep/3000")
+        wait_for_log(server, "started /sleep/3000")
+        busy, busy_result = start_request(server, "/echo")
+        busy.join()
+        check(busy_result.get("status") == 503 and
+              b"budget" in busy_result.get("body", b""),
+              "a second instance past the budget is a 503: %r" % busy_result)
+        slow.join()
+        check(slow_result.get("status") == 200, "the first request finished")
+        again, again_result = start_request(server, "/echo")
+        again.join()
+        check(again_result.get("status") == 200,
+              "served again once the budget has room: %r" % again_result)
+
+
+GROUPS = {"isolation": test_isolation, "reuse": test_reuse,
+          "budget": test_budget}
 
 if __name__ == "__main__":
     sys.exit(run_group(GROUPS, __doc__))
