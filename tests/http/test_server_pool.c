@@ -4,6 +4,8 @@
  * guest's global does not survive) and a trapped one is replaced before
  * tarmac_pool_give returns. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +85,41 @@ static void test_fresh(tarmac_module_t *module) {
   tarmac_pool_free(pool);
 }
 
+/* A module the engine cannot snapshot (a funcref global): fresh mode starts
+ * a new instance for every request instead of keeping one. */
+static void test_fresh_without_snapshot(tarmac_engine_t *engine) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/funcref_global.wasm",
+           getenv("TARMAC_GUEST_DIR") ? getenv("TARMAC_GUEST_DIR") : ".");
+  tarmac_error_t err;
+  tarmac_module_t *module = NULL;
+  CHECK_EQ_INT(tarmac_module_load(engine, path, NULL, &module, &err),
+               TARMAC_LOAD_OK);
+  tarmac_pool_t *pool = module ? tarmac_pool_new(module, 2, true, &err) : NULL;
+  CHECK(pool != NULL);
+  if (pool == NULL) {
+    tarmac_module_release(module);
+    return;
+  }
+  tarmac_instance_t *a = tarmac_pool_take(pool, &err);
+  tarmac_call_result_t res;
+  CHECK_EQ_INT(tarmac_instance_invoke(a, "x", 1, NULL, 0, &res),
+               TARMAC_CALL_OK);
+  tarmac_pool_give(pool, a); /* freed; the refill thread starts another */
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  do { /* readiness: the replacement counted, not a fixed sleep */
+    sched_yield();
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while (tarmac_pool_stats(pool).created < 3 && now.tv_sec - start.tv_sec < 30);
+  tarmac_pool_stats_t stats = tarmac_pool_stats(pool);
+  CHECK_EQ_INT(stats.created, 3);
+  CHECK_EQ_INT(stats.restored, 0);
+  CHECK_EQ_INT(stats.discarded, 0);
+  tarmac_pool_free(pool);
+  tarmac_module_release(module);
+}
+
 int main(void) {
   const char *path = getenv("HTTP_GUEST");
   CHECK(path != NULL);
@@ -132,6 +169,7 @@ int main(void) {
   run_workers(pool);
   tarmac_pool_free(pool);
   test_fresh(module);
+  test_fresh_without_snapshot(engine);
   tarmac_module_release(module);
   tarmac_engine_free(engine);
   TEST_EXIT();
