@@ -5,9 +5,11 @@
  * the bytes of a memory; pages that were all zero are not written, so the
  * file stays sparse and a mostly empty memory costs only its data. A memory
  * made from an image maps the file copy-on-write over the start of its own
- * reservation; restoring it drops the pages it dirtied (they read the image
- * again) and makes pages grown since inaccessible again, so the reservation
- * and the SIGSEGV bounds checking stay as they are. The image's bytes count
+ * reservation; restoring it copies the image's bytes back over the pages
+ * it wrote (or, for large images or many pages, drops them so they read the
+ * image again) and makes pages grown since inaccessible again, so the
+ * reservation and the SIGSEGV bounds checking stay as they are. The image
+ * also stays mapped read-only, as restore's source. The image's bytes count
  * against the process budget (runtime.h) until it is freed; memories mapped
  * from it stay valid after that (the mapping holds the file). */
 #ifndef TARMAC_RUNTIME_MEMORY_IMAGE_H
