@@ -5,7 +5,9 @@ connections; prints both request rates and their ratio, for HTTP/1.1
 keep-alive over plain HTTP and over TLS.
 
 usage: run_bench.py TARMAC_BIN HELLO_WASM [--duration S] [--connections N]
-                    [--threads N] [--rounds N]
+                    [--threads N] [--rounds N] [--fresh-vs-reuse]
+--fresh-vs-reuse compares Tarmac with itself instead: fresh instances (the
+default) against APP_WASM_REUSE_INSTANCES=true, same binary, plain HTTP.
 TARMAC_BIN is run as `TARMAC_BIN serve`. Needs wrk, nginx (nginx-light),
 openssl: bench/http/install-tools.sh installs them (the bench-http build
 target runs it first). TARMAC_CACHE_DIR is honoured.
@@ -100,6 +102,57 @@ def wrk(url, script, args):
     return float(rate.group(1))
 
 
+def start_tarmac(args, port, tls, cert, key, extra=None):
+    env = dict(os.environ, APP_LISTEN_ADDR="127.0.0.1:%d" % port,
+               APP_ENABLE_TLS=tls, APP_CERT_FILE=cert, APP_KEY_FILE=key,
+               APP_WASM_MODULE=args.hello_wasm,
+               APP_EVENT_LOOPS=str(os.cpu_count() or 1), **(extra or {}))
+    proc = subprocess.Popen([args.tarmac_bin, "serve"], env=env,
+                            stdout=subprocess.DEVNULL)
+    wait_port(port, proc, "tarmac")
+    return proc
+
+
+def median_rates(urls, script, args):
+    """Alternates wrk over the urls `rounds` times (so other load on the
+    machine hits all alike); the median rate of each."""
+    rates = [[] for _ in urls]
+    for _ in range(args.rounds):
+        for i, url in enumerate(urls):
+            rates[i].append(wrk(url, script, args))
+    return [sorted(r)[len(r) // 2] for r in rates]
+
+
+def fresh_vs_reuse(args, d, script):
+    cert, key = os.path.join(d, "cert.crt"), os.path.join(d, "key.key")
+    ports = free_ports(["fresh", "reuse"])
+    procs = []
+    try:
+        procs.append(start_tarmac(args, ports["fresh"], "false", cert, key))
+        procs.append(start_tarmac(args, ports["reuse"], "false", cert, key,
+                                  {"APP_WASM_REUSE_INSTANCES": "true"}))
+        urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("fresh", "reuse")]
+        fresh, reuse = median_rates(urls, script, args)
+        print("wrk: %d threads, %d connections, %d s per run, median of %d "
+              "alternating runs, POST %r, HTTP/1.1 keep-alive, plain HTTP"
+              % (args.threads, args.connections, args.duration, args.rounds,
+                 BODY))
+        print("%14s %14s %8s" % ("fresh req/s", "reuse req/s", "ratio"))
+        print("%14.0f %14.0f %7.0f%%" % (fresh, reuse, 100.0 * fresh / reuse))
+    finally:
+        stop(procs)
+
+
+def stop(procs):
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("tarmac_bin")
@@ -108,6 +161,7 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--fresh-vs-reuse", action="store_true")
     args = parser.parse_args()
     search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     for tool in ("wrk", "nginx", "openssl"):
@@ -125,6 +179,9 @@ def main():
         script = os.path.join(d, "post.lua")
         with open(script, "w") as f:
             f.write(POST_LUA)
+        if args.fresh_vs_reuse:
+            fresh_vs_reuse(args, d, script)
+            return 0
         ports = free_ports(["tarmac_plain", "tarmac_tls", "nginx_plain",
                             "nginx_tls"])
         conf = os.path.join(d, "nginx.conf")
@@ -139,13 +196,7 @@ def main():
                                      stderr=subprocess.DEVNULL)
             procs.append(nginx)
             for name, tls in [("tarmac_plain", "false"), ("tarmac_tls", "true")]:
-                env = dict(os.environ, APP_LISTEN_ADDR="127.0.0.1:%d" % ports[name],
-                           APP_ENABLE_TLS=tls, APP_CERT_FILE=cert,
-                           APP_KEY_FILE=key, APP_WASM_MODULE=args.hello_wasm,
-                           APP_EVENT_LOOPS=str(cores))
-                procs.append(subprocess.Popen([args.tarmac_bin, "serve"],
-                                              env=env, stdout=subprocess.DEVNULL))
-                wait_port(ports[name], procs[-1], "tarmac")
+                procs.append(start_tarmac(args, ports[name], tls, cert, key))
             wait_port(ports["nginx_plain"], nginx, "nginx")
             print("wrk: %d threads, %d connections, %d s per run, median of "
                   "%d alternating runs, %d cores, POST %r, HTTP/1.1 keep-alive"
@@ -158,25 +209,12 @@ def main():
                     ("https", "https", ports["tarmac_tls"], ports["nginx_tls"])]:
                 n_url = "%s://127.0.0.1:%d/" % (scheme, n_port)
                 t_url = "%s://127.0.0.1:%d/" % (scheme, t_port)
-                # alternate the two servers and keep the median of each, so
-                # that other load on the machine hits both alike
-                n_rates, t_rates = [], []
-                for _ in range(args.rounds):
-                    n_rates.append(wrk(n_url, script, args))
-                    t_rates.append(wrk(t_url, script, args))
-                n_rate = sorted(n_rates)[len(n_rates) // 2]
-                t_rate = sorted(t_rates)[len(t_rates) // 2]
+                n_rate, t_rate = median_rates([n_url, t_url], script, args)
                 print("%-10s %14.0f %14.0f %7.0f%%" %
                       (label, t_rate, n_rate, 100.0 * t_rate / n_rate),
                       flush=True)
         finally:
-            for p in procs:
-                p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop(procs)
     return 0
 
 

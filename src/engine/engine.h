@@ -11,7 +11,12 @@
  *                      all its instances on any thread.
  *   tarmac_instance_t  one guest state (memory, tables, globals). Used by one
  *                      thread at a time. After a trap it is dead: invoke
- *                      refuses it and the owner frees it. */
+ *                      refuses it and the owner frees it.
+ *   tarmac_snapshot_t  a module's instance state right after start-up,
+ *                      from which fresh instances are made and to which
+ *                      they are restored. Reference-counted (instances
+ *                      made from it hold a reference); read-only, shared
+ *                      by any thread. */
 #ifndef TARMAC_ENGINE_ENGINE_H
 #define TARMAC_ENGINE_ENGINE_H
 
@@ -24,10 +29,21 @@
 typedef struct tarmac_engine tarmac_engine_t;
 typedef struct tarmac_module tarmac_module_t;
 typedef struct tarmac_instance tarmac_instance_t;
+typedef struct tarmac_snapshot tarmac_snapshot_t;
+
+/* Why creating an instance or a snapshot failed, where the caller acts on
+ * it. Only those functions set `kind`; elsewhere it is not written. */
+typedef enum {
+  TARMAC_ERROR_OTHER = 0,
+  TARMAC_ERROR_OVER_BUDGET, /* the process guest memory budget is spent:
+                               try again later (HTTP 503) */
+  TARMAC_ERROR_NO_SNAPSHOT, /* the module cannot be snapshotted */
+} tarmac_error_kind_t;
 
 /* Error text for the caller to show; always NUL-terminated. */
 typedef struct {
   char message[1024];
+  tarmac_error_kind_t kind;
 } tarmac_error_t;
 
 typedef struct {
@@ -102,6 +118,26 @@ const char *tarmac_module_artifact(const tarmac_module_t *module);
 tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
                                        tarmac_error_t *err);
 void tarmac_instance_free(tarmac_instance_t *instance);
+
+/* Starts one instance as tarmac_instance_new does and keeps its state
+ * (memory as a copy-on-write image, globals, tables); the instance itself
+ * is freed. NULL with err set when start-up fails, or with err->kind
+ * TARMAC_ERROR_NO_SNAPSHOT when the module keeps references in globals
+ * (they cannot be relocated). The caller owns the one reference. */
+tarmac_snapshot_t *tarmac_snapshot_new(tarmac_module_t *module,
+                                       tarmac_error_t *err);
+void tarmac_snapshot_retain(tarmac_snapshot_t *snapshot);
+void tarmac_snapshot_release(tarmac_snapshot_t *snapshot);
+/* A new instance in the snapshot's state, without running start-up again.
+ * The memory ceiling applies. NULL with err set (err->kind
+ * TARMAC_ERROR_OVER_BUDGET when the process budget is spent). */
+tarmac_instance_t *tarmac_instance_from_snapshot(tarmac_snapshot_t *snapshot,
+                                                 tarmac_error_t *err);
+/* Puts an idle instance made from a snapshot back into the snapshot's
+ * state: memory, globals, tables, and the host side (waPC buffers, user
+ * data). False when it cannot (dead, not from a snapshot, or the memory
+ * could not be reset): the owner frees it. */
+bool tarmac_instance_restore(tarmac_instance_t *instance);
 
 typedef enum {
   TARMAC_CALL_OK = 0,      /* result = response bytes */

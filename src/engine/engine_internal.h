@@ -41,6 +41,15 @@ struct tarmac_module {
   const tarmac_module_descriptor_t *descriptor;
 };
 
+/* A new instance of module with its host side set up and its wasm2c state
+ * zeroed (not instantiated); NULL with err set when out of memory. */
+tarmac_instance_t *tarmac_instance_alloc(tarmac_module_t *module,
+                                         tarmac_error_t *err);
+/* Runs body(arg) protected under the engine's memory ceiling; returns the
+ * trap (WASM_RT_TRAP_NONE when none). */
+int tarmac_instance_run_limited(tarmac_instance_t *inst,
+                                void (*body)(void *), void *arg);
+
 /* The failure remembered for `key`: true with *status and err filled in. */
 bool tarmac_engine_recall_failure(tarmac_engine_t *engine, const char *key,
                                   tarmac_load_status_t *status,

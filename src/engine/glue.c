@@ -65,6 +65,27 @@ static bool imports_function_from(const wasm_module_info_t *info,
   return false;
 }
 
+/* Where each import module's instance pointer lives in the instance struct
+ * (snapshots rewrite these fields), from the compiler, not guessed. */
+static int write_import_offsets(tarmac_buffer_t *src,
+                                const wasm_module_info_t *info,
+                                const char **names, uint32_t n) {
+  int rc = tarmac_buffer_append_str(
+      src, "static const size_t glue_import_offsets[] = {");
+  for (uint32_t i = 0; i < n && rc == 0; i++) {
+    if (!imports_function_from(info, names[i])) {
+      rc = tarmac_buffer_append_str(src, "(size_t)-1, ");
+      continue;
+    }
+    rc = tarmac_buffer_append_str(src,
+                                  "__builtin_offsetof(Z_m_instance_t, Z_");
+    if (rc == 0) rc = append_mangled(src, names[i]);
+    if (rc == 0) rc = tarmac_buffer_append_str(src, "_instance), ");
+  }
+  if (rc == 0) rc = tarmac_buffer_append_str(src, "0};\n");
+  return rc;
+}
+
 /* The instantiate adapter, with assertions that Z_m_instantiate takes the
  * import modules in this order and that each module imported from has the
  * pointer field an indirectly called import receives the address of. */
@@ -101,6 +122,7 @@ static int write_instantiate(tarmac_buffer_t *src,
         src, "_instance_t *), \"wasm2c 1.0.32 keeps a pointer per imported "
              "module (tables pass its address to imports)\");\n");
   }
+  if (rc == 0) rc = write_import_offsets(src, info, names, n);
   if (rc == 0) rc = tarmac_buffer_append_str(
       src, "static void glue_instantiate(void *g, void *const *imports) {\n"
            "  (void)imports;\n  Z_m_instantiate(g");
@@ -173,8 +195,10 @@ static int write_descriptor(tarmac_buffer_t *src,
       " - 1,\n  .import_modules = glue_import_modules,\n"
       "  .instantiate = glue_instantiate, .free_instance = glue_free,\n"
       "  .export_count = sizeof glue_exports / sizeof glue_exports[0] - 1,\n"
-      "  .exports = glue_exports,\n",
-      TARMAC_MODULE_ABI_VERSION, cache_key);
+      "  .exports = glue_exports,\n"
+      "  .import_instance_offsets = glue_import_offsets,\n"
+      "  .reference_globals = %uu,\n",
+      TARMAC_MODULE_ABI_VERSION, cache_key, info->reference_globals ? 1u : 0u);
   if (wapc && rc == 0)
     rc = tarmac_buffer_append_str(
         src, "  .memory = glue_memory, .guest_call = glue_call,\n");

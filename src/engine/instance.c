@@ -43,12 +43,20 @@ static void describe_trap(int trap, char *out, size_t size) {
 }
 
 /* Runs one protected step of start-up; proc_exit(0) counts as a return. */
-static int run_startup_step(tarmac_instance_t *inst, tarmac_rt_body_fn body,
-                            void *arg, const char *what, tarmac_error_t *err) {
-  uint64_t previous = tarmac_rt_set_memory_limit(inst->module->engine->memory_limit);
+int tarmac_instance_run_limited(tarmac_instance_t *inst, tarmac_rt_body_fn body,
+                                void *arg) {
+  uint64_t previous =
+      tarmac_rt_set_memory_limit(inst->module->engine->memory_limit);
   int trap = tarmac_rt_run_protected(body, arg);
   tarmac_rt_set_memory_limit(previous);
+  return trap;
+}
+
+static int run_startup_step(tarmac_instance_t *inst, tarmac_rt_body_fn body,
+                            void *arg, const char *what, tarmac_error_t *err) {
+  int trap = tarmac_instance_run_limited(inst, body, arg);
   if (trap == WASM_RT_TRAP_NONE) return 0;
+  if (trap == TARMAC_TRAP_MEMORY_BUDGET) err->kind = TARMAC_ERROR_OVER_BUDGET;
   if (trap == TARMAC_TRAP_EXIT && tarmac_rt_exit_code() == 0) return 0;
   char reason[512];
   describe_trap(trap, reason, sizeof reason);
@@ -76,8 +84,9 @@ static int run_startup(tarmac_instance_t *inst, tarmac_error_t *err) {
   return 0;
 }
 
-tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
-                                       tarmac_error_t *err) {
+tarmac_instance_t *tarmac_instance_alloc(tarmac_module_t *module,
+                                         tarmac_error_t *err) {
+  err->kind = TARMAC_ERROR_OTHER;
   if (!module->descriptor->guest_call ||
       module->descriptor->import_module_count > MAX_IMPORT_MODULES) {
     snprintf(err->message, sizeof err->message,
@@ -100,6 +109,17 @@ tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
   inst->wasi_environ = (const char *const *)module->engine->wasi_environ;
   inst->memory = module->descriptor->memory(inst->guest);
   inst->phase = TARMAC_PHASE_STARTING;
+  return inst;
+oom:
+  snprintf(err->message, sizeof err->message,
+           "out of memory creating an instance of %s", module->name);
+  return NULL;
+}
+
+tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
+                                       tarmac_error_t *err) {
+  tarmac_instance_t *inst = tarmac_instance_alloc(module, err);
+  if (!inst) return NULL;
   if (run_startup(inst, err) != 0) {
     inst->phase = TARMAC_PHASE_DEAD;
     tarmac_instance_free(inst);
@@ -108,10 +128,6 @@ tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
   tarmac_wasi_flush(inst);
   inst->phase = TARMAC_PHASE_IDLE;
   return inst;
-oom:
-  snprintf(err->message, sizeof err->message,
-           "out of memory creating an instance of %s", module->name);
-  return NULL;
 }
 
 void tarmac_instance_free(tarmac_instance_t *inst) {
@@ -125,6 +141,8 @@ void tarmac_instance_free(tarmac_instance_t *inst) {
   tarmac_buffer_free(&inst->host_error);
   tarmac_buffer_free(&inst->trap_message);
   /* the WASI line buffers were released by tarmac_wasi_flush above */
+  tarmac_snapshot_release(inst->snapshot);
+  free(inst->restore_states);
   tarmac_module_release(inst->module);
   free(inst);
 }
@@ -197,6 +215,9 @@ tarmac_call_status_t tarmac_instance_invoke(tarmac_instance_t *inst,
   inst->payload_len = payload_len;
   inst->phase = TARMAC_PHASE_INVOKING;
   guest_call_t call = {inst, (uint32_t)op_len, (uint32_t)payload_len, 0};
+  /* restore counts page faults on its own thread only (snapshot.c) */
+  if (inst->snapshot && tarmac_rt_thread_id() != inst->restore_thread)
+    inst->faulted = true;
   int trap = tarmac_rt_run_protected(run_guest_call, &call);
   tarmac_wasi_flush(inst);
   inst->payload = NULL;

@@ -12,6 +12,7 @@
 #include <wasm-rt.h>
 
 #include "engine/engine.h"
+#include "runtime/memory_image.h"
 #include "runtime/runtime.h"
 #include "util/buffer.h"
 
@@ -37,6 +38,15 @@ struct tarmac_instance {
   wasm_rt_memory_t *memory;  /* the exported memory (inside guest) */
   tarmac_phase_t phase;
   void *user_data;
+  tarmac_snapshot_t *snapshot; /* retained; NULL unless made from one */
+  tarmac_rt_restore_state_t *restore_states; /* owned; one per snapshot
+                                                object (memories use it) */
+  /* Whether restore must look for the pages the guest wrote (snapshot.c):
+   * the thread of the last restore and its page faults then; `faulted` when
+   * the guest ran elsewhere since, or nothing is known yet. */
+  uint64_t restore_thread;
+  uint64_t restore_faults;
+  bool faulted;
 
   /* waPC invocation state */
   const char *op;

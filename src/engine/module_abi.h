@@ -13,7 +13,7 @@
 
 #include <wasm-rt.h>
 
-#define TARMAC_MODULE_ABI_VERSION 2u
+#define TARMAC_MODULE_ABI_VERSION 3u
 #define TARMAC_MODULE_DESCRIPTOR_SYMBOL "tarmac_module_descriptor"
 
 /* One export. `function` is wasm2c's function for it, to be cast to its
@@ -27,7 +27,12 @@
 /* `imports[i]` given to instantiate is the instance pointer that the
  * functions of import module `import_modules[i]` receive (wasm2c's order).
  * The waPC fields (memory ... wapc_init) are NULL for a module loaded
- * without the waPC checks (tarmac_module_load_unchecked). */
+ * without the waPC checks (tarmac_module_load_unchecked).
+ * Snapshots (engine/snapshot.c) relocate an instance struct copied from
+ * another: `import_instance_offsets[i]` is the offset of the field holding
+ * import module i's instance pointer (SIZE_MAX when wasm2c keeps none), and
+ * `reference_globals` says a defined global holds a reference, which
+ * cannot be relocated (such a module gets no shared snapshot). */
 #define TARMAC_MODULE_DESCRIPTOR_FIELDS                                    \
   uint32_t abi_version;                                                    \
   const char *cache_key;                                                   \
@@ -44,7 +49,9 @@
                          uint32_t payload_len);                            \
   void (*start)(void *guest);                                              \
   void (*initialize)(void *guest);                                         \
-  void (*wapc_init)(void *guest);
+  void (*wapc_init)(void *guest);                                          \
+  const size_t *import_instance_offsets;                                   \
+  uint32_t reference_globals;
 
 typedef struct {
   TARMAC_MODULE_EXPORT_FIELDS

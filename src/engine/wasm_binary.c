@@ -392,6 +392,61 @@ static const char *section_name(uint8_t id) {
   return id < 14 ? names[id] : "unknown";
 }
 
+/* Skips an unsigned or signed LEB128 of at most 10 bytes. */
+static bool skip_leb(reader_t *r) {
+  for (int i = 0; i < 10; i++) {
+    uint8_t b;
+    if (!read_byte(r, &b)) return false;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+static bool skip_bytes(reader_t *r, size_t n) {
+  if (remaining(r) < n) return false;
+  r->at += n;
+  return true;
+}
+
+/* Skips a constant expression through its `end`; false on an instruction
+ * this reader does not know (the caller then assumes the worst). */
+static bool skip_const_expr(reader_t *r) {
+  uint8_t op;
+  uint32_t sub;
+  while (read_byte(r, &op)) {
+    bool ok = true;
+    switch (op) {
+      case 0x0b: return true; /* end */
+      case 0x41: case 0x42: case 0x23: case 0xd2: ok = skip_leb(r); break;
+      case 0x43: ok = skip_bytes(r, 4); break;
+      case 0x44: ok = skip_bytes(r, 8); break;
+      case 0xd0: ok = skip_bytes(r, 1); break; /* ref.null t */
+      case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break;
+      case 0xfd: /* v128.const */
+        ok = read_u32(r, &sub) && sub == 12 && skip_bytes(r, 16);
+        break;
+      default: return false;
+    }
+    if (!ok) return false;
+  }
+  return false;
+}
+
+/* Whether a defined global holds a reference (its value may name the
+ * instance, which a snapshot cannot relocate without knowing where the
+ * global lives). Scans a copy of the reader, so it never fails the parse:
+ * anything it cannot read counts as a reference global. */
+static bool has_reference_globals(reader_t section, uint32_t count) {
+  reader_t *r = &section;
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t type, mut;
+    if (!read_byte(r, &type) || !read_byte(r, &mut)) return true;
+    if (type == 0x70 || type == 0x6f) return true;
+    if (!skip_const_expr(r)) return true;
+  }
+  return false;
+}
+
 /* Reads one section's content; false with r->failure set. Sections read
  * in full must be consumed exactly; global, element and data sections are
  * only counted (their expressions are wasm2c's to validate). */
@@ -408,6 +463,9 @@ static bool read_section(reader_t *r, uint8_t id, module_state_t *m) {
     case 5: ok = read_type_vector(r, m, WASM_EXTERN_MEMORY); break;
     case 6:
       ok = read_count(r, "globals", &m->defined[WASM_EXTERN_GLOBAL]);
+      if (ok)
+        m->info->reference_globals =
+            has_reference_globals(*r, m->defined[WASM_EXTERN_GLOBAL]);
       whole = false;
       break;
     case 7: ok = read_export_section(r, m); break;

@@ -4,6 +4,7 @@
 #ifndef TARMAC_ENGINE_WASM_BINARY_H
 #define TARMAC_ENGINE_WASM_BINARY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,8 @@ typedef struct {
   uint32_t function_count;
   wasm_export_t *exports;
   uint32_t export_count;
+  bool reference_globals; /* a defined funcref/externref global (or one
+                             whose type could not be read) */
 } wasm_module_info_t;
 
 /* Parses the sections the engine needs. Returns TARMAC_LOAD_OK, or

@@ -1,5 +1,6 @@
 /* Tarmac's implementation of wasm-rt.h (see runtime.h for the design). */
 #include "runtime/runtime.h"
+#include "runtime/runtime_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +44,9 @@ typedef struct {
 } thread_state_t;
 
 static _Thread_local thread_state_t tls;
+/* Where this thread records what it allocates (snapshots); NULL: nowhere.
+ * Apart from thread_state_t so the fast paths' layout stays as it is. */
+static _Thread_local tarmac_rt_allocations_t *tls_recorder;
 
 /* ---- process state ---------------------------------------------------- */
 
@@ -61,6 +65,10 @@ static size_t g_page_size;
 static _Atomic(uintptr_t) g_reservations[MAX_RESERVATIONS];
 static atomic_uint g_reservation_high_water;
 static atomic_size_t g_live_memories;
+/* Process-wide guest memory budget: bytes of pages in use across all
+ * memories plus memory images. 0 = no budget. */
+static _Atomic uint64_t g_budget_bytes;
+static _Atomic uint64_t g_committed_bytes;
 
 static uint64_t reservation_size(void) {
   return g_page_size + RESERVATION_DATA_SPAN + g_page_size;
@@ -93,6 +101,41 @@ static int reservation_register(uintptr_t base, uint32_t *slot_out) {
     }
   }
   return -1;
+}
+
+/* Freed reservations kept for the next memory: unmapping 8 GiB of address
+ * space and mapping it again (page-table walks and page-table pages) is
+ * most of what creating an instance costs. A cached reservation is all
+ * PROT_NONE, holds no pages and is not registered with the fault handler. */
+#define RESERVATION_CACHE_SIZE 64u
+static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *g_cache[RESERVATION_CACHE_SIZE];
+static unsigned g_cache_count;
+
+static uint8_t *reservation_cache_take(void) {
+  uint8_t *base = NULL;
+  pthread_mutex_lock(&g_cache_lock);
+  if (g_cache_count > 0) base = g_cache[--g_cache_count];
+  pthread_mutex_unlock(&g_cache_lock);
+  return base;
+}
+
+/* Keeps a reservation whose first `used` bytes were in use; false when the
+ * cache is full or the pages could not be dropped (the caller unmaps it). */
+static bool reservation_cache_put(uint8_t *base, size_t used) {
+  /* one call drops every page in use and makes it inaccessible again */
+  if (mmap(base, used, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+           0) == MAP_FAILED)
+    return false;
+  bool kept = false;
+  pthread_mutex_lock(&g_cache_lock);
+  if (g_cache_count < RESERVATION_CACHE_SIZE) {
+    g_cache[g_cache_count++] = base;
+    kept = true;
+  }
+  pthread_mutex_unlock(&g_cache_lock);
+  return kept;
 }
 
 static void reservation_unregister(uint32_t slot) {
@@ -161,6 +204,7 @@ const char *tarmac_rt_trap_name(int trap) {
     case TARMAC_TRAP_ABORT: return "guest aborted";
     case TARMAC_TRAP_RESOURCE: return "resource limit";
     case TARMAC_TRAP_HOST_FAULT: return "host call rejected";
+    case TARMAC_TRAP_MEMORY_BUDGET: return "guest memory budget exhausted";
     default: return "unknown trap";
   }
 }
@@ -330,7 +374,59 @@ uint64_t tarmac_rt_memory_limit(const wasm_rt_memory_t *mem) {
   return mem->data ? memory_header(mem)->limit_bytes : 0;
 }
 
+void tarmac_rt_record_allocations(tarmac_rt_allocations_t *recorder) {
+  if (recorder) memset(recorder, 0, sizeof *recorder);
+  tls_recorder = recorder;
+}
+
+static void record_allocation(void *object, tarmac_rt_allocation_kind_t kind) {
+  tarmac_rt_allocations_t *r = tls_recorder;
+  if (!r) return;
+  if (r->count == TARMAC_RT_MAX_RECORDED) {
+    r->overflow = true;
+    return;
+  }
+  r->objects[r->count] = object;
+  r->kinds[r->count++] = kind;
+}
+
 size_t tarmac_rt_live_memories(void) { return atomic_load(&g_live_memories); }
+
+void tarmac_rt_set_memory_budget(uint64_t bytes) {
+  atomic_store(&g_budget_bytes, bytes);
+}
+uint64_t tarmac_rt_memory_budget(void) { return atomic_load(&g_budget_bytes); }
+uint64_t tarmac_rt_memory_committed(void) {
+  return atomic_load(&g_committed_bytes);
+}
+
+/* Compare-and-swap so concurrent charges never overshoot the budget. */
+bool tarmac_rt_budget_charge(uint64_t bytes) {
+  uint64_t budget = atomic_load(&g_budget_bytes);
+  uint64_t used = atomic_load(&g_committed_bytes);
+  do {
+    if (budget && (used + bytes < used || used + bytes > budget)) return false;
+  } while (!atomic_compare_exchange_weak(&g_committed_bytes, &used,
+                                         used + bytes));
+  return true;
+}
+
+void tarmac_rt_budget_refund(uint64_t bytes) {
+  atomic_fetch_sub(&g_committed_bytes, bytes);
+}
+
+size_t tarmac_rt_os_page_size(void) {
+  tarmac_rt_init();
+  return g_page_size;
+}
+
+void tarmac_rt_trap_over_budget(uint64_t bytes) {
+  trap_with_format(TARMAC_TRAP_MEMORY_BUDGET,
+                   "%llu more bytes of guest memory would exceed the "
+                   "process budget of %llu bytes",
+                   (unsigned long long)bytes,
+                   (unsigned long long)atomic_load(&g_budget_bytes));
+}
 
 static uint32_t ceiling_pages(uint64_t limit_bytes) {
   uint64_t pages = limit_bytes / WASM_PAGE_SIZE;
@@ -349,18 +445,25 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages,
                      "initial memory of %u pages exceeds the ceiling of %llu "
                      "bytes",
                      initial_pages, (unsigned long long)limit);
+  size_t initial_bytes = (size_t)initial_pages * WASM_PAGE_SIZE;
+  if (!tarmac_rt_budget_charge(initial_bytes))
+    tarmac_rt_trap_over_budget(initial_bytes);
   uint64_t span = reservation_size();
-  uint8_t *base = mmap(NULL, span, PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (base == MAP_FAILED)
+  uint8_t *base = reservation_cache_take();
+  if (!base)
+    base = mmap(NULL, span, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) {
+    tarmac_rt_budget_refund(initial_bytes);
     trap_with_format(TARMAC_TRAP_RESOURCE,
                      "cannot reserve address space for a memory: %s",
                      strerror(errno));
-  size_t initial_bytes = (size_t)initial_pages * WASM_PAGE_SIZE;
+  }
   uint32_t slot;
   if (mprotect(base, g_page_size + initial_bytes, PROT_READ | PROT_WRITE) != 0 ||
       reservation_register((uintptr_t)base, &slot) != 0) {
     munmap(base, span);
+    tarmac_rt_budget_refund(initial_bytes);
     trap_with_format(TARMAC_TRAP_RESOURCE,
                      "cannot allocate a memory of %u pages", initial_pages);
   }
@@ -370,6 +473,7 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages,
   mem->data = base + g_page_size;
   mem->pages = initial_pages;
   mem->size = (uint32_t)initial_bytes;
+  record_allocation(mem, TARMAC_RT_ALLOC_MEMORY);
 }
 
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta) {
@@ -379,9 +483,14 @@ uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta) {
   if (!mem->data || new_pages > mem->max_pages ||
       new_pages > ceiling_pages(memory_header(mem)->limit_bytes))
     return UINT32_MAX;
-  if (mprotect(mem->data + (size_t)old_pages * WASM_PAGE_SIZE,
-               (size_t)delta * WASM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
+  /* past the process budget memory.grow fails like any other refusal */
+  if (!tarmac_rt_budget_charge((uint64_t)delta * WASM_PAGE_SIZE))
     return UINT32_MAX;
+  if (mprotect(mem->data + (size_t)old_pages * WASM_PAGE_SIZE,
+               (size_t)delta * WASM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0) {
+    tarmac_rt_budget_refund((uint64_t)delta * WASM_PAGE_SIZE);
+    return UINT32_MAX;
+  }
   mem->pages = (uint32_t)new_pages;
   mem->size = (uint32_t)(new_pages * WASM_PAGE_SIZE);
   return old_pages;
@@ -391,7 +500,9 @@ void wasm_rt_free_memory(wasm_rt_memory_t *mem) {
   if (!mem->data) return;
   uint8_t *base = mem->data - g_page_size;
   reservation_unregister(memory_header(mem)->slot);
-  munmap(base, reservation_size());
+  if (!reservation_cache_put(base, g_page_size + (size_t)mem->size))
+    munmap(base, reservation_size());
+  tarmac_rt_budget_refund(mem->size);
   mem->data = NULL;
   mem->pages = mem->size = 0;
 }
@@ -423,7 +534,7 @@ static void *table_storage(void *data, uint32_t count, size_t size) {
   return grown;
 }
 
-#define DEFINE_TABLE_OPS(kind, elem_t, null_value)                            \
+#define DEFINE_TABLE_OPS(kind, elem_t, null_value, record_kind)               \
   void wasm_rt_allocate_##kind##_table(wasm_rt_##kind##_table_t *table,       \
                                        uint32_t elements,                     \
                                        uint32_t max_elements) {               \
@@ -433,6 +544,7 @@ static void *table_storage(void *data, uint32_t count, size_t size) {
     table->data = table_storage(NULL, elements, sizeof(elem_t));              \
     for (uint32_t i = 0; i < elements; i++) table->data[i] = null_value;      \
     table->size = elements;                                                   \
+    record_allocation(table, record_kind);                                    \
   }                                                                           \
   void wasm_rt_free_##kind##_table(wasm_rt_##kind##_table_t *table) {         \
     free(table->data);                                                        \
@@ -455,8 +567,10 @@ static void *table_storage(void *data, uint32_t count, size_t size) {
     return old_size;                                                          \
   }
 
-DEFINE_TABLE_OPS(funcref, wasm_rt_funcref_t, wasm_rt_funcref_null_value)
-DEFINE_TABLE_OPS(externref, wasm_rt_externref_t, wasm_rt_externref_null_value)
+DEFINE_TABLE_OPS(funcref, wasm_rt_funcref_t, wasm_rt_funcref_null_value,
+                 TARMAC_RT_ALLOC_FUNCREF_TABLE)
+DEFINE_TABLE_OPS(externref, wasm_rt_externref_t, wasm_rt_externref_null_value,
+                 TARMAC_RT_ALLOC_EXTERNREF_TABLE)
 
 /* ---- function types --------------------------------------------------- */
 

@@ -7,14 +7,18 @@
  *    8 GiB of address space (4 GiB addressable + 4 GiB guard), PROT_NONE
  *    except for the pages in use, so wasm2c's signal-handler bounds checking
  *    needs no explicit checks. Reservations are registered in a lock-free
- *    table the SIGSEGV handler reads, and are unmapped completely on free.
+ *    table the SIGSEGV handler reads. On free a reservation's pages are
+ *    dropped and it is kept (up to 64) for the next memory, else unmapped.
  *  - Trap state (the jump target, the trap kind and message) is thread-local;
  *    every thread that runs guests gets its own alternate signal stack on its
  *    first protected call. A protected call makes no system call.
  *  - Stack exhaustion is a fault in the guard region of the current thread's
  *    stack; host imports call tarmac_rt_check_host_stack() first so host code
  *    never runs out of stack on a guest's behalf.
- *  - Every memory carries a ceiling (bytes); memory.grow past it fails. */
+ *  - Every memory carries a ceiling (bytes); memory.grow past it fails.
+ *  - The process has one budget for guest memory (pages in use in every
+ *    memory plus memory images, runtime/memory_image.h); allocating past it
+ *    traps with TARMAC_TRAP_MEMORY_BUDGET, memory.grow past it fails. */
 #ifndef TARMAC_RUNTIME_RUNTIME_H
 #define TARMAC_RUNTIME_RUNTIME_H
 
@@ -31,6 +35,7 @@ enum {
   TARMAC_TRAP_ABORT,      /* env.abort (AssemblyScript); message set */
   TARMAC_TRAP_RESOURCE,   /* host could not allocate what the guest needs */
   TARMAC_TRAP_HOST_FAULT, /* a host import rejected the guest's request */
+  TARMAC_TRAP_MEMORY_BUDGET, /* the process guest-memory budget is spent */
 };
 
 /* Default per-memory ceiling: 256 MiB. */
@@ -85,6 +90,31 @@ void tarmac_rt_check_host_stack(void);
 uint64_t tarmac_rt_set_memory_limit(uint64_t bytes);
 /* The ceiling of an allocated memory, in bytes. */
 uint64_t tarmac_rt_memory_limit(const wasm_rt_memory_t *mem);
+
+/* The process-wide guest memory budget in bytes (0, the default: none).
+ * Lowering it below what is committed refuses further growth only. */
+void tarmac_rt_set_memory_budget(uint64_t bytes);
+uint64_t tarmac_rt_memory_budget(void);
+/* Bytes counted against the budget now. */
+uint64_t tarmac_rt_memory_committed(void);
+
+/* What wasm2c's instantiation allocated, in order, so a snapshot knows
+ * exactly which fields of an instance are memories and tables. */
+#define TARMAC_RT_MAX_RECORDED 32u
+typedef enum {
+  TARMAC_RT_ALLOC_MEMORY,          /* wasm_rt_memory_t */
+  TARMAC_RT_ALLOC_FUNCREF_TABLE,   /* wasm_rt_funcref_table_t */
+  TARMAC_RT_ALLOC_EXTERNREF_TABLE, /* wasm_rt_externref_table_t */
+} tarmac_rt_allocation_kind_t;
+typedef struct {
+  void *objects[TARMAC_RT_MAX_RECORDED];
+  tarmac_rt_allocation_kind_t kinds[TARMAC_RT_MAX_RECORDED];
+  uint32_t count;
+  bool overflow; /* more than TARMAC_RT_MAX_RECORDED: incomplete */
+} tarmac_rt_allocations_t;
+/* Records this thread's memory and table allocations into *recorder
+ * (cleared first) until called with NULL. The caller owns the recorder. */
+void tarmac_rt_record_allocations(tarmac_rt_allocations_t *recorder);
 
 /* Number of live memory reservations in the process (for tests/metrics). */
 size_t tarmac_rt_live_memories(void);

@@ -39,6 +39,14 @@ typedef struct {
 #define GUEST_PAGE ((uint64_t)65536) /* wasm's page size, fixed by the spec */
 #define MEMORY_MIN GUEST_PAGE
 #define MEMORY_MAX ((uint64_t)TARMAC_RT_MAX_PAGES * GUEST_PAGE)
+/* The process guest memory budget: at least one page; 1 PiB is beyond any
+ * machine (and keeps sums of it far from overflow). */
+#define TOTAL_MAX ((uint64_t)1 << 50)
+/* Default budget: this share of the machine's memory, or of the cgroup's
+ * limit when that is lower, leaves the rest to the server, the page cache
+ * and whatever else runs there. */
+#define TOTAL_SHARE_NUM 3u
+#define TOTAL_SHARE_DEN 4u
 /* Request bodies and header sections reach the guest base64-encoded in one
  * 32-bit memory, and OpenSSL's base64 takes int lengths: 1 GiB is the most
  * that can be honoured. */
@@ -69,6 +77,9 @@ static const setting_t settings[] = {
     UINT("APP_WASM_MAX_CONCURRENCY", max_concurrency, 1, 1000000),
     UINT("APP_WASM_QUEUE_TIMEOUT_MS", queue_timeout_ms, 0, 60000),
     SIZE("APP_WASM_MEMORY_LIMIT", memory_limit, MEMORY_MIN, MEMORY_MAX),
+    BOOL("APP_WASM_REUSE_INSTANCES", reuse_instances),
+    SIZE("APP_WASM_MEMORY_TOTAL_LIMIT", memory_total_limit, MEMORY_MIN,
+         TOTAL_MAX),
     SIZE("APP_MAX_BODY_SIZE", max_body_bytes, 1, REQUEST_MAX),
     SIZE("APP_MAX_HEADER_SIZE", max_header_bytes, 1, REQUEST_MAX),
     UINT("APP_MAX_HEADER_COUNT", max_header_count, 1, 100000),
@@ -238,6 +249,26 @@ int tarmac_server_config_memory_limit(const char *value, uint64_t *out,
   return 0;
 }
 
+/* cgroup v2's limit for this process's group ("max" or absent: none). */
+static uint64_t cgroup_memory_limit(void) {
+  FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+  unsigned long long limit = 0;
+  if (f == NULL) return 0;
+  if (fscanf(f, "%llu", &limit) != 1) limit = 0;
+  fclose(f);
+  return limit;
+}
+
+uint64_t tarmac_server_config_default_memory_total(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  uint64_t memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page
+                                          : (uint64_t)1 << 30;
+  uint64_t cgroup = cgroup_memory_limit();
+  if (cgroup != 0 && cgroup < memory) memory = cgroup;
+  uint64_t total = memory / TOTAL_SHARE_DEN * TOTAL_SHARE_NUM;
+  return total < MEMORY_MIN ? MEMORY_MIN : total;
+}
+
 int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
                               size_t err_size) {
   tarmac_server_config_defaults(c);
@@ -249,5 +280,7 @@ int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
   if (c->pool_size == 0) c->pool_size = 2 * c->event_loops;
   if (c->max_concurrency == 0)
     c->max_concurrency = tarmac_server_config_default_concurrency(c);
+  if (c->memory_total_limit == 0)
+    c->memory_total_limit = tarmac_server_config_default_memory_total();
   return 0;
 }

@@ -28,6 +28,10 @@ typedef struct {
   unsigned queue_timeout_ms; /* APP_WASM_QUEUE_TIMEOUT_MS, 100 */
   uint64_t memory_limit;     /* APP_WASM_MEMORY_LIMIT, 0 = engine default;
                                 64 KiB to 65535 pages */
+  bool reuse_instances;      /* APP_WASM_REUSE_INSTANCES, false: every
+                                request runs on a fresh instance */
+  uint64_t memory_total_limit; /* APP_WASM_MEMORY_TOTAL_LIMIT, 3/4 of the
+                                  physical or cgroup memory */
   uint64_t max_body_bytes;   /* APP_MAX_BODY_SIZE, 10 MiB; at most 1 GiB */
   uint64_t max_header_bytes; /* APP_MAX_HEADER_SIZE, 64 KiB; at most 1 GiB */
   unsigned max_header_count; /* APP_MAX_HEADER_COUNT, 64 */
@@ -58,6 +62,10 @@ unsigned tarmac_server_config_default_concurrency(
  * 0, or -1 with err as for _load (also for an unknown name). */
 int tarmac_server_config_set(tarmac_server_config_t *config, const char *name,
                              const char *value, char *err, size_t err_size);
+
+/* APP_WASM_MEMORY_TOTAL_LIMIT's default: 3/4 of the physical memory, or of
+ * the cgroup (v2) memory limit when that is lower. */
+uint64_t tarmac_server_config_default_memory_total(void);
 
 /* APP_WASM_MEMORY_LIMIT's text checked as the server checks it (for
  * `tarmac call`): 0 and *out set, or -1 with err set. */

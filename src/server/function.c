@@ -104,6 +104,14 @@ static void invoke_handler(const tarmac_function_t *fn,
   }
   tarmac_error_t err;
   tarmac_instance_t *instance = tarmac_pool_take(fn->pool, &err);
+  if (instance == NULL && err.kind == TARMAC_ERROR_OVER_BUDGET) {
+    /* busy, not broken: the budget frees up as requests finish */
+    tarmac_log_fields(TARMAC_LOG_WARN, err.message, strlen(err.message),
+                      "function", fn->name, (const char *)NULL);
+    tarmac_http_response_set_text(res, 503, "guest memory budget exhausted\n");
+    tarmac_buffer_free(&envelope);
+    return;
+  }
   if (instance == NULL) {
     fail(fn, res, "cannot instantiate the function", err.message,
          strlen(err.message));

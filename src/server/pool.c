@@ -9,6 +9,8 @@
 
 struct tarmac_pool {
   tarmac_module_t *module; /* retained */
+  bool fresh;              /* no state kept between requests */
+  tarmac_snapshot_t *snapshot; /* owned; fresh mode, NULL when refused */
   unsigned size;           /* idle instances to keep ready */
   pthread_mutex_t lock;
   pthread_cond_t wake;     /* refill thread: an instance died, or stop */
@@ -17,13 +19,16 @@ struct tarmac_pool {
   unsigned missing;        /* dead instances not yet replaced */
   unsigned long created;
   unsigned long discarded;
+  unsigned long restored;
   bool stopping;
   pthread_t refiller;
   bool refiller_started;
 };
 
 static tarmac_instance_t *create(tarmac_pool_t *pool, tarmac_error_t *err) {
-  tarmac_instance_t *instance = tarmac_instance_new(pool->module, err);
+  tarmac_instance_t *instance =
+      pool->snapshot ? tarmac_instance_from_snapshot(pool->snapshot, err)
+                     : tarmac_instance_new(pool->module, err);
   if (instance != NULL) {
     pthread_mutex_lock(&pool->lock);
     pool->created++;
@@ -32,9 +37,12 @@ static tarmac_instance_t *create(tarmac_pool_t *pool, tarmac_error_t *err) {
   return instance;
 }
 
-/* Keeps an instance if there is room; frees it otherwise. */
-static void keep_or_free(tarmac_pool_t *pool, tarmac_instance_t *instance) {
+/* Keeps an instance if there is room; frees it otherwise. `restored`
+ * counts it as restored under the same lock. */
+static void keep_or_free(tarmac_pool_t *pool, tarmac_instance_t *instance,
+                         bool restored) {
   pthread_mutex_lock(&pool->lock);
+  pool->restored += restored;
   if (pool->idle_count < pool->size) {
     pool->idle[pool->idle_count++] = instance;
     instance = NULL;
@@ -55,7 +63,7 @@ static void *refill_main(void *arg) {
     tarmac_error_t err;
     tarmac_instance_t *instance = create(pool, &err);
     if (instance != NULL)
-      keep_or_free(pool, instance);
+      keep_or_free(pool, instance, false);
     else
       tarmac_logf(TARMAC_LOG_ERROR, "cannot refill the instance pool: %s",
                   err.message);
@@ -65,8 +73,21 @@ static void *refill_main(void *arg) {
   return NULL;
 }
 
+/* Fresh mode's snapshot; a module that cannot have one gets a started
+ * instance per request instead (logged: it is much slower). */
+static int take_snapshot(tarmac_pool_t *pool, tarmac_error_t *err) {
+  pool->fresh = true;
+  pool->snapshot = tarmac_snapshot_new(pool->module, err);
+  if (pool->snapshot) return 0;
+  if (err->kind != TARMAC_ERROR_NO_SNAPSHOT) return -1;
+  tarmac_logf(TARMAC_LOG_WARN,
+              "%s; every request starts a new instance instead",
+              err->message);
+  return 0;
+}
+
 tarmac_pool_t *tarmac_pool_new(tarmac_module_t *module, unsigned size,
-                               tarmac_error_t *err) {
+                               bool fresh, tarmac_error_t *err) {
   tarmac_pool_t *pool = calloc(1, sizeof(*pool));
   if (pool == NULL) goto oom;
   pool->idle = calloc(size ? size : 1, sizeof(*pool->idle));
@@ -79,6 +100,7 @@ tarmac_pool_t *tarmac_pool_new(tarmac_module_t *module, unsigned size,
   tarmac_module_retain(module);
   pthread_mutex_init(&pool->lock, NULL);
   pthread_cond_init(&pool->wake, NULL);
+  if (fresh && take_snapshot(pool, err) != 0) goto fail;
   for (unsigned i = 0; i < pool->size; i++) {
     tarmac_instance_t *instance = create(pool, err);
     if (instance == NULL) goto fail;
@@ -111,6 +133,7 @@ void tarmac_pool_free(tarmac_pool_t *pool) {
   for (unsigned i = 0; i < pool->idle_count; i++)
     tarmac_instance_free(pool->idle[i]);
   free(pool->idle);
+  tarmac_snapshot_release(pool->snapshot);
   pthread_mutex_destroy(&pool->lock);
   pthread_cond_destroy(&pool->wake);
   tarmac_module_release(pool->module);
@@ -126,14 +149,39 @@ tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err) {
   return create(pool, err);
 }
 
-void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
-  if (tarmac_instance_alive(instance)) {
-    keep_or_free(pool, instance);
+/* Fresh mode with a snapshot: restore, or replace on the spot (making an
+ * instance from the snapshot costs about as much as restoring one). */
+static void give_fresh(tarmac_pool_t *pool, tarmac_instance_t *instance) {
+  bool alive = tarmac_instance_alive(instance);
+  if (alive && tarmac_instance_restore(instance)) {
+    keep_or_free(pool, instance, true);
     return;
   }
   tarmac_instance_free(instance);
+  tarmac_error_t err;
+  instance = create(pool, &err);
   pthread_mutex_lock(&pool->lock);
-  pool->discarded++;
+  pool->discarded += !alive;
+  pool->missing += instance == NULL; /* the refill thread tries again */
+  if (instance == NULL) pthread_cond_signal(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  if (instance != NULL) keep_or_free(pool, instance, false);
+}
+
+void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
+  if (pool->snapshot) {
+    give_fresh(pool, instance);
+    return;
+  }
+  bool alive = tarmac_instance_alive(instance);
+  if (alive && !pool->fresh) {
+    keep_or_free(pool, instance, false);
+    return;
+  }
+  /* dead, or fresh without a snapshot: a newly started one replaces it */
+  tarmac_instance_free(instance);
+  pthread_mutex_lock(&pool->lock);
+  pool->discarded += !alive;
   pool->missing++;
   pthread_cond_signal(&pool->wake);
   pthread_mutex_unlock(&pool->lock);
@@ -142,7 +190,7 @@ void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
 tarmac_pool_stats_t tarmac_pool_stats(tarmac_pool_t *pool) {
   pthread_mutex_lock(&pool->lock);
   tarmac_pool_stats_t stats = {pool->idle_count, pool->created,
-                               pool->discarded};
+                               pool->discarded, pool->restored};
   pthread_mutex_unlock(&pool->lock);
   return stats;
 }

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "http/http.h"
 #include "log/log.h"
+#include "runtime/runtime.h"
 #include "server/config.h"
 #include "server/function.h"
 #include "server/pool.h"
@@ -66,6 +67,25 @@ static int startup_error(const char *fmt, const char *detail) {
   return EXIT_STARTUP;
 }
 
+/* Sets the process guest memory budget and says how it compares with what
+ * a full pool may use: past it, requests are answered 503, not the
+ * machine's memory exhausted. */
+static void apply_memory_budget(const tarmac_server_config_t *c) {
+  uint64_t ceiling =
+      c->memory_limit ? c->memory_limit : TARMAC_RT_DEFAULT_MEMORY_LIMIT;
+  uint64_t pool_worst = (uint64_t)c->pool_size * ceiling;
+  tarmac_rt_set_memory_budget(c->memory_total_limit);
+  tarmac_logf(pool_worst > c->memory_total_limit ? TARMAC_LOG_WARN
+                                                 : TARMAC_LOG_INFO,
+              "guest memory budget %llu bytes; %u pooled instances at a "
+              "ceiling of %llu bytes each may use %llu (%s)",
+              (unsigned long long)c->memory_total_limit, c->pool_size,
+              (unsigned long long)ceiling, (unsigned long long)pool_worst,
+              pool_worst > c->memory_total_limit
+                  ? "more than the budget: instances past it answer 503"
+                  : "within the budget");
+}
+
 static int load_function(serve_state_t *s) {
   const tarmac_server_config_t *c = &s->config;
   if (access(c->wasm_module, R_OK) != 0) {
@@ -92,7 +112,9 @@ static int load_function(serve_state_t *s) {
   /* the module's name (file name without .wasm) tags its log lines */
   snprintf(s->function_name, sizeof(s->function_name), "%s",
            tarmac_module_name(s->module));
-  s->pool = tarmac_pool_new(s->module, c->pool_size, &err);
+  apply_memory_budget(c);
+  s->pool = tarmac_pool_new(s->module, c->pool_size, !c->reuse_instances,
+                            &err);
   if (s->pool == NULL) {
     char text[1200 + 4096];
     snprintf(text, sizeof(text), "cannot instantiate module %s: %s",

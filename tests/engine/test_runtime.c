@@ -74,8 +74,58 @@ static void *trap_many_times(void *arg) {
   return NULL;
 }
 
+static void allocate_four_pages(void *arg) {
+  wasm_rt_allocate_memory(arg, 4, 100);
+}
+
+/* The process budget: allocation past it traps naming it, growth past it
+ * fails, and freeing makes room again. */
+static void test_budget(void) {
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 0);
+  tarmac_rt_set_memory_budget(6 * 65536);
+  wasm_rt_memory_t a = {0}, b = {0};
+  CHECK_EQ_INT(tarmac_rt_run_protected(allocate_four_pages, &a),
+               WASM_RT_TRAP_NONE);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 4 * 65536);
+  CHECK_EQ_INT(tarmac_rt_run_protected(allocate_four_pages, &b),
+               TARMAC_TRAP_MEMORY_BUDGET);
+  CHECK(strstr(tarmac_rt_trap_detail(), "budget of 393216 bytes") != NULL);
+  CHECK(b.data == NULL);
+  CHECK_EQ_INT(wasm_rt_grow_memory(&a, 3), UINT32_MAX);
+  CHECK_EQ_INT(wasm_rt_grow_memory(&a, 2), 4); /* exactly to the budget */
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 6 * 65536);
+  wasm_rt_free_memory(&a);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 0);
+  CHECK_EQ_INT(tarmac_rt_run_protected(allocate_four_pages, &b),
+               WASM_RT_TRAP_NONE);
+  wasm_rt_free_memory(&b);
+  tarmac_rt_set_memory_budget(0);
+  CHECK_EQ_INT(tarmac_rt_memory_committed(), 0);
+}
+
+/* A freed reservation is reused (the same address comes back), and what
+ * the last memory wrote there is gone: every page reads zero, and the
+ * pages it had beyond the new size fault again. */
+static void test_reservation_reuse(void) {
+  wasm_rt_memory_t mem;
+  wasm_rt_allocate_memory(&mem, 3, 10);
+  uint8_t *first = mem.data;
+  memset(mem.data, 0xab, mem.size);
+  wasm_rt_free_memory(&mem);
+  wasm_rt_allocate_memory(&mem, 2, 10);
+  CHECK(mem.data == first);
+  size_t nonzero = 0;
+  for (uint32_t i = 0; i < mem.size; i++) nonzero += mem.data[i] != 0;
+  CHECK_EQ_INT(nonzero, 0);
+  CHECK_EQ_INT(tarmac_rt_run_protected(touch_far, &mem), WASM_RT_TRAP_OOB);
+  CHECK_EQ_INT(tarmac_rt_memory_limit(&mem), TARMAC_RT_DEFAULT_MEMORY_LIMIT);
+  wasm_rt_free_memory(&mem);
+}
+
 int main(void) {
   tarmac_rt_init();
+  test_budget();
+  test_reservation_reuse();
   CHECK(wasm_rt_is_initialized());
 
   wasm_rt_memory_t mem;

@@ -15,6 +15,9 @@
  *                  the request's body as its payload (N in 100..599 is
  *                  passed as is, so the server's checks can be tested)
  *   /repeat/<n>    answers n copies of "abc" (3n bytes; a large response)
+ *   /previous      answers the body the previous /previous request left in
+ *                  a global (empty the first time), and leaves this one's:
+ *                  with fresh instances it must always answer empty
  *   anything else  echoes the request envelope (the seed's example)
  * The long-running ones (/slow, /spin, /forever, /sleep/, /spin/) first log
  * "started <path>" at info level: tests wait for that line to know that the
@@ -95,17 +98,37 @@ static bool long_running(const char *p) {
 
 /* /respond/<N>: status N, the request body (its base64 text, copied from
  * the request envelope's "payload") as the payload. */
-static int respond_with_status(const char *envelope, const char *status) {
-  static char out[256 * 1024];
+/* The request body's base64 text in the envelope, and its length. */
+static const char *request_body(const char *envelope, size_t *len) {
   static const char key[] = "\"payload\":\"";
   const char *body = strstr(envelope, key);
   body = body ? body + sizeof(key) - 1 : "";
-  size_t body_len = strcspn(body, "\"");
+  *len = strcspn(body, "\"");
+  return body;
+}
+
+static int respond_with_status(const char *envelope, const char *status) {
+  static char out[256 * 1024];
+  size_t body_len;
+  const char *body = request_body(envelope, &body_len);
   int n = snprintf(out, sizeof(out),
                    "{\"status_code\":%d,\"headers\":{\"X-Route\":\"respond\"},"
                    "\"payload\":\"%.*s\"}",
                    atoi(status), (int)body_len, body);
   if (n < 0 || (size_t)n >= sizeof(out)) return tarmac_fail("body too large");
+  return tarmac_respond_str(out);
+}
+
+/* /previous: the stored body is the data a later request must not see. */
+static int previous(const char *envelope) {
+  static char stored[4096];
+  static char out[sizeof(stored) + 64];
+  size_t body_len;
+  const char *body = request_body(envelope, &body_len);
+  if (body_len >= sizeof(stored)) return tarmac_fail("body too large");
+  snprintf(out, sizeof(out), "{\"payload\":\"%s\"}", stored);
+  memcpy(stored, body, body_len);
+  stored[body_len] = '\0';
   return tarmac_respond_str(out);
 }
 
@@ -151,6 +174,7 @@ static int handle(const uint8_t *payload, size_t len) {
   if (strncmp(path, "/respond/", 9) == 0)
     return respond_with_status((const char *)payload, path + 9);
   if (strncmp(path, "/repeat/", 8) == 0) return repeat(path + 8);
+  if (strcmp(path, "/previous") == 0) return previous((const char *)payload);
   return tarmac_respond(payload, len);
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/config.h"
 #include "test.h"
@@ -148,8 +149,31 @@ static void test_load(void) {
   unsetenv("APP_WASM_POOL_SIZE");
 }
 
+/* Fresh instances by default; the process budget defaults to 3/4 of the
+ * machine's (or cgroup's) memory and takes a size. */
+static void test_fresh_and_budget(void) {
+  tarmac_server_config_t c;
+  char err[512];
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
+  CHECK(!c.reuse_instances);
+  CHECK(c.memory_total_limit == tarmac_server_config_default_memory_total());
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  CHECK(c.memory_total_limit <= (uint64_t)pages * (uint64_t)page / 4 * 3);
+  setenv("APP_WASM_REUSE_INSTANCES", "true", 1);
+  setenv("APP_WASM_MEMORY_TOTAL_LIMIT", "2GiB", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
+  CHECK(c.reuse_instances);
+  CHECK(c.memory_total_limit == 2ull << 30);
+  setenv("APP_WASM_MEMORY_TOTAL_LIMIT", "1000", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), -1);
+  CHECK(strstr(err, "APP_WASM_MEMORY_TOTAL_LIMIT=1000") != NULL);
+  unsetenv("APP_WASM_REUSE_INSTANCES");
+  unsetenv("APP_WASM_MEMORY_TOTAL_LIMIT");
+}
+
 int main(void) {
   test_bytesize();
+  test_fresh_and_budget();
   test_memory_limit();
   test_numbers();
   test_load();
