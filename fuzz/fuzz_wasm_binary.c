@@ -51,7 +51,7 @@ static void check_accepted(const wasm_module_info_t *info) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   wasm_module_info_t info;
-  tarmac_error_t err = {{0}};
+  tarmac_error_t err = {0};
   tarmac_load_status_t st = wasm_module_info_parse(data, size, &info, &err);
   if (st == TARMAC_LOAD_OK) {
     check_accepted(&info);

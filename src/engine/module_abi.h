@@ -13,7 +13,7 @@
 
 #include <wasm-rt.h>
 
-#define TARMAC_MODULE_ABI_VERSION 2u
+#define TARMAC_MODULE_ABI_VERSION 3u /* 3: bulk memory in pieces */
 #define TARMAC_MODULE_DESCRIPTOR_SYMBOL "tarmac_module_descriptor"
 
 /* One export. `function` is wasm2c's function for it, to be cast to its

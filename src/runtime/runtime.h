@@ -14,7 +14,8 @@
  *  - Stack exhaustion is a fault in the guard region of the current thread's
  *    stack; host imports call tarmac_rt_check_host_stack() first so host code
  *    never runs out of stack on a guest's behalf.
- *  - Every memory carries a ceiling (bytes); memory.grow past it fails. */
+ *  - Every memory carries a ceiling (bytes); memory.grow past it fails.
+ *  - Deadlines (runtime/deadline.h) stop guest code that runs too long. */
 #ifndef TARMAC_RUNTIME_RUNTIME_H
 #define TARMAC_RUNTIME_RUNTIME_H
 
@@ -31,6 +32,7 @@ enum {
   TARMAC_TRAP_ABORT,      /* env.abort (AssemblyScript); message set */
   TARMAC_TRAP_RESOURCE,   /* host could not allocate what the guest needs */
   TARMAC_TRAP_HOST_FAULT, /* a host import rejected the guest's request */
+  TARMAC_TRAP_DEADLINE,   /* the call's deadline passed (runtime/deadline.h) */
 };
 
 /* Default per-memory ceiling: 256 MiB. */
@@ -60,7 +62,8 @@ int tarmac_rt_run_protected(tarmac_rt_body_fn body, void *arg);
 /* Human-readable trap kind: "out-of-bounds memory access", "unreachable",
  * "integer divide by zero", "integer overflow", "invalid conversion to
  * integer", "indirect call type mismatch or null", "call stack exhausted",
- * "uncaught exception", "guest exited", "guest aborted", "resource limit". */
+ * "uncaught exception", "guest exited", "guest aborted", "resource limit",
+ * "deadline exceeded". */
 const char *tarmac_rt_trap_name(int trap);
 
 /* Details of the last trap on this thread ("" when none): the abort message,

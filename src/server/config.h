@@ -23,6 +23,8 @@ typedef struct {
   unsigned max_threads_per_loop; /* APP_MAX_THREADS_PER_LOOP, 64 */
   unsigned handoff_ms;       /* APP_HANDOFF_MS, 10 */
   unsigned pool_size;        /* APP_WASM_POOL_SIZE, 2 per event loop */
+  unsigned timeout_ms;       /* APP_WASM_TIMEOUT, 30s; every guest call's
+                                deadline, 1 ms to 1 h */
   uint64_t memory_limit;     /* APP_WASM_MEMORY_LIMIT, 0 = engine default;
                                 64 KiB to 65535 pages */
   uint64_t max_body_bytes;   /* APP_MAX_BODY_SIZE, 10 MiB; at most 1 GiB */
@@ -55,5 +57,10 @@ int tarmac_server_config_set(tarmac_server_config_t *config, const char *name,
  * `tarmac call`): 0 and *out set, or -1 with err set. */
 int tarmac_server_config_memory_limit(const char *value, uint64_t *out,
                                       char *err, size_t err_size);
+
+/* APP_WASM_TIMEOUT's text checked as the server checks it (for `tarmac
+ * call --timeout`): 0 and *out_ms set, or -1 with err set. */
+int tarmac_server_config_timeout(const char *value, unsigned *out_ms,
+                                 char *err, size_t err_size);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "log/log.h"
+#include "runtime/runtime.h"
 #include "server/envelope.h"
 #include "server/function.h"
 
@@ -41,7 +42,18 @@ static void fail(const tarmac_function_t *fn, tarmac_http_response_t *res,
   tarmac_http_response_set_text(res, 500, text);
 }
 
-static void answer_from_result(const tarmac_function_t *fn,
+/* 504 naming the deadline: the guest was stopped, its instance dropped. */
+static void timed_out(const tarmac_function_t *fn,
+                      tarmac_http_response_t *res) {
+  char text[128];
+  snprintf(text, sizeof(text),
+           "function timed out: deadline of %u ms exceeded\n", fn->timeout_ms);
+  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
+                    fn->name, (const char *)NULL);
+  tarmac_http_response_set_text(res, 504, text);
+}
+
+static void answer_from_result(tarmac_function_t *fn,
                                const tarmac_call_result_t *result,
                                tarmac_http_response_t *res) {
   char err[256];
@@ -56,7 +68,14 @@ static void answer_from_result(const tarmac_function_t *fn,
     fail(fn, res, "function error", text, result->len);
     return;
   case TARMAC_CALL_TRAP:
+    if (result->trap == TARMAC_TRAP_DEADLINE) {
+      atomic_fetch_add(&fn->deadline_exceeded, 1);
+      timed_out(fn, res);
+      return;
+    }
+    /* fall through */
   case TARMAC_CALL_DEAD:
+    atomic_fetch_add(&fn->traps, 1);
     fail(fn, res, "function trapped", text, result->len);
     return;
   }
@@ -64,7 +83,7 @@ static void answer_from_result(const tarmac_function_t *fn,
 
 void tarmac_function_handle(void *data, const tarmac_http_request_t *req,
                             tarmac_http_response_t *res) {
-  const tarmac_function_t *fn = data;
+  tarmac_function_t *fn = data;
   if (serve_builtin(fn, req, res)) return;
   tarmac_buffer_t envelope = TARMAC_BUFFER_INIT;
   if (tarmac_envelope_request(req, &envelope) != 0) {
@@ -81,9 +100,19 @@ void tarmac_function_handle(void *data, const tarmac_http_request_t *req,
     return;
   }
   tarmac_call_result_t result;
+  atomic_fetch_add(&fn->invocations, 1);
   tarmac_instance_invoke(instance, handler_op, sizeof(handler_op) - 1,
                          envelope.data, envelope.len, &result);
   tarmac_buffer_free(&envelope);
   answer_from_result(fn, &result, res);
   tarmac_pool_give(fn->pool, instance);
+}
+
+tarmac_function_stats_t tarmac_function_stats(const tarmac_function_t *fn) {
+  /* the counters only grow; reading them through a const object is safe */
+  tarmac_function_t *counters = (tarmac_function_t *)fn;
+  return (tarmac_function_stats_t){
+      .invocations = atomic_load(&counters->invocations),
+      .deadline_exceeded = atomic_load(&counters->deadline_exceeded),
+      .traps = atomic_load(&counters->traps)};
 }

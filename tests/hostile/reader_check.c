@@ -21,7 +21,7 @@ static int check(const char *path) {
   fclose(f);
   if (!bytes) return fprintf(stderr, "%s: out of memory\n", path), -1;
   wasm_module_info_t info;
-  tarmac_error_t err = {{0}};
+  tarmac_error_t err = {0};
   if (wasm_module_info_parse(bytes, len, &info, &err) == TARMAC_LOAD_OK) {
     wasm_module_info_free(&info);
     printf("ACCEPT %s\n", path);

@@ -45,7 +45,7 @@ static mod_t header(void) {
 static void expect(const mod_t *m, tarmac_load_status_t want,
                    const char *text, int line) {
   wasm_module_info_t info;
-  tarmac_error_t err = {{0}};
+  tarmac_error_t err = {0};
   tarmac_load_status_t got = wasm_module_info_parse(m->b, m->n, &info, &err);
   if (got == TARMAC_LOAD_OK) wasm_module_info_free(&info);
   bool ok = got == want && (!text || strstr(err.message, text) != NULL);
@@ -119,7 +119,7 @@ static mod_t full_module(void) {
 static void test_full_module(void) {
   mod_t m = full_module();
   wasm_module_info_t info;
-  tarmac_error_t err = {{0}};
+  tarmac_error_t err = {0};
   CHECK_EQ_INT(wasm_module_info_parse(m.b, m.n, &info, &err), TARMAC_LOAD_OK);
   if (err.message[0]) fprintf(stderr, "  %s\n", err.message);
   CHECK_EQ_INT(info.type_count, 2);
