@@ -29,6 +29,10 @@ typedef struct deadline_slot {
   bool in_use;                /* under g_lock */
   _Atomic uint64_t deadline;  /* CLOCK_MONOTONIC ns, 0 = none; owner writes */
   atomic_bool expired;        /* set by the owner's signal handler */
+  atomic_bool signal_sent;    /* a signal is on its way: the watchdog sends
+                                 no other, so real-time signals (which
+                                 queue) never pile up for a thread that is
+                                 not running */
 } deadline_slot_t;
 
 static _Thread_local deadline_slot_t *tls_slot;
@@ -127,6 +131,7 @@ static void on_deadline_signal(int sig, siginfo_t *info, void *context) {
   (void)info;
   int saved_errno = errno;
   deadline_slot_t *slot = tls_slot;
+  if (slot) atomic_store(&slot->signal_sent, false);
   uint64_t deadline = slot ? atomic_load(&slot->deadline) : 0;
   /* stale: sent before a disarm, or for an earlier deadline */
   if (deadline != 0 && clock_ns(CLOCK_MONOTONIC) >= deadline) {
@@ -134,6 +139,12 @@ static void on_deadline_signal(int sig, siginfo_t *info, void *context) {
     if (tarmac_rt_in_protected_call() &&
         pc_in_guest_code(interrupted_pc(context))) {
       errno = saved_errno;
+      /* the signal is blocked while its handler runs, and the jump does
+       * not restore the mask (no system call per protected call) */
+      sigset_t mine;
+      sigemptyset(&mine);
+      sigaddset(&mine, TARMAC_RT_DEADLINE_SIGNAL);
+      pthread_sigmask(SIG_UNBLOCK, &mine, NULL);
       wasm_rt_trap((wasm_rt_trap_t)TARMAC_TRAP_DEADLINE);
     }
   }
@@ -171,10 +182,12 @@ static void init_deadlines(void) {
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_sigaction = on_deadline_signal;
-  /* SA_NODEFER as for faults: jumping out leaves the signal unblocked;
-   * SA_RESTART: host system calls a stale or early signal interrupts go
-   * on (sleeps are bounded by the deadline themselves) */
-  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTART;
+  /* No SA_NODEFER (unlike faults): blocked while the handler runs, the
+   * signal cannot nest however many arrive (real-time signals queue), so
+   * the handler unblocks it itself before it jumps out. SA_RESTART: host
+   * system calls a signal interrupts go on (waits on a guest's behalf are
+   * bounded by the deadline themselves). */
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
   sigemptyset(&action.sa_mask);
   if (sigaction(TARMAC_RT_DEADLINE_SIGNAL, &action, NULL) != 0)
     die("cannot install the deadline signal handler", errno);
@@ -192,7 +205,9 @@ static uint64_t watchdog_scan(uint64_t now) {
     uint64_t deadline = slot->in_use ? atomic_load(&slot->deadline) : 0;
     if (deadline == 0) continue;
     if (deadline <= now) {
-      pthread_kill(slot->thread, TARMAC_RT_DEADLINE_SIGNAL);
+      if (!atomic_exchange(&slot->signal_sent, true) &&
+          pthread_kill(slot->thread, TARMAC_RT_DEADLINE_SIGNAL) != 0)
+        atomic_store(&slot->signal_sent, false);
       deadline = now + RESIGNAL_NS;
     }
     if (deadline < wake) wake = deadline;
@@ -253,6 +268,7 @@ static deadline_slot_t *register_thread(void) {
   slot->in_use = true;
   atomic_store(&slot->deadline, 0);
   atomic_store(&slot->expired, false);
+  atomic_store(&slot->signal_sent, false);
   if (!g_watchdog_started) start_watchdog();
   pthread_mutex_unlock(&g_lock);
   int rc = pthread_setspecific(g_slot_key, slot);
@@ -283,8 +299,9 @@ uint64_t tarmac_rt_deadline_arm(uint64_t timeout_ns) {
     lower_min_timeout(timeout_ns);
   uint64_t previous = atomic_load_explicit(&slot->deadline,
                                            memory_order_relaxed);
-  /* the coarse clock lags by up to a tick: add one so the deadline is
-   * never early (and the watchdog's sleep bound holds, see above) */
+  /* the coarse clock lags the precise one by up to a tick (more only
+   * when ticks run late): add one so the deadline is not early, and the
+   * watchdog's sleep bound holds (docs/architecture.md, "Deadlines") */
   uint64_t deadline = add_saturating(
       clock_ns(CLOCK_MONOTONIC_COARSE) + g_coarse_tick_ns, timeout_ns);
   if (previous != 0 && previous < deadline) deadline = previous;

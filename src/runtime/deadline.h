@@ -14,7 +14,7 @@
  *    than the shortest timeout ever armed (so a deadline armed while it
  *    sleeps cannot be missed), then sends TARMAC_RT_DEADLINE_SIGNAL to every
  *    thread whose deadline passed, again every millisecond until it
- *    disarms.
+ *    disarms (never a second one while the first is undelivered).
  *  - The handler ignores stale signals (disarmed, or the deadline not yet
  *    reached). Otherwise it marks the deadline expired and, only when the
  *    interrupted instruction lies in registered guest code, traps with
@@ -36,9 +36,11 @@
  * up for guests on its first call; see tarmac_rt_run_protected). Nested
  * arms keep the earlier deadline. Returns what to hand to
  * tarmac_rt_deadline_restore() when the guarded code is done. The
- * deadline is never earlier than timeout_ns from now and at most one
- * coarse clock tick (4 ms at HZ=250) later. No system call, except once
- * per thread and when a timeout shorter than any before is armed. */
+ * deadline is read from the coarse clock (a third of the cost of the
+ * precise one) plus one tick (4 ms at HZ=250): it lies within a few
+ * milliseconds of timeout_ns from now (earlier only when the coarse clock
+ * lags by more than a tick). No system call, except once per thread and
+ * when a timeout shorter than any before is armed. */
 uint64_t tarmac_rt_deadline_arm(uint64_t timeout_ns);
 void tarmac_rt_deadline_restore(uint64_t saved);
 
