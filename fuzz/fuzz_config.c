@@ -1,5 +1,5 @@
-/* Fuzz target: configuration values (src/server/config.c and
- * src/util/bytesize.c). Input: one byte choosing a setting, then its value
+/* Fuzz target: configuration values (src/server/config.c,
+ * src/util/bytesize.c and src/util/duration.c). Input: one byte choosing a setting, then its value
  * text. Property: the value is accepted exactly when a model of the
  * documented syntax and range (docs/configuration.md, written out again
  * here on purpose) accepts it, and then the setting holds the model's
@@ -9,7 +9,7 @@
 #include "fuzz.h"
 #include "server/config.h"
 
-typedef enum { UINT, SIZE, BOOL, STRING } kind_t;
+typedef enum { UINT, SIZE, DURATION, BOOL, STRING } kind_t;
 
 typedef struct {
   const char *name;
@@ -30,6 +30,7 @@ static const documented_t documented[] = {
     {"APP_WASM_MEMORY_LIMIT", SIZE, 65536, PAGES_MAX},
     {"APP_MAX_BODY_SIZE", SIZE, 1, 1ull << 30},
     {"APP_MAX_HEADER_SIZE", SIZE, 1, 1ull << 30},
+    {"APP_WASM_TIMEOUT", DURATION, 1, 3600000},
     {"APP_ENABLE_TLS", BOOL, 0, 1},
     {"APP_DEBUG", BOOL, 0, 1},
     {"APP_LISTEN_ADDR", STRING, 0, 255},
@@ -55,15 +56,22 @@ static bool model_number(const documented_t *d, const char *text,
   if (*text < '0' || *text > '9') return false;
   uint64_t v = digits(text, &end);
   unsigned shift = 0;
+  uint64_t scale = 1; /* durations: milliseconds per unit */
+  if (d->kind == DURATION) {
+    scale = !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000
+          : !strcmp(end, "h") ? 3600000 : 1;
+    end += !strcmp(end, "ms") ? 2 : scale > 1 ? 1 : 0;
+  }
   if (d->kind == SIZE) {
     char c = (char)(*end | 0x20);
     shift = c == 'k' ? 10 : c == 'm' ? 20 : c == 'g' ? 30 : 0;
     if (shift && (*++end | 0x20) == 'i') end++;
     if ((*end | 0x20) == 'b') end++;
   }
-  if (*end != '\0' || v == UINT64_MAX || v > (UINT64_MAX >> shift))
+  if (*end != '\0' || v == UINT64_MAX || v > (UINT64_MAX >> shift) ||
+      v > UINT64_MAX / scale)
     return false;
-  *value = v << shift;
+  *value = (v << shift) * scale;
   return *value >= d->min && *value <= d->max;
 }
 
@@ -88,6 +96,7 @@ static uint64_t field(const tarmac_server_config_t *c, const char *name) {
   if (!strcmp(name, "APP_WASM_MEMORY_LIMIT")) return c->memory_limit;
   if (!strcmp(name, "APP_MAX_BODY_SIZE")) return c->max_body_bytes;
   if (!strcmp(name, "APP_MAX_HEADER_SIZE")) return c->max_header_bytes;
+  if (!strcmp(name, "APP_WASM_TIMEOUT")) return c->timeout_ms;
   if (!strcmp(name, "APP_ENABLE_TLS")) return c->enable_tls;
   if (!strcmp(name, "APP_DEBUG")) return c->debug;
   abort();

@@ -13,9 +13,14 @@
  *   restore     tarmac_instance_restore after one invocation (fresh
  *               instances' per-request cost), timed alone, with the pages
  *               one invocation dirtied (Private_Dirty of the memory)
+ *   stop        with --stop-latency: a guest operation that never returns
+ *               run under a 20 ms deadline, 50 times; the time from the
+ *               deadline to the trap being caught (min, median, p90, max)
  *
  * Usage: bench_engine MODULE.wasm [iterations [operation [payload]]]
- * (default: the echo example's "echo" with 16 bytes). */
+ * (default: the echo example's "echo" with 16 bytes), or
+ *        bench_engine --stop-latency MODULE.wasm operation [payload]. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
 #include "engine/instance_state.h"
+#include "runtime/deadline.h"
 #include "runtime/runtime.h"
 
 static double now_ns(void) {
@@ -114,10 +120,66 @@ static int bench_fresh(tarmac_module_t *module, const request_t *req,
   return ok ? 0 : 1;
 }
 
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+#define STOP_ROUNDS 50
+
+/* One runaway call under a 20 ms deadline on a fresh instance: ns from
+ * the deadline to the trap caught, or -1 when it did not end that way. */
+static double stop_once(tarmac_module_t *module, const char *op,
+                        const uint8_t *payload, size_t payload_len) {
+  tarmac_error_t err;
+  tarmac_instance_t *inst = tarmac_instance_new(module, &err);
+  if (!inst) return -1;
+  inst->op = op;
+  inst->op_len = strlen(op);
+  inst->payload = payload;
+  inst->payload_len = payload_len;
+  inst->phase = TARMAC_PHASE_INVOKING;
+  raw_loop_t loop = {inst, 1};
+  uint64_t saved = tarmac_rt_deadline_arm(20 * 1000000u);
+  double deadline = (double)tarmac_rt_deadline();
+  int trap = tarmac_rt_run_protected(raw_guest_calls, &loop);
+  double caught = now_ns();
+  tarmac_rt_deadline_restore(saved);
+  inst->phase = TARMAC_PHASE_DEAD;
+  tarmac_instance_free(inst);
+  return trap == TARMAC_TRAP_DEADLINE ? caught - deadline : -1;
+}
+
+static int stop_latency(tarmac_module_t *module, const char *op,
+                        const char *payload) {
+  double ns[STOP_ROUNDS];
+  for (int i = 0; i < STOP_ROUNDS; i++) {
+    ns[i] = stop_once(module, op, (const uint8_t *)payload, strlen(payload));
+    if (ns[i] < 0) {
+      fprintf(stderr, "bench_engine: %s was not stopped by its deadline\n",
+              op);
+      return 2;
+    }
+  }
+  qsort(ns, STOP_ROUNDS, sizeof ns[0], by_value);
+  printf("stop latency (%s, deadline to trap caught, %d runs): min %.1f us, "
+         "median %.1f us, p90 %.1f us, max %.1f us\n",
+         op, STOP_ROUNDS, ns[0] / 1e3, ns[STOP_ROUNDS / 2] / 1e3,
+         ns[STOP_ROUNDS * 9 / 10] / 1e3, ns[STOP_ROUNDS - 1] / 1e3);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 2) {
+  bool stop_mode = argc > 1 && strcmp(argv[1], "--stop-latency") == 0;
+  if (stop_mode) {
+    argv++;
+    argc--;
+  }
+  if (argc < 2 || (stop_mode && argc < 3)) {
     fprintf(stderr, "usage: bench_engine MODULE.wasm [iterations "
-                    "[operation [payload]]]\n");
+                    "[operation [payload]]]\n"
+                    "       bench_engine --stop-latency MODULE.wasm "
+                    "operation [payload]\n");
     return 64;
   }
   long iterations = argc > 2 ? atol(argv[2]) : 1000000;
@@ -131,6 +193,13 @@ int main(int argc, char **argv) {
       tarmac_module_load(engine, argv[1], NULL, &module, &err) != TARMAC_LOAD_OK) {
     fprintf(stderr, "bench_engine: %s\n", err.message);
     return 3;
+  }
+  if (stop_mode) {
+    int rc = stop_latency(module, argv[2], argc > 3 ? argv[3] : "");
+    tarmac_module_release(module);
+    tarmac_engine_free(engine);
+    tarmac_callbacks_free(callbacks);
+    return rc;
   }
   const char *op = argc > 3 ? argv[3] : "echo";
   size_t op_len = strlen(op);

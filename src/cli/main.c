@@ -1,6 +1,7 @@
 /* cli: the `tarmac` command — serve (the default), call a function once,
  * compile ahead of time, print the version. Exit codes of `call`: 0 success, 1 the guest reported
- * an error, 2 the guest trapped, 3 the module could not be loaded, 64 usage. */
+ * an error, 2 the guest trapped, 3 the module could not be loaded, 4 the
+ * guest ran past its deadline (--timeout), 64 usage. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "callbacks/registry.h"
 #include "engine/engine.h"
 #include "log/log.h"
+#include "runtime/runtime.h"
 #include "server/config.h"
 #include "server/serve.h"
 #include "util/buffer.h"
@@ -22,12 +24,14 @@ enum {
   EXIT_GUEST_ERROR = 1,
   EXIT_TRAP = 2,
   EXIT_LOAD = 3,
+  EXIT_TIMEOUT = 4,
   EXIT_USAGE = 64,
 };
 
 static const char usage_text[] =
     "usage: tarmac [serve]\n"
-    "       tarmac call MODULE.wasm OPERATION [PAYLOAD | -]\n"
+    "       tarmac call [--timeout DURATION] MODULE.wasm OPERATION "
+    "[PAYLOAD | -]\n"
     "       tarmac compile MODULE.wasm\n"
     "       tarmac version\n"
     "       tarmac --help\n"
@@ -37,8 +41,12 @@ static const char usage_text[] =
     "  call     load MODULE, run its start-up exports, invoke OPERATION with\n"
     "           PAYLOAD (the argument, standard input for '-', or empty) and\n"
     "           write the guest's response to standard output.\n"
+    "           --timeout: the deadline of start-up and of the call, e.g.\n"
+    "           250ms, 30s, 2m (a bare number is milliseconds; default\n"
+    "           APP_WASM_TIMEOUT, else 30s; 1ms to 1h).\n"
     "           Exit status: 0 success, 1 guest error, 2 guest trapped,\n"
-    "           3 module could not be loaded, 64 usage error.\n"
+    "           3 module could not be loaded, 4 deadline exceeded,\n"
+    "           64 usage error.\n"
     "  compile  compile MODULE into the cache and print the artifact's path.\n"
     "\n"
     "Environment: TARMAC_CACHE_DIR (compiled modules; default\n"
@@ -69,14 +77,22 @@ static int usage_error(const char *problem) {
   return EXIT_USAGE;
 }
 
-/* Engine from the environment; NULL (message printed) on failure. */
-static tarmac_engine_t *engine_from_env(const tarmac_callbacks_t *callbacks) {
-  tarmac_engine_config_t config = {.callbacks = callbacks};
+/* Engine from the environment; a timeout of 0 takes APP_WASM_TIMEOUT's.
+ * NULL (message printed) on failure. */
+static tarmac_engine_t *engine_from_env(const tarmac_callbacks_t *callbacks,
+                                        unsigned timeout_ms) {
+  tarmac_engine_config_t config = {.callbacks = callbacks,
+                                   .timeout_ms = timeout_ms};
   const char *limit = getenv("APP_WASM_MEMORY_LIMIT");
+  const char *timeout = getenv("APP_WASM_TIMEOUT");
   tarmac_error_t err;
-  if (limit && *limit &&
-      tarmac_server_config_memory_limit(limit, &config.memory_limit,
-                                        err.message, sizeof err.message) != 0) {
+  if ((limit && *limit &&
+       tarmac_server_config_memory_limit(limit, &config.memory_limit,
+                                         err.message,
+                                         sizeof err.message) != 0) ||
+      (!timeout_ms && timeout && *timeout &&
+       tarmac_server_config_timeout(timeout, &config.timeout_ms, err.message,
+                                    sizeof err.message) != 0)) {
     fprintf(stderr, "tarmac: %s\n", err.message);
     return NULL;
   }
@@ -98,26 +114,30 @@ static int read_stdin(tarmac_buffer_t *into) {
   }
 }
 
-static int exit_code_for(tarmac_call_status_t status) {
-  switch (status) {
+static int exit_code_for(const tarmac_call_result_t *result) {
+  switch (result->status) {
     case TARMAC_CALL_OK: return 0;
     case TARMAC_CALL_GUEST_ERROR: return EXIT_GUEST_ERROR;
-    default: return EXIT_TRAP;
+    default:
+      return result->trap == TARMAC_TRAP_DEADLINE ? EXIT_TIMEOUT : EXIT_TRAP;
   }
+}
+
+/* Start-up failed: past the deadline, or another trap. */
+static int startup_failed(const tarmac_error_t *err) {
+  fprintf(stderr, "tarmac: %s\n", err->message);
+  return err->trap == TARMAC_TRAP_DEADLINE ? EXIT_TIMEOUT : EXIT_TRAP;
 }
 
 static int invoke_once(tarmac_module_t *module, const char *op,
                        const tarmac_buffer_t *payload) {
   tarmac_error_t err;
   tarmac_instance_t *inst = tarmac_instance_new(module, &err);
-  if (!inst) {
-    fprintf(stderr, "tarmac: %s\n", err.message);
-    return EXIT_TRAP;
-  }
+  if (!inst) return startup_failed(&err);
   tarmac_call_result_t result;
   tarmac_call_status_t status = tarmac_instance_invoke(
       inst, op, strlen(op), payload->data, payload->len, &result);
-  int code = exit_code_for(status);
+  int code = exit_code_for(&result);
   if (status == TARMAC_CALL_OK) {
     if (tarmac_write_all(1, result.data, result.len) != 0) {
       fprintf(stderr, "tarmac: cannot write the response: %s\n",
@@ -126,7 +146,8 @@ static int invoke_once(tarmac_module_t *module, const char *op,
     }
   } else {
     fprintf(stderr, "tarmac: %s: %.*s\n",
-            status == TARMAC_CALL_TRAP ? "guest trapped" : "guest error",
+            code == EXIT_TIMEOUT ? "guest timed out"
+            : status == TARMAC_CALL_TRAP ? "guest trapped" : "guest error",
             (int)(result.len > 65536 ? 65536 : result.len),
             (const char *)result.data);
   }
@@ -134,9 +155,32 @@ static int invoke_once(tarmac_module_t *module, const char *op,
   return code;
 }
 
+/* `--timeout DURATION` before the module, when given: 0 and *timeout_ms
+ * set (0 when absent), argv/argc moved past it; or the usage exit code. */
+static int take_timeout(int *argc, char ***argv, unsigned *timeout_ms) {
+  *timeout_ms = 0;
+  if (*argc < 3 || strcmp((*argv)[2], "--timeout") != 0) return 0;
+  if (*argc < 4) return usage_error("--timeout takes a duration");
+  char err[256];
+  if (tarmac_server_config_timeout((*argv)[3], timeout_ms, err,
+                                   sizeof err) != 0) {
+    fprintf(stderr, "tarmac: --timeout %s: %s\n", (*argv)[3], err);
+    return EXIT_USAGE;
+  }
+  /* drop the option: the rest reads as without it */
+  (*argv)[3] = (*argv)[1];
+  *argv += 2;
+  *argc -= 2;
+  return 0;
+}
+
 static int command_call(int argc, char **argv) {
+  unsigned timeout_ms;
+  int usage = take_timeout(&argc, &argv, &timeout_ms);
+  if (usage != 0) return usage;
   if (argc < 4 || argc > 5)
-    return usage_error("call takes MODULE.wasm OPERATION [PAYLOAD | -]");
+    return usage_error("call takes [--timeout DURATION] MODULE.wasm "
+                       "OPERATION [PAYLOAD | -]");
   tarmac_buffer_t payload = TARMAC_BUFFER_INIT;
   if (argc == 5) {
     int rc = strcmp(argv[4], "-") == 0
@@ -155,7 +199,7 @@ static int command_call(int argc, char **argv) {
     fprintf(stderr, "tarmac: out of memory\n");
     goto done;
   }
-  engine = engine_from_env(callbacks);
+  engine = engine_from_env(callbacks, timeout_ms);
   if (!engine) goto done;
   tarmac_module_t *module;
   tarmac_error_t err;
@@ -175,7 +219,7 @@ done:
 
 static int command_compile(int argc, char **argv) {
   if (argc != 3) return usage_error("compile takes MODULE.wasm");
-  tarmac_engine_t *engine = engine_from_env(NULL);
+  tarmac_engine_t *engine = engine_from_env(NULL, 0);
   if (!engine) return EXIT_LOAD;
   char artifact[4096];
   tarmac_error_t err;

@@ -43,6 +43,10 @@ tarmac_engine_t *tarmac_engine_new(const tarmac_engine_config_t *config,
   }
   engine->memory_limit = config->memory_limit ? config->memory_limit
                                               : TARMAC_RT_DEFAULT_MEMORY_LIMIT;
+  engine->timeout_ns =
+      (uint64_t)(config->timeout_ms ? config->timeout_ms
+                                    : TARMAC_ENGINE_DEFAULT_TIMEOUT_MS) *
+      1000000u;
   engine->callbacks = config->callbacks;
   bool failed = false;
   engine->wasi_args = copy_string_list(config->wasi_args, &failed);

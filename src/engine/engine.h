@@ -44,6 +44,7 @@ typedef enum {
 typedef struct {
   char message[1024];
   tarmac_error_kind_t kind;
+  int trap; /* tarmac_instance_new: the trap that failed start-up, else 0 */
 } tarmac_error_t;
 
 typedef struct {
@@ -56,6 +57,12 @@ typedef struct {
   const char *wasm2c;            /* NULL: $TARMAC_WASM2C, else "wasm2c" */
   uint64_t memory_limit;         /* per-instance memory ceiling in bytes;
                                     0 = TARMAC_RT_DEFAULT_MEMORY_LIMIT */
+  uint32_t timeout_ms;           /* deadline of every guest entry: an
+                                    invocation, or an instance's whole
+                                    start-up; 0 =
+                                    TARMAC_ENGINE_DEFAULT_TIMEOUT_MS. A
+                                    guest past it is stopped and traps
+                                    with TARMAC_TRAP_DEADLINE. */
   const tarmac_callbacks_t *callbacks; /* host-call routes; NULL = none.
                                     Must outlive the engine. */
   const char *const *wasi_args;    /* WASI argv, NULL-terminated; NULL =
@@ -63,6 +70,11 @@ typedef struct {
   const char *const *wasi_environ; /* WASI environment "KEY=VALUE",
                                       NULL-terminated; NULL = none. Copied. */
 } tarmac_engine_config_t;
+
+/* 30 s: the usual gateway timeout in front of HTTP services, so a client
+ * behind one gets nothing later anyway; long enough for honest slow work
+ * (a cold cache, a slow host call) by orders of magnitude. */
+#define TARMAC_ENGINE_DEFAULT_TIMEOUT_MS 30000u
 
 /* Load failure classes (for exit codes and messages). */
 typedef enum {
@@ -112,7 +124,8 @@ const char *tarmac_module_artifact(const tarmac_module_t *module);
 
 /* Creates an instance: allocates its state, instantiates under trap
  * protection (the module's start section runs here), then runs the exports
- * _start, _initialize and wapc_init in that order when present. proc_exit(0)
+ * _start, _initialize and wapc_init in that order when present, all under
+ * one deadline (the engine's timeout). proc_exit(0)
  * during start-up counts as a normal return. Returns NULL with err set when
  * instantiation traps or memory cannot be had. */
 tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
@@ -142,7 +155,9 @@ bool tarmac_instance_restore(tarmac_instance_t *instance);
 typedef enum {
   TARMAC_CALL_OK = 0,      /* result = response bytes */
   TARMAC_CALL_GUEST_ERROR, /* result = the guest's error message */
-  TARMAC_CALL_TRAP,        /* result = "<trap name>[: detail]"; instance dead */
+  TARMAC_CALL_TRAP,        /* result = "<trap name>[: detail]"; instance
+                              dead. trap TARMAC_TRAP_DEADLINE (runtime.h):
+                              the guest ran past the engine's timeout */
   TARMAC_CALL_DEAD,        /* the instance trapped earlier; not run */
 } tarmac_call_status_t;
 
@@ -154,7 +169,8 @@ typedef struct {
   size_t len;
 } tarmac_call_result_t;
 
-/* Invokes operation `op` with `payload` (waPC __guest_call). */
+/* Invokes operation `op` with `payload` (waPC __guest_call) under the
+ * engine's timeout. */
 tarmac_call_status_t tarmac_instance_invoke(tarmac_instance_t *instance,
                                             const char *op, size_t op_len,
                                             const uint8_t *payload,

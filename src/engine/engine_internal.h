@@ -8,6 +8,7 @@
 
 #include "engine/cache.h"
 #include "engine/engine.h"
+#include "engine/guest_code.h"
 #include "engine/module_abi.h"
 #include "engine/toolchain.h"
 
@@ -24,6 +25,7 @@ struct tarmac_engine {
   char *cache_dir;
   tarmac_toolchain_t toolchain;
   uint64_t memory_limit;
+  uint64_t timeout_ns; /* every protected guest entry's deadline */
   const tarmac_callbacks_t *callbacks;
   char **wasi_args;    /* NULL-terminated, owned */
   char **wasi_environ; /* NULL-terminated, owned */
@@ -39,6 +41,7 @@ struct tarmac_module {
   void *library; /* dlopen handle */
   int artifact_fd; /* the artifact, open while library is loaded */
   const tarmac_module_descriptor_t *descriptor;
+  tarmac_guest_code_t code; /* registered while library is loaded */
 };
 
 /* A new instance of module with its host side set up and its wasm2c state

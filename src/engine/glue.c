@@ -212,11 +212,42 @@ static int write_descriptor(tarmac_buffer_t *src,
   return rc;
 }
 
+/* memory.fill and memory.copy are memset and memmove on up to 4 GiB, host
+ * code a deadline cannot stop at any instruction (runtime/deadline.h). The
+ * module gets its own versions that work in 1 MiB pieces with a safe point
+ * between them, so a guest looping on them stops within a piece. */
+static const char bulk_memory_source[] =
+    "#include <string.h>\n"
+    "void tarmac_rt_deadline_check(void);\n"
+    "#define GLUE_PIECE ((size_t)1 << 20)\n"
+    "static inline void *glue_memset(void *d, int c, size_t n) {\n"
+    "  for (size_t at = 0; at < n; at += GLUE_PIECE) {\n"
+    "    memset((char *)d + at, c, n - at < GLUE_PIECE ? n - at : GLUE_PIECE);\n"
+    "    tarmac_rt_deadline_check();\n"
+    "  }\n"
+    "  return d;\n"
+    "}\n"
+    "static inline void *glue_memmove(void *d, const void *s, size_t n) {\n"
+    "  char *to = d;\n  const char *from = s;\n"
+    "  size_t piece = n < GLUE_PIECE ? n : GLUE_PIECE;\n"
+    "  for (size_t done = 0; done < n; done += piece) {\n"
+    "    size_t k = n - done < piece ? n - done : piece;\n"
+    "    /* overlapping forwards: copy from the end */\n"
+    "    size_t at = to > from ? n - done - k : done;\n"
+    "    memmove(to + at, from + at, k);\n"
+    "    tarmac_rt_deadline_check();\n"
+    "  }\n"
+    "  return d;\n"
+    "}\n"
+    "#define memset glue_memset\n"
+    "#define memmove glue_memmove\n";
+
 int tarmac_glue_write(const char *path, const wasm_module_info_t *info,
                       const char *cache_key, bool wapc) {
   tarmac_buffer_t src = TARMAC_BUFFER_INIT;
   /* one translation unit with wasm2c's output: one compiler run */
-  int rc = tarmac_buffer_appendf(&src, "#include \"module.c\"\n%s",
+  int rc = tarmac_buffer_appendf(&src, "%s#include \"module.c\"\n%s",
+                                 bulk_memory_source,
                                  TARMAC_MODULE_DESCRIPTOR_SOURCE);
   if (rc == 0) rc = write_instantiate(&src, info);
   if (rc == 0) rc = tarmac_buffer_append_str(

@@ -6,6 +6,7 @@
 
 #include "engine/engine_internal.h"
 #include "engine/instance_state.h"
+#include "runtime/deadline.h"
 #include "runtime/runtime.h"
 #include "wasi/wasi.h"
 
@@ -62,10 +63,11 @@ static int run_startup_step(tarmac_instance_t *inst, tarmac_rt_body_fn body,
   describe_trap(trap, reason, sizeof reason);
   snprintf(err->message, sizeof err->message, "%s of %s trapped: %s", what,
            inst->name, reason);
+  err->trap = trap;
   return -1;
 }
 
-static int run_startup(tarmac_instance_t *inst, tarmac_error_t *err) {
+static int run_startup_steps(tarmac_instance_t *inst, tarmac_error_t *err) {
   const tarmac_module_descriptor_t *d = inst->module->descriptor;
   if (run_startup_step(inst, run_instantiate, inst, "instantiation", err) != 0)
     return -1;
@@ -84,9 +86,18 @@ static int run_startup(tarmac_instance_t *inst, tarmac_error_t *err) {
   return 0;
 }
 
+/* The whole start-up runs under one deadline. */
+static int run_startup(tarmac_instance_t *inst, tarmac_error_t *err) {
+  uint64_t saved = tarmac_rt_deadline_arm(inst->module->engine->timeout_ns);
+  int rc = run_startup_steps(inst, err);
+  tarmac_rt_deadline_restore(saved);
+  return rc;
+}
+
 tarmac_instance_t *tarmac_instance_alloc(tarmac_module_t *module,
                                          tarmac_error_t *err) {
   err->kind = TARMAC_ERROR_OTHER;
+  err->trap = WASM_RT_TRAP_NONE;
   if (!module->descriptor->guest_call ||
       module->descriptor->import_module_count > MAX_IMPORT_MODULES) {
     snprintf(err->message, sizeof err->message,
@@ -218,7 +229,9 @@ tarmac_call_status_t tarmac_instance_invoke(tarmac_instance_t *inst,
   /* restore counts page faults on its own thread only (snapshot.c) */
   if (inst->snapshot && tarmac_rt_thread_id() != inst->restore_thread)
     inst->faulted = true;
+  uint64_t saved = tarmac_rt_deadline_arm(inst->module->engine->timeout_ns);
   int trap = tarmac_rt_run_protected(run_guest_call, &call);
+  tarmac_rt_deadline_restore(saved);
   tarmac_wasi_flush(inst);
   inst->payload = NULL;
   inst->payload_len = 0;

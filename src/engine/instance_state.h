@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "runtime/memory_image.h"
+#include "runtime/deadline.h"
 #include "runtime/runtime.h"
 #include "util/buffer.h"
 
@@ -68,7 +69,9 @@ struct tarmac_instance {
 };
 
 /* Every host import starts with `instance = tarmac_import_enter(instance);`.
- * It checks there is stack left for host code, and returns the real
+ * It checks there is stack left for host code, traps when the call's
+ * deadline has passed (the deadline signal found the thread in host code),
+ * and returns the real
  * instance: called directly, an import receives the instance; called through
  * a table (call_indirect), wasm2c 1.0.32 hands it instead the address of the
  * importing module's field that holds the instance pointer. Both addresses
@@ -83,6 +86,7 @@ _Static_assert(sizeof(struct tarmac_instance *) == sizeof(void *),
 static inline struct tarmac_instance *tarmac_import_enter(
     struct tarmac_instance *passed) {
   tarmac_rt_check_host_stack();
+  tarmac_rt_deadline_check(); /* a safe point: host code holds nothing yet */
   return *(struct tarmac_instance *const *)passed;
 }
 

@@ -493,6 +493,16 @@ static tarmac_load_status_t load_module(tarmac_engine_t *engine,
     snprintf(err->message, sizeof err->message, "out of memory");
     return TARMAC_LOAD_IO;
   }
+  if (tarmac_guest_code_register(art.descriptor, &module->code) != 0) {
+    free(module->name);
+    free(module->artifact_path);
+    free(module);
+    close_artifact(art.library, art.fd);
+    snprintf(err->message, sizeof err->message,
+             "cannot register the code of %s for deadlines (too many modules "
+             "loaded)", name ? name : "module");
+    return TARMAC_LOAD_IO;
+  }
   atomic_init(&module->references, 1);
   module->engine = engine;
   module->library = art.library;
@@ -570,6 +580,7 @@ void tarmac_module_retain(tarmac_module_t *module) {
 
 void tarmac_module_release(tarmac_module_t *module) {
   if (!module || atomic_fetch_sub(&module->references, 1) != 1) return;
+  tarmac_guest_code_unregister(&module->code); /* before the code goes */
   close_artifact(module->library, module->artifact_fd);
   free(module->name);
   free(module->artifact_path);

@@ -13,7 +13,8 @@
 
 #include <wasm-rt.h>
 
-#define TARMAC_MODULE_ABI_VERSION 3u
+/* 3: import-module field offsets (snapshots); 4: bulk memory in pieces */
+#define TARMAC_MODULE_ABI_VERSION 4u
 #define TARMAC_MODULE_DESCRIPTOR_SYMBOL "tarmac_module_descriptor"
 
 /* One export. `function` is wasm2c's function for it, to be cast to its

@@ -2,6 +2,9 @@
 #include "runtime/runtime.h"
 #include "runtime/runtime_internal.h"
 
+#include "runtime/deadline.h"
+#include "runtime/runtime_internal.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -205,6 +208,7 @@ const char *tarmac_rt_trap_name(int trap) {
     case TARMAC_TRAP_RESOURCE: return "resource limit";
     case TARMAC_TRAP_HOST_FAULT: return "host call rejected";
     case TARMAC_TRAP_MEMORY_BUDGET: return "guest memory budget exhausted";
+    case TARMAC_TRAP_DEADLINE: return "deadline exceeded";
     default: return "unknown trap";
   }
 }
@@ -329,6 +333,12 @@ static void setup_thread(thread_state_t *ts) {
   ts->host_stack_limit = ts->stack_low + TARMAC_RT_HOST_STACK_RESERVE;
   ts->ready = true;
 }
+
+void tarmac_rt_thread_setup(void) {
+  if (!tls.ready) setup_thread(&tls);
+}
+
+bool tarmac_rt_in_protected_call(void) { return tls.jump_target != NULL; }
 
 int tarmac_rt_run_protected(tarmac_rt_body_fn body, void *arg) {
   thread_state_t *ts = &tls;
@@ -477,6 +487,8 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages,
 }
 
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta) {
+  /* entered from guest code with nothing held: a safe point */
+  tarmac_rt_deadline_check();
   uint32_t old_pages = mem->pages;
   if (delta == 0) return old_pages;
   uint64_t new_pages = (uint64_t)old_pages + delta;

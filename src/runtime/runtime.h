@@ -18,7 +18,8 @@
  *  - Every memory carries a ceiling (bytes); memory.grow past it fails.
  *  - The process has one budget for guest memory (pages in use in every
  *    memory plus memory images, runtime/memory_image.h); allocating past it
- *    traps with TARMAC_TRAP_MEMORY_BUDGET, memory.grow past it fails. */
+ *    traps with TARMAC_TRAP_MEMORY_BUDGET, memory.grow past it fails.
+ *  - Deadlines (runtime/deadline.h) stop guest code that runs too long. */
 #ifndef TARMAC_RUNTIME_RUNTIME_H
 #define TARMAC_RUNTIME_RUNTIME_H
 
@@ -36,6 +37,7 @@ enum {
   TARMAC_TRAP_RESOURCE,   /* host could not allocate what the guest needs */
   TARMAC_TRAP_HOST_FAULT, /* a host import rejected the guest's request */
   TARMAC_TRAP_MEMORY_BUDGET, /* the process guest-memory budget is spent */
+  TARMAC_TRAP_DEADLINE,   /* the call's deadline passed (runtime/deadline.h) */
 };
 
 /* Default per-memory ceiling: 256 MiB. */
@@ -65,7 +67,8 @@ int tarmac_rt_run_protected(tarmac_rt_body_fn body, void *arg);
 /* Human-readable trap kind: "out-of-bounds memory access", "unreachable",
  * "integer divide by zero", "integer overflow", "invalid conversion to
  * integer", "indirect call type mismatch or null", "call stack exhausted",
- * "uncaught exception", "guest exited", "guest aborted", "resource limit". */
+ * "uncaught exception", "guest exited", "guest aborted", "resource limit",
+ * "deadline exceeded". */
 const char *tarmac_rt_trap_name(int trap);
 
 /* Details of the last trap on this thread ("" when none): the abort message,

@@ -16,8 +16,9 @@
 #include "runtime/runtime.h"
 #include "server/config.h"
 #include "util/bytesize.h"
+#include "util/duration.h"
 
-typedef enum { KIND_STRING, KIND_BOOL, KIND_UINT, KIND_SIZE } kind_t;
+typedef enum { KIND_STRING, KIND_BOOL, KIND_UINT, KIND_SIZE, KIND_DURATION } kind_t;
 
 typedef struct {
   const char *name;
@@ -32,6 +33,7 @@ typedef struct {
 #define BOOL(n, f) {n, KIND_BOOL, FIELD(f), 0, 0, 1}
 #define UINT(n, f, lo, hi) {n, KIND_UINT, FIELD(f), 0, lo, hi}
 #define SIZE(n, f, lo, hi) {n, KIND_SIZE, FIELD(f), 0, lo, hi}
+#define DURATION(n, f, lo, hi) {n, KIND_DURATION, FIELD(f), 0, lo, hi}
 
 /* Guest memory: at least one 64 KiB page, at most what the runtime hands
  * out (TARMAC_RT_MAX_PAGES: wasm-rt.h keeps a memory's byte size in 32
@@ -56,6 +58,11 @@ typedef struct {
  * this runs on. */
 #define BUFFERED_MIN ((uint64_t)1 << 20)
 #define BUFFERED_MAX ((uint64_t)1 << 40)
+/* A guest's deadline: 1 ms is the finest the watchdog keeps; beyond an
+ * hour a request is no longer a request (and a runaway holds its thread
+ * that long). */
+#define TIMEOUT_MIN_MS 1u
+#define TIMEOUT_MAX_MS 3600000u
 
 /* In load order: APP_WASM_MODULE after APP_WASM_FUNCTION (it wins). */
 static const setting_t settings[] = {
@@ -80,6 +87,7 @@ static const setting_t settings[] = {
     BOOL("APP_WASM_REUSE_INSTANCES", reuse_instances),
     SIZE("APP_WASM_MEMORY_TOTAL_LIMIT", memory_total_limit, MEMORY_MIN,
          TOTAL_MAX),
+    DURATION("APP_WASM_TIMEOUT", timeout_ms, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS),
     SIZE("APP_MAX_BODY_SIZE", max_body_bytes, 1, REQUEST_MAX),
     SIZE("APP_MAX_HEADER_SIZE", max_header_bytes, 1, REQUEST_MAX),
     UINT("APP_MAX_HEADER_COUNT", max_header_count, 1, 100000),
@@ -169,6 +177,43 @@ static int parse_size(const setting_t *s, const char *v, uint64_t *out,
   return 0;
 }
 
+/* "250ms", "30s", "1h": the largest unit that divides the value. */
+static void format_duration(uint64_t ms, char *out, size_t size) {
+  static const struct {
+    const char *unit;
+    uint64_t ms;
+  } units[] = {{"h", 3600000}, {"m", 60000}, {"s", 1000}};
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (ms >= units[i].ms && ms % units[i].ms == 0) {
+      snprintf(out, size, "%llu%s", (unsigned long long)(ms / units[i].ms),
+               units[i].unit);
+      return;
+    }
+  snprintf(out, size, "%llums", (unsigned long long)ms);
+}
+
+static int parse_duration(const setting_t *s, const char *v, unsigned *out,
+                          char *err, size_t err_size) {
+  uint64_t ms = 0;
+  int rc = tarmac_duration_parse_ms(v, &ms);
+  if (rc == -1) {
+    snprintf(err, err_size,
+             "%s=%s is not a duration (e.g. 250ms, 30s, 2m, 1h; a bare "
+             "number is milliseconds)", s->name, v);
+    return -1;
+  }
+  if (rc != 0 || ms < s->min || ms > s->max) { /* -2: beyond 64 bits */
+    char lo[32], hi[32];
+    format_duration(s->min, lo, sizeof lo);
+    format_duration(s->max, hi, sizeof hi);
+    snprintf(err, err_size, "%s=%s is out of range: from %s to %s", s->name,
+             v, lo, hi);
+    return -1;
+  }
+  *out = (unsigned)ms;
+  return 0;
+}
+
 static int parse_value(const setting_t *s, const char *v,
                        tarmac_server_config_t *c, char *err,
                        size_t err_size) {
@@ -177,6 +222,8 @@ static int parse_value(const setting_t *s, const char *v,
     case KIND_BOOL: return parse_bool(s, v, (bool *)field, err, err_size);
     case KIND_UINT: return parse_uint(s, v, (unsigned *)field, err, err_size);
     case KIND_SIZE: return parse_size(s, v, (uint64_t *)field, err, err_size);
+    case KIND_DURATION:
+      return parse_duration(s, v, (unsigned *)field, err, err_size);
     case KIND_STRING: break;
   }
   if (strlen(v) >= s->size) {
@@ -207,6 +254,7 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->max_concurrency = 0; /* a quarter of the threads, once known */
   c->queue_timeout_ms = 100;
   c->memory_limit = 0;
+  c->timeout_ms = 30000; /* TARMAC_ENGINE_DEFAULT_TIMEOUT_MS: see engine.h */
   c->max_body_bytes = 10u << 20;
   c->max_header_bytes = 64u << 10;
   c->max_header_count = 64;
@@ -238,12 +286,17 @@ int tarmac_server_config_set(tarmac_server_config_t *c, const char *name,
   return parse_value(s, value, c, err, err_size);
 }
 
+/* One setting's text checked alone, exactly as _load checks it. */
+static int check_alone(const char *name, const char *value,
+                       tarmac_server_config_t *c, char *err, size_t err_size) {
+  tarmac_server_config_defaults(c);
+  return tarmac_server_config_set(c, name, value, err, err_size);
+}
+
 int tarmac_server_config_memory_limit(const char *value, uint64_t *out,
                                       char *err, size_t err_size) {
   tarmac_server_config_t c;
-  tarmac_server_config_defaults(&c);
-  if (tarmac_server_config_set(&c, "APP_WASM_MEMORY_LIMIT", value, err,
-                               err_size) != 0)
+  if (check_alone("APP_WASM_MEMORY_LIMIT", value, &c, err, err_size) != 0)
     return -1;
   *out = c.memory_limit;
   return 0;
@@ -267,6 +320,15 @@ uint64_t tarmac_server_config_default_memory_total(void) {
   if (cgroup != 0 && cgroup < memory) memory = cgroup;
   uint64_t total = memory / TOTAL_SHARE_DEN * TOTAL_SHARE_NUM;
   return total < MEMORY_MIN ? MEMORY_MIN : total;
+}
+
+int tarmac_server_config_timeout(const char *value, unsigned *out_ms,
+                                 char *err, size_t err_size) {
+  tarmac_server_config_t c;
+  if (check_alone("APP_WASM_TIMEOUT", value, &c, err, err_size) != 0)
+    return -1;
+  *out_ms = c.timeout_ms;
+  return 0;
 }
 
 int tarmac_server_config_load(tarmac_server_config_t *c, char *err,

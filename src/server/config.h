@@ -26,6 +26,8 @@ typedef struct {
   unsigned max_concurrency;  /* APP_WASM_MAX_CONCURRENCY, a quarter of
                                 event loops x threads per loop */
   unsigned queue_timeout_ms; /* APP_WASM_QUEUE_TIMEOUT_MS, 100 */
+  unsigned timeout_ms;       /* APP_WASM_TIMEOUT, 30s; every guest call's
+                                deadline, 1 ms to 1 h */
   uint64_t memory_limit;     /* APP_WASM_MEMORY_LIMIT, 0 = engine default;
                                 64 KiB to 65535 pages */
   bool reuse_instances;      /* APP_WASM_REUSE_INSTANCES, false: every
@@ -71,5 +73,10 @@ uint64_t tarmac_server_config_default_memory_total(void);
  * `tarmac call`): 0 and *out set, or -1 with err set. */
 int tarmac_server_config_memory_limit(const char *value, uint64_t *out,
                                       char *err, size_t err_size);
+
+/* APP_WASM_TIMEOUT's text checked as the server checks it (for `tarmac
+ * call --timeout`): 0 and *out_ms set, or -1 with err set. */
+int tarmac_server_config_timeout(const char *value, unsigned *out_ms,
+                                 char *err, size_t err_size);
 
 #endif

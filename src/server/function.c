@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "log/log.h"
+#include "runtime/runtime.h"
 #include "server/envelope.h"
 #include "server/function.h"
 
@@ -41,7 +42,18 @@ static void fail(const tarmac_function_t *fn, tarmac_http_response_t *res,
   tarmac_http_response_set_text(res, 500, text);
 }
 
-static void answer_from_result(const tarmac_function_t *fn,
+/* 504 naming the deadline: the guest was stopped, its instance dropped. */
+static void timed_out(const tarmac_function_t *fn,
+                      tarmac_http_response_t *res) {
+  char text[128];
+  snprintf(text, sizeof(text),
+           "function timed out: deadline of %u ms exceeded\n", fn->timeout_ms);
+  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
+                    fn->name, (const char *)NULL);
+  tarmac_http_response_set_text(res, 504, text);
+}
+
+static void answer_from_result(tarmac_function_t *fn,
                                const tarmac_call_result_t *result,
                                tarmac_http_response_t *res) {
   char err[256];
@@ -56,10 +68,27 @@ static void answer_from_result(const tarmac_function_t *fn,
     fail(fn, res, "function error", text, result->len);
     return;
   case TARMAC_CALL_TRAP:
+    if (result->trap == TARMAC_TRAP_DEADLINE) {
+      atomic_fetch_add(&fn->deadline_exceeded, 1);
+      timed_out(fn, res);
+      return;
+    }
+    /* fall through */
   case TARMAC_CALL_DEAD:
+    atomic_fetch_add(&fn->traps, 1);
     fail(fn, res, "function trapped", text, result->len);
     return;
   }
+}
+
+/* 503 with Retry-After: busy, not broken (slots and memory free up as
+ * requests finish). Logs `text` (one line ending in a newline). */
+static void answer_busy(const tarmac_function_t *fn,
+                        tarmac_http_response_t *res, const char *text) {
+  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
+                    fn->name, (const char *)NULL);
+  if (tarmac_http_response_set_text(res, 503, text) == 0)
+    tarmac_http_response_add_header(res, "retry-after", 11, "1", 1);
 }
 
 /* 503 for a request the concurrency limit turned away. */
@@ -71,29 +100,10 @@ static void refuse_busy(const tarmac_function_t *fn,
            "function busy: all %u invocation slots in use "
            "(APP_WASM_MAX_CONCURRENCY); retry later\n",
            st.limit);
-  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
-                    fn->name, (const char *)NULL);
-  if (tarmac_http_response_set_text(res, 503, text) == 0)
-    tarmac_http_response_add_header(res, "retry-after", 11, "1", 1);
+  answer_busy(fn, res, text);
 }
 
-static void invoke_handler(const tarmac_function_t *fn,
-                           const tarmac_http_request_t *req,
-                           tarmac_http_response_t *res);
-
-void tarmac_function_handle(void *data, const tarmac_http_request_t *req,
-                            tarmac_http_response_t *res) {
-  const tarmac_function_t *fn = data;
-  if (serve_builtin(fn, req, res)) return;
-  if (!tarmac_admission_enter(fn->admission)) {
-    refuse_busy(fn, res);
-    return;
-  }
-  invoke_handler(fn, req, res);
-  tarmac_admission_leave(fn->admission);
-}
-
-static void invoke_handler(const tarmac_function_t *fn,
+static void invoke_handler(tarmac_function_t *fn,
                            const tarmac_http_request_t *req,
                            tarmac_http_response_t *res) {
   tarmac_buffer_t envelope = TARMAC_BUFFER_INIT;
@@ -105,10 +115,9 @@ static void invoke_handler(const tarmac_function_t *fn,
   tarmac_error_t err;
   tarmac_instance_t *instance = tarmac_pool_take(fn->pool, &err);
   if (instance == NULL && err.kind == TARMAC_ERROR_OVER_BUDGET) {
-    /* busy, not broken: the budget frees up as requests finish */
-    tarmac_log_fields(TARMAC_LOG_WARN, err.message, strlen(err.message),
-                      "function", fn->name, (const char *)NULL);
-    tarmac_http_response_set_text(res, 503, "guest memory budget exhausted\n");
+    tarmac_logf(TARMAC_LOG_DEBUG, "%s", err.message);
+    answer_busy(fn, res, "guest memory budget exhausted "
+                         "(APP_WASM_MEMORY_TOTAL_LIMIT); retry later\n");
     tarmac_buffer_free(&envelope);
     return;
   }
@@ -119,9 +128,31 @@ static void invoke_handler(const tarmac_function_t *fn,
     return;
   }
   tarmac_call_result_t result;
+  atomic_fetch_add(&fn->invocations, 1);
   tarmac_instance_invoke(instance, handler_op, sizeof(handler_op) - 1,
                          envelope.data, envelope.len, &result);
   tarmac_buffer_free(&envelope);
   answer_from_result(fn, &result, res);
   tarmac_pool_give(fn->pool, instance);
+}
+
+void tarmac_function_handle(void *data, const tarmac_http_request_t *req,
+                            tarmac_http_response_t *res) {
+  tarmac_function_t *fn = data;
+  if (serve_builtin(fn, req, res)) return;
+  if (!tarmac_admission_enter(fn->admission)) {
+    refuse_busy(fn, res);
+    return;
+  }
+  invoke_handler(fn, req, res);
+  tarmac_admission_leave(fn->admission);
+}
+
+tarmac_function_stats_t tarmac_function_stats(const tarmac_function_t *fn) {
+  /* the counters only grow; reading them through a const object is safe */
+  tarmac_function_t *counters = (tarmac_function_t *)fn;
+  return (tarmac_function_stats_t){
+      .invocations = atomic_load(&counters->invocations),
+      .deadline_exceeded = atomic_load(&counters->deadline_exceeded),
+      .traps = atomic_load(&counters->traps)};
 }

@@ -98,7 +98,8 @@ static int load_function(serve_state_t *s) {
   if (s->callbacks == NULL || tarmac_callbacks_add_logging(s->callbacks) != 0)
     return startup_error("%s", "out of memory");
   tarmac_engine_config_t engine_config = {.callbacks = s->callbacks,
-                                          .memory_limit = c->memory_limit};
+                                          .memory_limit = c->memory_limit,
+                                          .timeout_ms = c->timeout_ms};
   tarmac_error_t err;
   s->engine = tarmac_engine_new(&engine_config, &err);
   if (s->engine == NULL) return startup_error("%s", err.message);
@@ -126,7 +127,8 @@ static int load_function(serve_state_t *s) {
   s->function = (tarmac_function_t){.pool = s->pool,
                                     .admission = s->admission,
                                     .name = s->function_name,
-                                    .maintenance_mode = c->maintenance_mode};
+                                    .maintenance_mode = c->maintenance_mode,
+                                    .timeout_ms = c->timeout_ms};
   return 0;
 }
 
@@ -182,6 +184,15 @@ static void release(serve_state_t *s) {
       return;
     }
     tarmac_http_server_free(s->http);
+  }
+  if (s->pool != NULL && s->admission != NULL) {
+    tarmac_function_stats_t st = tarmac_function_stats(&s->function);
+    tarmac_admission_stats_t busy = tarmac_admission_stats(s->admission);
+    tarmac_logf(TARMAC_LOG_INFO,
+                "function %s: %lu invocations, %lu deadline exceeded, %lu "
+                "traps, %llu refused over the concurrency limit",
+                s->function_name, st.invocations, st.deadline_exceeded,
+                st.traps, (unsigned long long)busy.refused);
   }
   tarmac_admission_free(s->admission);
   tarmac_pool_free(s->pool);

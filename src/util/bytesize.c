@@ -1,15 +1,12 @@
 #include "util/bytesize.h"
 
-#include <errno.h>
-#include <stdbool.h>
-#include <stdlib.h>
+#include "util/number.h"
 
 int tarmac_bytesize_parse(const char *text, uint64_t *out) {
-  if (!text || *text < '0' || *text > '9') return -1; /* no blank, sign */
-  errno = 0;
-  char *end;
-  unsigned long long value = strtoull(text, &end, 10);
-  bool overflow = errno == ERANGE;
+  uint64_t value = 0;
+  const char *end;
+  int rc = tarmac_number_prefix(text, &value, &end);
+  if (rc == -1) return -1;
   unsigned shift = 0;
   switch (*end) {
     case 'k': case 'K': shift = 10; end++; break;
@@ -20,7 +17,7 @@ int tarmac_bytesize_parse(const char *text, uint64_t *out) {
   if (shift && (*end == 'i' || *end == 'I')) end++;
   if (*end == 'b' || *end == 'B') end++;
   if (*end != '\0') return -1;
-  if (overflow || value > (UINT64_MAX >> shift)) return -2;
-  *out = (uint64_t)value << shift;
+  if (rc == -2 || value > (UINT64_MAX >> shift)) return -2;
+  *out = value << shift;
   return 0;
 }

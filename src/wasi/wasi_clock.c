@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "engine/instance_state.h"
+#include "runtime/deadline.h"
 #include "runtime/runtime.h"
 #include "wasi/wasi_host.h"
 
@@ -55,6 +56,7 @@ WASI_EXPORT_SHARED(clock_time_get)
 
 static uint32_t wasi_sched_yield(struct tarmac_instance *instance) {
   tarmac_rt_check_host_stack();
+  tarmac_rt_deadline_check(); /* a guest yielding in a loop is a runaway too */
   sched_yield();
   return WASI_ESUCCESS;
 }
@@ -108,18 +110,11 @@ static bool event_type_known(uint8_t type) {
          type == WASI_EVENTTYPE_FD_WRITE;
 }
 
-/* Sleeps `ns` nanoseconds on the monotonic clock, through signals. */
+/* Sleeps `ns` nanoseconds on the monotonic clock, through signals; the
+ * call's deadline ends the sleep and traps (a guest may ask for forever). */
 static void sleep_ns(uint64_t ns) {
-  uint64_t deadline = clock_now(CLOCK_MONOTONIC);
-  deadline = ns > UINT64_MAX - deadline ? UINT64_MAX : deadline + ns;
-  uint64_t max_sec = (uint64_t)INT64_MAX; /* time_t on 64-bit Linux */
-  struct timespec ts = {
-      .tv_sec = (time_t)(deadline / NS_PER_S < max_sec ? deadline / NS_PER_S
-                                                       : max_sec),
-      .tv_nsec = (long)(deadline % NS_PER_S),
-  };
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-  }
+  uint64_t now = clock_now(CLOCK_MONOTONIC);
+  tarmac_rt_sleep_until(ns > UINT64_MAX - now ? UINT64_MAX : now + ns);
 }
 
 /* The fd_read/fd_write readiness of a standard descriptor: stdin is at end

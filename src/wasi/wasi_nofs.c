@@ -7,11 +7,13 @@
  * ESPIPE for positioned I/O, EINVAL for sync and truncation, ENOTDIR as the
  * base of a path. See docs/wasi.md. */
 #include "engine/instance_state.h"
+#include "runtime/deadline.h"
 #include "runtime/runtime.h"
 #include "wasi/wasi_host.h"
 
 static uint32_t fd_errno(uint32_t fd, uint32_t stdio_errno) {
   tarmac_rt_check_host_stack();
+  tarmac_rt_deadline_check();
   return wasi_fd_is_stdio(fd) ? stdio_errno : WASI_EBADF;
 }
 
@@ -220,6 +222,7 @@ WASI_EXPORT_SHARED(path_unlink_file)
 
 static uint32_t not_supported(void) {
   tarmac_rt_check_host_stack();
+  tarmac_rt_deadline_check();
   return WASI_ENOTSUP;
 }
 

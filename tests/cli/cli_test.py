@@ -2,10 +2,11 @@
 """cli_test: drives `tarmac` (TARMAC_BIN) the way a user does and checks the
 command-line contract:
 
-  tarmac call MODULE OPERATION [PAYLOAD | -]
+  tarmac call [--timeout DURATION] MODULE OPERATION [PAYLOAD | -]
     stdout: the guest's response bytes, exactly
     exit 0 success; 1 guest error (message on stderr); 2 trap (stderr names
-    it); 3 module could not be loaded (stderr says why); 64 usage error
+    it); 3 module could not be loaded (stderr says why); 4 the guest ran
+    past its deadline (start-up or call); 64 usage error
   tarmac compile MODULE   compiles into the cache, prints the artifact path
   tarmac version, tarmac --help
 
@@ -221,6 +222,45 @@ def test_startup():
            stdout=b"start-section _start _initialize wapc_init ")
     expect(["call", guest("proc_exit_start"), "x"], 0,
            stdout=b"_start wapc_init ")
+
+
+def test_timeout():
+    """--timeout (and APP_WASM_TIMEOUT) bound start-up and the call: a
+    runaway exits 4 soon after the deadline; honest work within it runs."""
+    http_guest = os.environ["HTTP_GUEST"]
+    op = "request:handler"
+    runaways = [(["call", "--timeout", "200ms", guest("spin_init"), "x"],
+                 None, ["wapc_init", "deadline exceeded"]),
+                (["call", "--timeout", "200", http_guest, op,
+                  '{"HTTP_PATH":"/runaway/spin"}'], None,
+                 ["timed out", "deadline exceeded"]),
+                (["call", http_guest, op, '{"HTTP_PATH":"/runaway/sleep"}'],
+                 {"APP_WASM_TIMEOUT": "200ms"}, ["deadline exceeded"])]
+    run(["call", http_guest, op, "{}"])  # compiled before anything is timed
+    for args, env, words in runaways:
+        start = time.time()
+        expect(args, 4, stdout=b"", stderr_has=words, env=env)
+        elapsed = time.time() - start
+        print("%s: exit after %.0f ms (deadline 200 ms, with process start)"
+              % (" ".join(args[1:4]), elapsed * 1000))
+        check("stopped near its deadline", 0.19 < elapsed < 3.0,
+              "%.3f s" % elapsed)
+    # --timeout wins over APP_WASM_TIMEOUT; work inside the deadline is done
+    expect(["call", "--timeout", "10s", http_guest, op,
+            '{"HTTP_PATH":"/sleep/300"}'], 0,
+           env={"APP_WASM_TIMEOUT": "100ms"})
+    for value, words in [("5x", "not a duration"), ("1.5s", "not a duration"),
+                         ("-1", "not a duration"), ("2h", "out of range"),
+                         ("0", "out of range"),
+                         ("99999999999999999999999ms", "out of range")]:
+        expect(["call", "--timeout", value, ECHO, "echo"], 64, stdout=b"",
+               stderr_has=[words])
+    expect(["call", "--timeout"], 64, stdout=b"")
+    expect(["call", ECHO, "echo"], 3, env={"APP_WASM_TIMEOUT": "soon"},
+           stderr_has=["APP_WASM_TIMEOUT"])
+    code, out, _ = expect(["--help"], 0)
+    check("--help documents --timeout and exit 4",
+          b"--timeout" in out and b"4 deadline exceeded" in out)
 
 
 def test_host_calls():

@@ -15,19 +15,27 @@ typedef struct {
   tarmac_engine_t *engine;
 } engine_fixture_t;
 
-static inline void fixture_open(engine_fixture_t *f, uint64_t memory_limit) {
+/* An engine with the given memory ceiling and timeout (0: defaults). */
+static inline void fixture_open_with(engine_fixture_t *f,
+                                     uint64_t memory_limit,
+                                     uint32_t timeout_ms) {
   tarmac_log_config_t log = {.fd = 2, .min_level = TARMAC_LOG_WARN, .text = true};
   tarmac_log_configure(&log);
   f->callbacks = tarmac_callbacks_new();
   if (!f->callbacks || tarmac_callbacks_add_logging(f->callbacks) != 0) abort();
   tarmac_engine_config_t config = {.callbacks = f->callbacks,
-                                   .memory_limit = memory_limit};
+                                   .memory_limit = memory_limit,
+                                   .timeout_ms = timeout_ms};
   tarmac_error_t err;
   f->engine = tarmac_engine_new(&config, &err);
   if (!f->engine) {
     fprintf(stderr, "engine: %s\n", err.message);
     abort();
   }
+}
+
+static inline void fixture_open(engine_fixture_t *f, uint64_t memory_limit) {
+  fixture_open_with(f, memory_limit, 0);
 }
 
 /* Loads $TARMAC_GUEST_DIR/<name>.wasm (or an absolute path); aborts on error. */

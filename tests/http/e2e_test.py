@@ -5,7 +5,7 @@ HTTP/2 and plain HTTP; Python clients for concurrency), check answers, logs
 and exit codes.
 
 usage: e2e_test.py GROUP   (contract limits concurrency slow builtins
-                            startup shutdown)
+                            startup shutdown deadline)
 Environment: TARMAC_SERVE_BIN (build/tarmac; run as `BIN serve`),
 TARMAC_CACHE_DIR, HTTP_GUEST (tests/http/http_guest.wasm), HELLO_WASM.
 """
@@ -13,6 +13,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -592,12 +593,126 @@ def test_shutdown(workdir):
           % (code, elapsed))
 
 
+def proc_status(pid):
+    """(threads, resident KiB) of a process, from /proc/PID/status."""
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            fields[name] = value.split()
+    return int(fields["Threads"][0]), int(fields["VmRSS"][0])
+
+
+def timed_get(server, path):
+    """GET path on a new connection: (status, body, seconds)."""
+    conn = https_client(server.port)
+    t0 = time.time()
+    try:
+        conn.request("GET", path)
+        res = conn.getresponse()
+        return res.status, res.read(), time.time() - t0
+    finally:
+        conn.close()
+
+
+def wait_until(condition, seconds):
+    """Polls condition (bounded) until it holds; returns whether it did."""
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+RUNAWAYS = ["spin", "deep", "grow", "sleep"]
+
+
+def check_runaways_answered(server, deadline_ms):
+    body_text = b"deadline of %d ms exceeded" % deadline_ms
+    for kind in RUNAWAYS:
+        status, body, seconds = timed_get(server, "/runaway/" + kind)
+        over = seconds * 1000 - deadline_ms
+        print("/runaway/%s: %d after %.1f ms (%.1f ms past the deadline, "
+              "request and connection included)"
+              % (kind, status, seconds * 1000, over))
+        check(status == 504 and body_text in body,
+              "/runaway/%s answers 504 naming the deadline (%d %r)"
+              % (kind, status, body[:100]))
+        # the stop itself is measured by bench_engine; this bound only
+        # allows for a loaded 2-core machine
+        check(-10 <= over < 150, "/runaway/%s answered within the deadline "
+              "+ 150 ms (%.1f ms past it)" % (kind, over))
+    status, body, _ = timed_get(server, "/runaway/recurse")
+    check(status == 500 and b"call stack exhausted" in body,
+          "/runaway/recurse: its own trap (%d %r)" % (status, body[:100]))
+
+
+def runaway_burst(server, count):
+    """count runaway requests at once; /health is asked meanwhile. Returns
+    (statuses, worst /health seconds)."""
+    threads, results = [], []
+    for i in range(count):
+        t, result = start_request(server, "/runaway/" + RUNAWAYS[i % 2])
+        threads.append(t)
+        results.append(result)
+    worst = 0.0
+    while any(t.is_alive() for t in threads):
+        status, _, seconds = timed_get(server, "/health")
+        check(status == 200, "/health answers during the burst")
+        worst = max(worst, seconds)
+    for t in threads:
+        t.join()
+    return [r.get("status") for r in results], worst
+
+
+def test_deadline(workdir):
+    env = {"APP_WASM_TIMEOUT": "200ms", "APP_WASM_MEMORY_LIMIT": "4MiB",
+           "APP_EVENT_LOOPS": "2"}
+    with Server(workdir, env=env) as server:
+        normal = [timed_get(server, "/echo")[2] for _ in range(20)]
+        check_runaways_answered(server, 200)
+        threads, rss = proc_status(server.proc.pid)
+        statuses, worst_health = runaway_burst(server, 200)
+        print("200 runaways at once: %d answered 504; slowest /health %.0f ms"
+              % (statuses.count(504), worst_health * 1000))
+        check(statuses.count(504) == 200, "all 200 runaways answered 504 (%r)"
+              % sorted(set(map(str, statuses))))
+        check(worst_health < 2.0, "/health kept answering (worst %.3f s)"
+              % worst_health)
+        after = [timed_get(server, "/echo")[2] for _ in range(20)]
+        print("normal requests: median %.1f ms before, %.1f ms after"
+              % (sorted(normal)[10] * 1000, sorted(after)[10] * 1000))
+        check(sorted(after)[10] < sorted(normal)[10] * 3 + 0.02,
+              "normal requests as fast as before the burst")
+        # crew threads that took the runaways retire once idle for 1 s
+        back = wait_until(lambda: proc_status(server.proc.pid)[0] <= threads,
+                          30)
+        now_threads, now_rss = proc_status(server.proc.pid)
+        print("threads %d before, %d after; RSS %d KiB before, %d KiB after"
+              % (threads, now_threads, rss, now_rss))
+        check(back, "thread count back to %d (now %d)" % (threads, now_threads))
+        # ASan keeps freed memory in quarantine (256 MiB by default)
+        margin = 160 if "ASAN_OPTIONS" in os.environ else 32
+        check(now_rss < rss + margin * 1024, "RSS back within %d MiB (%d -> "
+              "%d KiB)" % (margin, rss, now_rss))
+        check_runaways_answered(server, 200)  # still the same afterwards
+    log = open(server.log_path).read()
+    check("function timed out: deadline of 200 ms exceeded" in log,
+          "the deadline is logged")
+    counts = re.search(r"(\d+) invocations, (\d+) deadline exceeded, "
+                       r"(\d+) traps", log)
+    check(counts is not None and int(counts.group(2)) == 208 and
+          int(counts.group(3)) == 2,
+          "the counters count them (%s)" % (counts and counts.group(0)))
+
+
 GROUPS = {
     "contract": test_contract, "limits": test_limits,
     "concurrency": test_concurrency, "slow": test_slow,
     "builtins": test_builtins, "admission": test_admission,
-    "startup": test_startup,
-    "shutdown": test_shutdown,
+    "startup": test_startup, "shutdown": test_shutdown,
+    "deadline": test_deadline,
 }
 
 

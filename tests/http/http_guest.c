@@ -18,8 +18,15 @@
  *   /previous      answers the body the previous /previous request left in
  *                  a global (empty the first time), and leaves this one's:
  *                  with fresh instances it must always answer empty
+ *   /runaway/<kind> never returns, for the deadline tests: spin (a loop with
+ *                  no host call), recurse (unbounded recursion: stack
+ *                  exhaustion), deep (recursion 2000 frames deep, then a
+ *                  loop at the bottom), grow (memory.grow in a loop,
+ *                  touching each new page, going on after -1), sleep
+ *                  (WASI poll_oneoff for a day, again and again)
  *   anything else  echoes the request envelope (the seed's example)
- * The long-running ones (/slow, /spin, /forever, /sleep/, /spin/) first log
+ * The long-running ones (/slow, /spin, /forever, /sleep/, /spin/, /runaway/)
+ * first log
  * "started <path>" at info level: tests wait for that line to know that the
  * guest runs, instead of sleeping and hoping. */
 #include <stdbool.h>
@@ -93,7 +100,41 @@ static void sleep_ms(long ms) {
 static bool long_running(const char *p) {
   return strcmp(p, "/slow") == 0 || strcmp(p, "/spin") == 0 ||
          strcmp(p, "/forever") == 0 || strncmp(p, "/sleep/", 7) == 0 ||
-         strncmp(p, "/spin/", 6) == 0;
+         strncmp(p, "/spin/", 6) == 0 || strncmp(p, "/runaway/", 9) == 0;
+}
+
+/* A loop with no host call and no memory access but a volatile counter:
+ * only a deadline ends it. */
+static void spin_forever(void) {
+  volatile unsigned long counter = 0;
+  for (;;) counter++;
+}
+
+/* Recursion 2000 frames deep, through a volatile pointer, then a loop at
+ * the bottom: the deadline stops it deep in its stack. */
+static int deep(int depth);
+static int (*volatile deep_ptr)(int) = deep;
+static int deep(int depth) {
+  if (depth == 2000) spin_forever();
+  return deep_ptr(depth + 1) + 1;
+}
+
+/* memory.grow one page at a time, writing into each new page; at the
+ * ceiling it gets -1 and keeps asking. */
+static void grow_forever(void) {
+  for (;;) {
+    size_t page = __builtin_wasm_memory_grow(0, 1);
+    if (page != (size_t)-1) ((volatile char *)(page * 65536))[0] = 1;
+  }
+}
+
+static void runaway(const char *kind) {
+  if (strcmp(kind, "spin") == 0) spin_forever();
+  if (strcmp(kind, "recurse") == 0) recurse(0);
+  if (strcmp(kind, "deep") == 0) deep(0);
+  if (strcmp(kind, "grow") == 0) grow_forever();
+  if (strcmp(kind, "sleep") == 0)
+    for (;;) sleep_ms(86400000L);
 }
 
 /* /respond/<N>: status N, the request body (its base64 text, copied from
@@ -170,6 +211,7 @@ static int handle(const uint8_t *payload, size_t len) {
   if (strcmp(path, "/forever") == 0) spin(86400.0);
   if (strncmp(path, "/sleep/", 7) == 0) sleep_ms(parse_ms(path + 7));
   if (strncmp(path, "/spin/", 6) == 0) spin((double)parse_ms(path + 6) / 1e3);
+  if (strncmp(path, "/runaway/", 9) == 0) runaway(path + 9);
 
   if (strncmp(path, "/respond/", 9) == 0)
     return respond_with_status((const char *)payload, path + 9);

@@ -1,4 +1,5 @@
-/* Unit tests of configuration values: util/bytesize and server/config.
+/* Unit tests of configuration values: util/bytesize, util/duration and
+ * server/config.
  * Hostile values (signs, blanks, trailing garbage, overflow in suffixes,
  * zero where zero means nothing, values the engine cannot honour) are
  * refused with a message naming the variable and the value. */
@@ -10,6 +11,7 @@
 #include "server/config.h"
 #include "test.h"
 #include "util/bytesize.h"
+#include "util/duration.h"
 
 static void test_bytesize(void) {
   uint64_t v = 0;
@@ -33,6 +35,34 @@ static void test_bytesize(void) {
   CHECK_EQ_INT(tarmac_bytesize_parse("18446744073709551616", &v), -2);
   CHECK_EQ_INT(tarmac_bytesize_parse("18446744073709551615", &v), 0);
   CHECK(v == UINT64_MAX);
+}
+
+static void test_duration(void) {
+  static const struct {
+    const char *text;
+    uint64_t ms;
+  } good[] = {{"0", 0},       {"250", 250},         {"250ms", 250},
+              {"30s", 30000}, {"2m", 120000},       {"1h", 3600000},
+              {"007s", 7000}, {"18446744073709551615", UINT64_MAX},
+              {"5124095576030h", 5124095576030ull * 3600000}};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    uint64_t v = 1;
+    CHECK_EQ_INT(tarmac_duration_parse_ms(good[i].text, &v), 0);
+    CHECK(v == good[i].ms);
+  }
+  static const char *const bad[] = {"", " 1s", "+1s", "-1", "1s ", "1 s",
+                                    "1.5s", "1S", "1H", "1m30s", "ms", "1sec",
+                                    "1us", "0x10", "1d", NULL};
+  uint64_t v = 0;
+  for (const char *const *b = bad; *b; b++) {
+    CHECK_EQ_INT(tarmac_duration_parse_ms(*b, &v), -1);
+    if (tarmac_duration_parse_ms(*b, &v) != -1) fprintf(stderr, "  \"%s\"\n", *b);
+  }
+  CHECK_EQ_INT(tarmac_duration_parse_ms("18446744073709551616", &v), -2);
+  CHECK_EQ_INT(tarmac_duration_parse_ms("18446744073709552s", &v), -2);
+  CHECK_EQ_INT(tarmac_duration_parse_ms("5124095576031h", &v), -2);
+  CHECK_EQ_INT(tarmac_duration_parse_ms("99999999999999999999999ms", &v), -2);
+  CHECK_EQ_INT(tarmac_duration_parse_ms("99999999999999999999999x", &v), -1);
 }
 
 /* set(name, value) fails and the message names both and holds `text`. */
@@ -171,9 +201,34 @@ static void test_fresh_and_budget(void) {
   unsetenv("APP_WASM_MEMORY_TOTAL_LIMIT");
 }
 
+static void test_timeout(void) {
+  tarmac_server_config_t c;
+  char err[512];
+  tarmac_server_config_defaults(&c);
+  CHECK_EQ_INT(c.timeout_ms, 30000);
+  CHECK_EQ_INT(tarmac_server_config_set(&c, "APP_WASM_TIMEOUT", "250ms", err,
+                                        sizeof err), 0);
+  CHECK_EQ_INT(c.timeout_ms, 250);
+  unsigned ms = 0;
+  CHECK_EQ_INT(tarmac_server_config_timeout("1h", &ms, err, sizeof err), 0);
+  CHECK_EQ_INT(ms, 3600000);
+  CHECK_EQ_INT(tarmac_server_config_timeout("1", &ms, err, sizeof err), 0);
+  CHECK_EQ_INT(ms, 1);
+  REFUSED("APP_WASM_TIMEOUT", "0", "out of range: from 1ms to 1h");
+  REFUSED("APP_WASM_TIMEOUT", "3600001", "out of range");
+  REFUSED("APP_WASM_TIMEOUT", "61m", "out of range");
+  REFUSED("APP_WASM_TIMEOUT", "99999999999999999999h", "out of range");
+  REFUSED("APP_WASM_TIMEOUT", "30 s", "is not a duration (e.g. 250ms");
+  REFUSED("APP_WASM_TIMEOUT", "-5s", "is not a duration");
+  CHECK_EQ_INT(tarmac_server_config_timeout("soon", &ms, err, sizeof err), -1);
+  CHECK(strstr(err, "APP_WASM_TIMEOUT=soon") != NULL);
+}
+
 int main(void) {
   test_bytesize();
   test_fresh_and_budget();
+  test_duration();
+  test_timeout();
   test_memory_limit();
   test_numbers();
   test_load();
