@@ -655,14 +655,15 @@ def test_deadline(workdir):
         check(sorted(after)[10] < sorted(normal)[10] * 3 + 0.02,
               "normal requests as fast as before the burst")
         # every thread that ran a runaway comes back (none is stuck in a
-        # guest): the count returns to what honest work left, give or take
-        # the hand-off timing of two loops (a spare more or less each)
+        # guest): the count returns to what the first burst left, give or
+        # take hand-off timing (a few more spares on a loaded machine; a
+        # thread stuck per runaway would be 200)
         back = wait_until(
-            lambda: proc_status(server.proc.pid)[0] <= threads + 2, 30)
+            lambda: proc_status(server.proc.pid)[0] <= threads + 8, 30)
         now_threads, now_rss = proc_status(server.proc.pid)
         print("threads %d before, %d after; RSS %d KiB before, %d KiB after"
               % (threads, now_threads, rss, now_rss))
-        check(back, "thread count back to %d + 2 (now %d)"
+        check(back, "thread count back to %d + 8 (now %d)"
               % (threads, now_threads))
         # ASan keeps freed memory in quarantine (256 MiB by default)
         margin = 160 if "ASAN_OPTIONS" in os.environ else 32
