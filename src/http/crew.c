@@ -1,8 +1,7 @@
 /* The crew of each loop: the thread driving it, spares parked for
  * takeovers, and threads finishing a handler after losing the baton; plus
  * the process-wide watchdog that notices stalled handlers. A crew thread
- * only ever serves its own loop, and lives until that loop is closed (or,
- * as a spare, until it has been idle for a second), so
+ * only ever serves its own loop, and lives until that loop is closed, so
  * h2o's thread-local buffer allocators are never shared between loops. */
 #include <errno.h>
 #include <string.h>
@@ -11,24 +10,13 @@
 #include "http/loop.h"
 #include "log/log.h"
 
-/* A spare parked this long with nothing to take over exits: a burst of
- * slow or runaway guests grows the crew, and the threads go again once it
- * is over (a later stall pays one thread start, tens of microseconds). */
-#define SPARE_RETIRE_MS 1000u
-
 /* Parks a thread that gave its baton away. true = it was handed the baton
- * again; false = the loop is finished, or the spare has been idle for
- * SPARE_RETIRE_MS, and the thread should exit. */
+ * again; false = the loop is finished and the thread should exit. */
 static bool park(http_loop_t *loop) {
   pthread_mutex_lock(&loop->crew_lock);
   loop->idle++;
-  bool retire = false;
-  while (loop->handoffs == 0 && !loop->finished && !retire) {
-    struct timespec until = tarmac_clock_after_ms(CLOCK_REALTIME, SPARE_RETIRE_MS);
-    retire = pthread_cond_timedwait(&loop->crew_cond, &loop->crew_lock,
-                                    &until) == ETIMEDOUT &&
-             loop->handoffs == 0;
-  }
+  while (loop->handoffs == 0 && !loop->finished)
+    pthread_cond_wait(&loop->crew_cond, &loop->crew_lock);
   loop->idle--;
   bool drive = loop->handoffs > 0 && !loop->finished;
   if (drive) loop->handoffs--;
