@@ -4,6 +4,7 @@
  * only ever serves its own loop, and lives until that loop is closed, so
  * h2o's thread-local buffer allocators are never shared between loops. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,26 +79,43 @@ static void *crew_main(void *arg) {
   return NULL;
 }
 
+/* Makes room for one more thread in the server's list (done_lock held).
+ * 0 or ENOMEM. */
+static int reserve_thread_slot(tarmac_http_server_t *server) {
+  if (server->crew_thread_count < server->crew_thread_capacity) return 0;
+  size_t cap = server->crew_thread_capacity ? server->crew_thread_capacity * 2
+                                            : 16;
+  pthread_t *grown = realloc(server->crew_threads, cap * sizeof(*grown));
+  if (grown == NULL) return ENOMEM;
+  server->crew_threads = grown;
+  server->crew_thread_capacity = cap;
+  return 0;
+}
+
 int tarmac_http_crew_spawn(http_loop_t *loop) {
   tarmac_http_server_t *server = loop->server;
-  pthread_attr_t attr;
-  int rc = pthread_attr_init(&attr);
-  if (rc != 0) return rc;
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_mutex_lock(&server->done_lock);
-  server->threads_alive++;
-  pthread_mutex_unlock(&server->done_lock);
-  pthread_t tid;
-  rc = pthread_create(&tid, &attr, crew_main, loop);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
-    pthread_mutex_lock(&server->done_lock);
-    server->threads_alive--;
-    pthread_mutex_unlock(&server->done_lock);
-    return rc;
+  int rc = reserve_thread_slot(server);
+  if (rc == 0) {
+    pthread_t tid;
+    rc = pthread_create(&tid, NULL, crew_main, loop);
+    if (rc == 0) {
+      server->crew_threads[server->crew_thread_count++] = tid;
+      server->threads_alive++;
+    }
   }
-  loop->threads++;
-  return 0;
+  pthread_mutex_unlock(&server->done_lock);
+  if (rc == 0) loop->threads++;
+  return rc;
+}
+
+void tarmac_http_crew_join(tarmac_http_server_t *server) {
+  pthread_mutex_lock(&server->done_lock);
+  size_t count = server->crew_thread_count;
+  server->crew_thread_count = 0;
+  pthread_mutex_unlock(&server->done_lock);
+  for (size_t i = 0; i < count; i++)
+    pthread_join(server->crew_threads[i], NULL);
 }
 
 /* The handler on this loop has been running for at least one tick: give

@@ -165,10 +165,16 @@ struct tarmac_http_server {
   pthread_t watchdog;
   bool watchdog_started;
   atomic_bool stopping;
-  pthread_mutex_t done_lock; /* loops_alive, done_cond, watchdog_cond */
+  pthread_mutex_t done_lock; /* threads_alive, crew_threads, done_cond,
+                                watchdog_cond */
   pthread_cond_t done_cond;
   pthread_cond_t watchdog_cond; /* wakes the watchdog early at stop */
   unsigned threads_alive;    /* crew threads of every loop */
+  /* Every crew thread ever started, joined once all have ended: only a
+   * join waits for a thread's thread-local destructors (OpenSSL's among
+   * them), which must not run while the process exits. */
+  pthread_t *crew_threads;
+  size_t crew_thread_count, crew_thread_capacity;
 };
 
 /* call.c */
@@ -237,6 +243,9 @@ void tarmac_http_intake_dispose(http_loop_t *loop);
 /* Starts a crew thread that drives the loop at once. Caller holds
  * crew_lock. 0 or an errno value. */
 int tarmac_http_crew_spawn(http_loop_t *loop);
+/* Joins every crew thread started so far; call only once all have ended
+ * (threads_alive 0). */
+void tarmac_http_crew_join(tarmac_http_server_t *server);
 /* A thread whose handler returned after its baton was taken: blocks until
  * the loop is its own again (wakes the driver). The caller holds an
  * in-flight call, so the loop cannot be torn down meanwhile. */

@@ -369,6 +369,7 @@ bool tarmac_http_server_stop(tarmac_http_server_t *server) {
     pthread_join(server->watchdog, NULL);
     server->watchdog_started = false;
   }
+  if (all_ended) tarmac_http_crew_join(server);
   return all_ended;
 }
 
@@ -389,6 +390,7 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
     pthread_cond_destroy(&loop->crew_cond);
   }
   free(server->loops);
+  free(server->crew_threads);
   if (server->globalconf.hosts != NULL) h2o_config_dispose(&server->globalconf);
   if (server->ssl_ctx != NULL) SSL_CTX_free(server->ssl_ctx);
   free(server->listen_addr);

@@ -215,7 +215,11 @@ int tarmac_serve_main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   (void)argv;
-  serve_state_t s = {0};
+  /* Static, not on this frame: when a guest outlives the shutdown timeout
+   * its thread still points into this state (function, pool, admission)
+   * while the process exits, after this function has returned. One server
+   * per process: this runs once. */
+  static serve_state_t s;
   char err[512];
   if (tarmac_server_config_load(&s.config, err, sizeof(err)) != 0)
     return startup_error("%s", err);
