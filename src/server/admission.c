@@ -1,21 +1,24 @@
-/* Concurrency limit: a counting gate with a bounded, timed wait. */
+/* Concurrency limit: a counting gate with a bounded, timed wait. Entering
+ * and leaving below the limit are one atomic operation each (no lock on
+ * the request path); only a request that must wait, and a leaver that
+ * sees waiters, take the lock. */
 #include "server/admission.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "util/clock.h"
 
 struct tarmac_admission {
+  atomic_uint running;
+  atomic_uint waiting; /* changed under lock, read by leavers without */
+  atomic_uint_fast64_t admitted, refused;
   pthread_mutex_t lock;
   pthread_cond_t freed; /* a running invocation left */
   unsigned limit;
   unsigned wait_ms;
-  unsigned running;
-  unsigned waiting;
-  uint64_t admitted;
-  uint64_t refused;
 };
 
 tarmac_admission_t *tarmac_admission_new(unsigned limit, unsigned wait_ms) {
@@ -48,42 +51,52 @@ void tarmac_admission_free(tarmac_admission_t *a) {
   free(a);
 }
 
-/* Waits (lock held) until a slot frees or the wait runs out. */
-static void wait_for_slot(tarmac_admission_t *a) {
-  struct timespec until = tarmac_clock_after_ms(CLOCK_MONOTONIC, a->wait_ms);
-  a->waiting++;
-  while (a->running >= a->limit) {
-    if (pthread_cond_timedwait(&a->freed, &a->lock, &until) != 0) break;
+/* Takes a slot when one is free. */
+static bool try_take(tarmac_admission_t *a) {
+  unsigned running = atomic_load(&a->running);
+  while (running < a->limit)
+    if (atomic_compare_exchange_weak(&a->running, &running, running + 1))
+      return true;
+  return false;
+}
+
+/* Waits (bounded) for a slot. A waiter counts itself before it tries, and
+ * a leaver frees its slot before it looks for waiters (both sequentially
+ * consistent), so either the try sees the freed slot or the leaver sees
+ * the waiter and signals under the lock, which the waiter holds until it
+ * sleeps: no wake-up is lost. */
+static bool wait_for_slot(tarmac_admission_t *a) {
+  pthread_mutex_lock(&a->lock);
+  bool taken = false;
+  if (atomic_load(&a->waiting) < a->limit) {
+    struct timespec until = tarmac_clock_after_ms(CLOCK_MONOTONIC, a->wait_ms);
+    atomic_fetch_add(&a->waiting, 1);
+    while (!(taken = try_take(a)) &&
+           pthread_cond_timedwait(&a->freed, &a->lock, &until) == 0) {
+    }
+    atomic_fetch_sub(&a->waiting, 1);
   }
-  a->waiting--;
+  pthread_mutex_unlock(&a->lock);
+  return taken;
 }
 
 bool tarmac_admission_enter(tarmac_admission_t *a) {
-  pthread_mutex_lock(&a->lock);
-  if (a->running >= a->limit && a->wait_ms > 0 && a->waiting < a->limit)
-    wait_for_slot(a);
-  bool admitted = a->running < a->limit;
-  if (admitted) {
-    a->running++;
-    a->admitted++;
-  } else {
-    a->refused++;
-  }
-  pthread_mutex_unlock(&a->lock);
+  bool admitted = try_take(a) || (a->wait_ms > 0 && wait_for_slot(a));
+  atomic_fetch_add_explicit(admitted ? &a->admitted : &a->refused, 1,
+                            memory_order_relaxed);
   return admitted;
 }
 
 void tarmac_admission_leave(tarmac_admission_t *a) {
+  atomic_fetch_sub(&a->running, 1);
+  if (atomic_load(&a->waiting) == 0) return;
   pthread_mutex_lock(&a->lock);
-  a->running--;
   pthread_cond_signal(&a->freed);
   pthread_mutex_unlock(&a->lock);
 }
 
 tarmac_admission_stats_t tarmac_admission_stats(tarmac_admission_t *a) {
-  pthread_mutex_lock(&a->lock);
-  tarmac_admission_stats_t s = {a->limit, a->running, a->waiting,
-                                a->admitted, a->refused};
-  pthread_mutex_unlock(&a->lock);
-  return s;
+  return (tarmac_admission_stats_t){
+      a->limit, atomic_load(&a->running), atomic_load(&a->waiting),
+      atomic_load(&a->admitted), atomic_load(&a->refused)};
 }

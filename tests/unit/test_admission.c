@@ -4,6 +4,7 @@
  * waiting thread is observed through the stats (readiness, not sleeps). */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "server/admission.h"
@@ -103,10 +104,62 @@ static void test_waiters_bounded(void) {
   tarmac_admission_free(a);
 }
 
+/* Many threads through a small limit: never more inside than the limit,
+ * and with a long wait nobody is refused (a lost wake-up would leave a
+ * waiter asleep until its 30 s ran out and refuse it). */
+typedef struct {
+  tarmac_admission_t *admission;
+  atomic_uint *inside;
+  atomic_uint *most;
+  unsigned refused;
+} churner_t;
+
+static void *churn(void *arg) {
+  churner_t *c = arg;
+  for (int i = 0; i < 20000; i++) {
+    if (!tarmac_admission_enter(c->admission)) {
+      c->refused++;
+      continue;
+    }
+    unsigned now = atomic_fetch_add(c->inside, 1) + 1;
+    unsigned most = atomic_load(c->most);
+    while (now > most && !atomic_compare_exchange_weak(c->most, &most, now)) {
+    }
+    atomic_fetch_sub(c->inside, 1);
+    tarmac_admission_leave(c->admission);
+  }
+  return NULL;
+}
+
+static void test_many_threads(void) {
+  enum { THREADS = 4 }; /* 2 inside + 2 waiting: nobody refused at once */
+  tarmac_admission_t *a = tarmac_admission_new(2, 30000);
+  atomic_uint inside = 0, most = 0;
+  churner_t c[THREADS];
+  pthread_t t[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    c[i] = (churner_t){a, &inside, &most, 0};
+    CHECK_EQ_INT(pthread_create(&t[i], NULL, churn, &c[i]), 0);
+  }
+  unsigned refused = 0;
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(t[i], NULL);
+    refused += c[i].refused;
+  }
+  CHECK(atomic_load(&most) <= 2);
+  tarmac_admission_stats_t st = tarmac_admission_stats(a);
+  CHECK_EQ_INT(st.running, 0);
+  CHECK_EQ_INT(st.waiting, 0);
+  CHECK_EQ_INT(refused, 0);
+  CHECK_EQ_INT(st.admitted, THREADS * 20000);
+  tarmac_admission_free(a);
+}
+
 int main(void) {
   test_no_wait();
   test_waiter_admitted();
   test_wait_runs_out();
   test_waiters_bounded();
+  test_many_threads();
   TEST_EXIT();
 }
