@@ -151,6 +151,10 @@ tarmac_instance_t *tarmac_instance_from_snapshot(tarmac_snapshot_t *snapshot,
  * data). False when it cannot (dead, not from a snapshot, or the memory
  * could not be reset): the owner frees it. */
 bool tarmac_instance_restore(tarmac_instance_t *instance);
+/* Whether the instance was last restored on the calling thread: running
+ * it here next lets its next restore skip looking for the pages the
+ * request wrote (snapshot.c), so a pool prefers such an instance. */
+bool tarmac_instance_restored_here(const tarmac_instance_t *instance);
 
 typedef enum {
   TARMAC_CALL_OK = 0,      /* result = response bytes */

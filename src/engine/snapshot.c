@@ -307,3 +307,7 @@ bool tarmac_instance_restore(tarmac_instance_t *inst) {
   inst->user_data = NULL;
   return true;
 }
+
+bool tarmac_instance_restored_here(const tarmac_instance_t *inst) {
+  return inst->restore_thread == tarmac_rt_thread_id();
+}

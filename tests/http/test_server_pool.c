@@ -85,6 +85,51 @@ static void test_fresh(tarmac_module_t *module) {
   tarmac_pool_free(pool);
 }
 
+typedef struct {
+  tarmac_pool_t *pool;
+  tarmac_instance_t *instance;
+} holder_t;
+
+static void *take_and_run(void *arg) {
+  holder_t *h = arg;
+  tarmac_error_t err;
+  tarmac_call_result_t res;
+  h->instance = tarmac_pool_take(h->pool, &err);
+  if (h->instance != NULL) invoke(h->instance, "{\"x\":1}", &res);
+  return NULL;
+}
+
+static void *give_back(void *arg) {
+  holder_t *h = arg;
+  tarmac_pool_give(h->pool, h->instance); /* restored on this thread */
+  return NULL;
+}
+
+/* A thread gets back the instance it restored itself even when another
+ * thread gave one back after it (its next restore then needs no look at
+ * the page map). */
+static void test_thread_affinity(tarmac_module_t *module) {
+  tarmac_error_t err;
+  tarmac_call_result_t res;
+  tarmac_pool_t *pool = tarmac_pool_new(module, 2, true, &err);
+  CHECK(pool != NULL);
+  if (pool == NULL) return;
+  holder_t other = {pool, NULL};
+  pthread_t t;
+  tarmac_instance_t *mine = tarmac_pool_take(pool, &err);
+  CHECK_EQ_INT(pthread_create(&t, NULL, take_and_run, &other), 0);
+  pthread_join(t, NULL);
+  invoke(mine, "{\"x\":1}", &res);
+  tarmac_pool_give(pool, mine); /* restored here */
+  CHECK_EQ_INT(pthread_create(&t, NULL, give_back, &other), 0);
+  pthread_join(t, NULL); /* the other instance, restored elsewhere, on top */
+  CHECK(other.instance != NULL && other.instance != mine);
+  tarmac_instance_t *again = tarmac_pool_take(pool, &err);
+  CHECK(again == mine);
+  tarmac_pool_give(pool, again);
+  tarmac_pool_free(pool);
+}
+
 /* A module the engine cannot snapshot (a funcref global): fresh mode starts
  * a new instance for every request instead of keeping one. */
 static void test_fresh_without_snapshot(tarmac_engine_t *engine) {
@@ -169,6 +214,7 @@ int main(void) {
   run_workers(pool);
   tarmac_pool_free(pool);
   test_fresh(module);
+  test_thread_affinity(module);
   test_fresh_without_snapshot(engine);
   tarmac_module_release(module);
   tarmac_engine_free(engine);
