@@ -69,7 +69,7 @@ static inline size_t fuzz_b64_encode(const uint8_t *data, size_t len,
   return n;
 }
 
-/* The contract of tarmac_base64_decode: length a multiple of 4, only
+/* The contract of tarmac_base64_decode (util/base64.c): length a multiple of 4, only
  * alphabet characters, '=' only as one or two final characters (bits
  * beyond the last byte are ignored). Decodes into out (len / 4 * 3 bytes
  * of room); the byte count, or -1 when the text is refused. */

@@ -1,9 +1,9 @@
-/* Fuzz target: base64 (src/server/envelope.c, OpenSSL underneath).
+/* Fuzz target: base64 (src/util/base64.c, OpenSSL underneath).
  * Properties: encoding any bytes gives the reference encoding and decodes
  * back to the same bytes; decoding any text is accepted exactly when the
  * reference decoder (fuzz.h) accepts it, with the same bytes. */
 #include "fuzz.h"
-#include "server/envelope.h"
+#include "util/base64.h"
 
 static void check_round_trip(const uint8_t *data, size_t size) {
   tarmac_buffer_t text = TARMAC_BUFFER_INIT, back = TARMAC_BUFFER_INIT;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "http/http.h"
+#include "util/base64.h" /* the envelopes' base64 (moved to util) */
 #include "util/buffer.h"
 
 /* Writes the request envelope into out (appended). 0 or -1 (no memory). */
@@ -29,10 +30,5 @@ int tarmac_envelope_request(const tarmac_http_request_t *req,
 int tarmac_envelope_response(const uint8_t *data, size_t len,
                              tarmac_http_response_t *res, char *err,
                              size_t err_size);
-
-/* Base64 (standard alphabet, padded). Encode appends; 0 or -1. Decode
- * appends; -1 when the text is not valid base64 or memory runs out. */
-int tarmac_base64_encode(const uint8_t *data, size_t len, tarmac_buffer_t *out);
-int tarmac_base64_decode(const char *text, size_t len, tarmac_buffer_t *out);
 
 #endif
