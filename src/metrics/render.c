@@ -199,8 +199,10 @@ static int render_locked(const tarmac_metrics_t *m, tarmac_buffer_t *out) {
   for (size_t i = 0; i < m->n_families; i++)
     if (render_family(out, m, m->families[i]) != 0) return -1;
   tarmac_metrics_sink_t sink = {.out = out};
-  for (size_t i = 0; i < m->n_collectors && !sink.failed; i++)
+  for (size_t i = 0; i < m->n_collectors && !sink.failed; i++) {
+    sink.name[0] = '\0'; /* each collector starts its own families */
     m->collectors[i].fn(m->collectors[i].data, &sink);
+  }
   if (sink.failed) return -1;
   if (!m->include_process) return 0;
   if (render_build_info(out) != 0) return -1;
