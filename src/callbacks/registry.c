@@ -1,12 +1,17 @@
 /* callbacks/registry: routes kept in a small array. A lookup scans it once
  * for the exact route and, when there is none, once for the wildcard;
  * names compare by length first, then memcmp. Registries hold a few dozen
- * routes at most, so this beats hashing the three names on every call. */
+ * routes at most, so this beats hashing the three names on every call.
+ * With metrics set, each route keeps the handle of its duration series, so
+ * a dispatch only reads the clock twice and observes (lock-free). */
 #include "callbacks/registry.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "util/clock.h"
 
 enum { QUOTED_NAME_MAX = 128 };
 
@@ -19,12 +24,22 @@ typedef struct {
   size_t operation_len;
   tarmac_callback_fn fn;
   void *data;
+  tarmac_metric_series_t *duration; /* NULL without metrics */
 } route_t;
+
+typedef struct {
+  void *data;
+  void (*free_fn)(void *data);
+} owned_t;
 
 struct tarmac_callbacks {
   route_t *routes;
   size_t count;
   size_t cap;
+  owned_t *owned;
+  size_t n_owned;
+  tarmac_metric_family_t *durations;  /* NULL without metrics */
+  tarmac_metric_series_t *unknown;    /* callback="unknown" */
 };
 
 tarmac_callbacks_t *tarmac_callbacks_new(void) {
@@ -36,6 +51,9 @@ void tarmac_callbacks_free(tarmac_callbacks_t *registry) {
   for (size_t i = 0; i < registry->count; i++)
     free((char *)registry->routes[i].binding);
   free(registry->routes);
+  for (size_t i = 0; i < registry->n_owned; i++)
+    registry->owned[i].free_fn(registry->owned[i].data);
+  free(registry->owned);
   free(registry);
 }
 
@@ -97,6 +115,23 @@ static int copy_names(route_t *route, const char *binding,
   return 0;
 }
 
+/* The route's series, labelled "<namespace>/<operation>", the operation
+ * "*" for a wildcard (names the host registered, never a guest's). */
+static int route_duration_series(tarmac_callbacks_t *registry,
+                                 route_t *route) {
+  tarmac_buffer_t label = TARMAC_BUFFER_INIT;
+  int rc = tarmac_buffer_appendf(
+      &label, "%s/%s%c", route->namespace_,
+      route->operation ? route->operation : "*", '\0');
+  if (rc == 0) {
+    const char *values[] = {(const char *)label.data};
+    route->duration = tarmac_metric_series(registry->durations, values);
+    rc = route->duration ? 0 : -1;
+  }
+  tarmac_buffer_free(&label);
+  return rc;
+}
+
 int tarmac_callbacks_add(tarmac_callbacks_t *registry, const char *binding,
                          const char *namespace_, const char *operation,
                          tarmac_callback_fn fn, void *route_data) {
@@ -110,7 +145,40 @@ int tarmac_callbacks_add(tarmac_callbacks_t *registry, const char *binding,
   if (copy_names(route, binding, namespace_, operation) != 0) return -1;
   route->fn = fn;
   route->data = route_data;
+  route->duration = NULL;
   registry->count++;
+  if (registry->durations && route_duration_series(registry, route) != 0)
+    return -1; /* the route stays, untimed */
+  return 0;
+}
+
+int tarmac_callbacks_own(tarmac_callbacks_t *registry, void *data,
+                         void (*free_fn)(void *data)) {
+  owned_t *owned = realloc(registry->owned,
+                           (registry->n_owned + 1) * sizeof *owned);
+  if (!owned) {
+    free_fn(data);
+    return -1;
+  }
+  registry->owned = owned;
+  owned[registry->n_owned++] = (owned_t){data, free_fn};
+  return 0;
+}
+
+int tarmac_callbacks_set_metrics(tarmac_callbacks_t *registry,
+                                 tarmac_metrics_t *m) {
+  static const char *const labels[] = {"callback"};
+  static const char *const unknown[] = {"unknown"};
+  char err[256];
+  registry->durations = tarmac_metrics_family(
+      m, TARMAC_METRIC_HISTOGRAM, "tarmac_callback_duration_seconds",
+      "Time spent serving guests' host calls, in seconds.", labels, 1, NULL,
+      0, err, sizeof err);
+  if (!registry->durations) return -1;
+  registry->unknown = tarmac_metric_series(registry->durations, unknown);
+  if (!registry->unknown) return -1;
+  for (size_t i = 0; i < registry->count; i++)
+    if (route_duration_series(registry, &registry->routes[i]) != 0) return -1;
   return 0;
 }
 
@@ -172,6 +240,14 @@ int tarmac_callbacks_dispatch(const tarmac_callbacks_t *registry,
       route = find_route(registry, call->binding, call->binding_len,
                          call->namespace_, call->namespace_len, true, NULL, 0);
   }
-  if (!route) return no_route_error(call, error);
-  return route->fn(route->data, call, response, error) == 0 ? 0 : -1;
+  if (!registry || !registry->durations) {
+    if (!route) return no_route_error(call, error);
+    return route->fn(route->data, call, response, error) == 0 ? 0 : -1;
+  }
+  double started = tarmac_clock_seconds(CLOCK_MONOTONIC);
+  int rc = route ? (route->fn(route->data, call, response, error) == 0 ? 0 : -1)
+                 : no_route_error(call, error);
+  tarmac_metric_observe(route ? route->duration : registry->unknown,
+                        tarmac_clock_seconds(CLOCK_MONOTONIC) - started);
+  return rc;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics/metrics.h"
 #include "util/buffer.h"
 
 typedef struct tarmac_instance tarmac_instance_t;
@@ -61,6 +62,35 @@ int tarmac_callbacks_dispatch(const tarmac_callbacks_t *registry,
  * 0 or -1 (out of memory). */
 int tarmac_callbacks_append_quoted(tarmac_buffer_t *out, const char *name,
                                    size_t len);
+
+/* Times every dispatch in m's histogram
+ * tarmac_callback_duration_seconds{callback="<namespace>/<operation>"}
+ * (default buckets). The label is always a registered route's name
+ * (a wildcard route's operation part is "*"), never a guest's text; calls
+ * that match no route count as callback="unknown". Call at start-up,
+ * before or after adding routes, before the registry is shared. 0, or -1
+ * (out of memory, or the family exists with another type). */
+int tarmac_callbacks_set_metrics(tarmac_callbacks_t *registry,
+                                 tarmac_metrics_t *m);
+
+/* Makes the registry own data: free_fn(data) runs in
+ * tarmac_callbacks_free (for state that routes share). On failure (-1,
+ * out of memory) free_fn(data) has already run. */
+int tarmac_callbacks_own(tarmac_callbacks_t *registry, void *data,
+                         void (*free_fn)(void *data));
+
+/* Registers tarmac/metrics/counter, gauge and histogram (callbacks/
+ * metrics.c): payloads MetricsCounter{name}, MetricsGauge{name, action
+ * "inc"|"dec"}, MetricsHistogram{name, value} in protobuf or JSON
+ * (callbacks/encoding.h); the reply is a Status. Guest metric names match
+ * ^[a-zA-Z_:][a-zA-Z0-9_:]*$, are at most TARMAC_METRIC_NAME_MAX bytes,
+ * must not start with "tarmac_" or "process_" (the server's), keep the
+ * type they were first used with, and number at most
+ * TARMAC_GUEST_METRICS_MAX (then 429). Histograms use the default
+ * buckets. m must outlive the registry. 0 or -1 (out of memory). */
+#define TARMAC_GUEST_METRICS_MAX 1000
+int tarmac_callbacks_add_metrics(tarmac_callbacks_t *registry,
+                                 tarmac_metrics_t *m);
 
 /* Registers the logging routes: tarmac/logging/<Level> and
  * tarmac/logger/<level> (level case-insensitive: trace, debug, info, warn,

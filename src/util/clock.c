@@ -6,6 +6,12 @@ uint64_t tarmac_clock_ms(clockid_t clock) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+double tarmac_clock_seconds(clockid_t clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct timespec tarmac_clock_after_ms(clockid_t clock, uint64_t ms) {
   struct timespec at;
   clock_gettime(clock, &at);
