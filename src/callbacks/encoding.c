@@ -37,6 +37,29 @@ static ProtobufCMessage *decode_json(const ProtobufCMessageDescriptor *desc,
   return msg;
 }
 
+/* protobuf-c keeps unknown fields numbered 0, which no encoder writes and
+ * which it refuses to read back once packed: such a payload is not
+ * protobuf. Walks nested messages too (depth bounded by the schema). */
+static bool field_numbers_valid(const ProtobufCMessage *msg) {
+  for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+    if (msg->unknown_fields[i].tag == 0) return false;
+  const ProtobufCMessageDescriptor *d = msg->descriptor;
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+    const char *at = (const char *)msg + f->offset;
+    size_t n = f->label == PROTOBUF_C_LABEL_REPEATED
+                   ? *(const size_t *)((const char *)msg + f->quantifier_offset)
+                   : 1;
+    ProtobufCMessage *const *sub = f->label == PROTOBUF_C_LABEL_REPEATED
+                                       ? *(ProtobufCMessage *const *const *)at
+                                       : (ProtobufCMessage *const *)at;
+    for (size_t j = 0; j < n; j++)
+      if (sub[j] && !field_numbers_valid(sub[j])) return false;
+  }
+  return true;
+}
+
 ProtobufCMessage *tarmac_encoding_decode(const ProtobufCMessageDescriptor *desc,
                                          const uint8_t *payload, size_t len,
                                          tarmac_callback_status_t *status) {
@@ -51,7 +74,8 @@ ProtobufCMessage *tarmac_encoding_decode(const ProtobufCMessageDescriptor *desc,
     return NULL;
   }
   ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, len, payload);
-  if (msg) return msg;
+  if (msg && field_numbers_valid(msg)) return msg;
+  tarmac_encoding_free(msg);
   char err[TARMAC_STATUS_TEXT_MAX - 128];
   msg = decode_json(desc, payload, len, err, sizeof err);
   if (msg || looks_json) status->encoding = TARMAC_ENCODING_JSON;
@@ -69,6 +93,7 @@ void tarmac_encoding_free(ProtobufCMessage *msg) {
 
 static int encode_protobuf(const ProtobufCMessage *msg, tarmac_buffer_t *out) {
   size_t size = protobuf_c_message_get_packed_size(msg);
+  if (size == 0) return 0; /* an all-default message is no bytes */
   if (tarmac_buffer_reserve(out, size) != 0) return -1;
   out->len += protobuf_c_message_pack(msg, out->data + out->len);
   return 0;

@@ -96,6 +96,9 @@ static void test_json_errors(void) {
                 "expected true or false");
   check_refused(&tarmac__status__descriptor, "{\"code\":4294967296}",
                 "out of range");
+  /* field number 0 (fuzz/): protobuf-c keeps it, we refuse it */
+  check_refused(&tarmac__sqlexec_response__descriptor, "\x80\x00\x09",
+                "neither a tarmac.SQLExecResponse");
   check_refused(&tarmac__httpclient__descriptor, "{\"headers\":{\"a\":[1]}}",
                 "field \"headers\": expected a string");
 }
