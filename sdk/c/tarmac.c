@@ -3,6 +3,7 @@
  * logging. State is per guest instance (it lives in the instance's linear
  * memory), and a guest instance runs one invocation at a time. */
 #include "tarmac.h"
+#include "tarmac_proto.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -206,4 +207,37 @@ int tarmac_log(const char *level, const char *format, ...) {
 
 void tarmac_console_log(const char *message) {
   wapc_console_log(message, strlen(message));
+}
+
+int tarmac_call_function(const char *name, const void *payload, size_t len,
+                         uint8_t **out, size_t *out_len) {
+  return tarmac_host_call("tarmac", "function", name, payload, len, out,
+                          out_len);
+}
+
+/* Sends one metrics call; the reply (a Status) is not needed: its code is
+ * what made the call succeed or fail. */
+static int metric_call(const char *type, const char *name, const char *text,
+                       int has_value, double value) {
+  if (!name) return TARMAC_ERROR;
+  size_t len;
+  uint8_t *payload = tarmac_proto_metric(name, text, has_value, value, &len);
+  if (!payload) return TARMAC_ERROR;
+  int rc = tarmac_host_call("tarmac", "metrics", type, payload, len, NULL,
+                            NULL);
+  free(payload);
+  return rc;
+}
+
+int tarmac_metric_counter(const char *name) {
+  return metric_call("counter", name, NULL, 0, 0);
+}
+
+int tarmac_metric_gauge(const char *name, const char *action) {
+  if (!action) return TARMAC_ERROR;
+  return metric_call("gauge", name, action, 0, 0);
+}
+
+int tarmac_metric_histogram(const char *name, double value) {
+  return metric_call("histogram", name, NULL, 1, value);
 }

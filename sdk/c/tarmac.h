@@ -81,6 +81,24 @@ int tarmac_host_call(const char *binding, const char *namespace_,
                      const char *operation, const void *payload, size_t len,
                      uint8_t **out, size_t *out_len);
 
+/* Calls another function of the service that has a `function` route:
+ * host_call("tarmac", "function", name, payload). Results as for
+ * tarmac_host_call (the callee's response, or the error text). */
+int tarmac_call_function(const char *name, const void *payload, size_t len,
+                         uint8_t **out, size_t *out_len);
+
+/* Guest metrics (tarmac/metrics/<type>), sent as protobuf (hand-encoded,
+ * tarmac_proto.h; the host also takes the JSON form). The host replies
+ * with a Status; these return TARMAC_OK when it is 200, TARMAC_ERROR
+ * otherwise (bad name, a name used by another type, a reserved tarmac_ or
+ * process_ prefix, too many metrics, no memory): call tarmac_host_call
+ * yourself to read the host's text. Names match ^[a-zA-Z_:][a-zA-Z0-9_:]*$.
+ *   counter: +1.  gauge: action "inc" (+1) or "dec" (-1).
+ *   histogram: one observation (default buckets, docs/metrics.md). */
+int tarmac_metric_counter(const char *name);
+int tarmac_metric_gauge(const char *name, const char *action);
+int tarmac_metric_histogram(const char *name, double value);
+
 /* Logs through the host's logger callback (tarmac/logger/<level>); printf
  * format. Returns TARMAC_OK when the host accepted the line. */
 int tarmac_log(const char *level, const char *format, ...)
