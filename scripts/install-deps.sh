@@ -14,10 +14,13 @@ PACKAGES=(
   # libraries
   libssl-dev libjansson-dev libh2o-evloop-dev libyajl-dev
   libbwa-dev # klib khash.h, which h2o/http2_internal.h includes
+  # callback payloads: protoc-c and libprotobuf-c (proto/tarmac.proto)
+  protobuf-c-compiler libprotobuf-c-dev
   # fuzz targets: clang's libFuzzer runtime (fuzz/)
   libclang-rt-14-dev
   # tests (h2load from nghttp2-client drives HTTP/2 load)
   python3 curl openssl nghttp2-client procps
+  prometheus # promtool checks the /metrics exposition (unit_metrics_promtool)
 )
 
 missing=()
