@@ -18,6 +18,10 @@ void tarmac_callback_status_set(tarmac_callback_status_t *status, int32_t code,
   va_start(ap, fmt);
   vsnprintf(status->text, sizeof status->text, fmt, ap);
   va_end(ap);
+  /* Texts can quote guest bytes (jansson's "near '...'"): keep them
+   * printable ASCII so that every reply, JSON included, can carry them. */
+  for (char *p = status->text; *p; p++)
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
 }
 
 static ProtobufCMessage *decode_json(const ProtobufCMessageDescriptor *desc,

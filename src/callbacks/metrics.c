@@ -43,7 +43,8 @@ static bool name_allowed(const char *name, tarmac_callback_status_t *status) {
         quoted(name, &buf), TARMAC_METRIC_NAME_MAX);
   } else {
     ok = true;
-    for (size_t i = 0; i < 2 && ok; i++)
+    size_t n = sizeof reserved_prefixes / sizeof reserved_prefixes[0];
+    for (size_t i = 0; i < n && ok; i++)
       if (strncmp(name, reserved_prefixes[i], strlen(reserved_prefixes[i])) ==
           0) {
         tarmac_callback_status_set(

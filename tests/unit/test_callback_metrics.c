@@ -96,6 +96,12 @@ static void test_refusals(tarmac_callbacks_t *r) {
                -1);
   check_error("payload is neither a tarmac.MetricsHistogram message nor its "
               "JSON form: field \"value\": expected a number");
+  /* guest bytes in the problem text do not break the JSON reply */
+  CHECK_EQ_INT(call_json(r, "counter", "{\"name\":\xff\xfe}"), -1);
+  CHECK(error.len > 0 && memchr(error.data, 0xff, error.len) == NULL);
+  CHECK(response.len > 0 && response.data[0] == '{');
+  CHECK_EQ_INT(call_json(r, "histogram", "{\"name\":\"h\",\"value\":\"x\"}"),
+               -1);
   CHECK_BYTES(response.data, response.len,
               "{\"code\":400,\"status\":\"payload is neither a "
               "tarmac.MetricsHistogram message nor its JSON form: field "
