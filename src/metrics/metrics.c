@@ -366,14 +366,22 @@ static void cell_add_double(metrics_cell_t *cell, double v) {
                         memory_order_relaxed);
 }
 
-static metrics_cell_t *own_cell(tarmac_metric_series_t *s, uint32_t offset) {
-  metrics_shard_t *shard = metrics_thread_shard(s->family->registry);
+/* The calling thread's cell `offset` of series s (NULL when memory for
+ * the shard or its chunk cannot be had: the update is dropped). */
+static metrics_cell_t *own_cell(metrics_shard_t *shard,
+                                const tarmac_metric_series_t *s,
+                                uint32_t offset) {
   return shard ? metrics_shard_cell(shard, s->cell + offset, true) : NULL;
 }
 
+static metrics_shard_t *own_shard(const tarmac_metric_series_t *s) {
+  return metrics_thread_shard(s->family->registry);
+}
+
 static void gauge_add(tarmac_metric_series_t *s, double v) {
-  metrics_cell_t *delta = own_cell(s, GAUGE_DELTA);
-  metrics_cell_t *gen = own_cell(s, GAUGE_GENERATION);
+  metrics_shard_t *shard = own_shard(s);
+  metrics_cell_t *delta = own_cell(shard, s, GAUGE_DELTA);
+  metrics_cell_t *gen = own_cell(shard, s, GAUGE_GENERATION);
   if (!delta || !gen) return;
   uint64_t current = atomic_load_explicit(&s->generation, memory_order_acquire);
   if (atomic_load_explicit(gen, memory_order_relaxed) == current) {
@@ -390,7 +398,7 @@ void tarmac_metric_add(tarmac_metric_series_t *s, double v) {
   if (s->family->type == TARMAC_METRIC_GAUGE) {
     gauge_add(s, v);
   } else if (s->family->type == TARMAC_METRIC_COUNTER && v >= 0) {
-    metrics_cell_t *cell = own_cell(s, 0);
+    metrics_cell_t *cell = own_cell(own_shard(s), s, 0);
     if (cell) cell_add_double(cell, v);
   }
 }
@@ -410,8 +418,9 @@ void tarmac_metric_observe(tarmac_metric_series_t *s, double v) {
   const tarmac_metric_family_t *f = s->family;
   size_t bucket = 0;
   while (bucket < f->n_buckets && v > f->buckets[bucket]) bucket++;
-  metrics_cell_t *count = own_cell(s, (uint32_t)bucket);
-  metrics_cell_t *sum = own_cell(s, (uint32_t)f->n_buckets + 1);
+  metrics_shard_t *shard = own_shard(s);
+  metrics_cell_t *count = own_cell(shard, s, (uint32_t)bucket);
+  metrics_cell_t *sum = own_cell(shard, s, (uint32_t)f->n_buckets + 1);
   if (!count || !sum) return;
   atomic_store_explicit(
       count, atomic_load_explicit(count, memory_order_relaxed) + 1,

@@ -243,6 +243,48 @@ static void test_many_series(void) {
   tarmac_metrics_free(m);
 }
 
+/* A thread that outlives its registry: it adds, the registry is freed,
+ * then it uses another registry and exits (the orphaned shard is
+ * released by the thread, not leaked: ASan checks). */
+typedef struct {
+  tarmac_metric_series_t *first, *second;
+  pthread_barrier_t added, freed;
+} outliving_t;
+
+static void *outliving(void *arg) {
+  outliving_t *o = arg;
+  tarmac_metric_add(o->first, 1);
+  pthread_barrier_wait(&o->added);
+  pthread_barrier_wait(&o->freed);
+  tarmac_metric_add(o->second, 2);
+  return NULL;
+}
+
+static tarmac_metric_series_t *solo_counter(tarmac_metrics_t *m) {
+  return tarmac_metric_series(
+      tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "o_total", "O.", NULL,
+                            0, NULL, 0, err, sizeof err),
+      NULL);
+}
+
+static void test_registry_freed_first(void) {
+  tarmac_metrics_t *a = quiet_registry(), *b = quiet_registry();
+  outliving_t o = {.first = solo_counter(a), .second = solo_counter(b)};
+  pthread_barrier_init(&o.added, NULL, 2);
+  pthread_barrier_init(&o.freed, NULL, 2);
+  pthread_t thread;
+  CHECK_EQ_INT(pthread_create(&thread, NULL, outliving, &o), 0);
+  pthread_barrier_wait(&o.added);
+  check_render(a, "# HELP o_total O.\n# TYPE o_total counter\no_total 1\n");
+  tarmac_metrics_free(a);
+  pthread_barrier_wait(&o.freed);
+  pthread_join(thread, NULL);
+  check_render(b, "# HELP o_total O.\n# TYPE o_total counter\no_total 2\n");
+  tarmac_metrics_free(b);
+  pthread_barrier_destroy(&o.added);
+  pthread_barrier_destroy(&o.freed);
+}
+
 static void report_instances(void *data, tarmac_metrics_sink_t *sink) {
   const char *names[] = {"function"};
   const char *a[] = {"hello"}, *b[] = {"wo\"rld"};
@@ -305,6 +347,7 @@ int main(void) {
   test_gauge();
   test_threads();
   test_many_series();
+  test_registry_freed_first();
   test_collector();
   test_process_and_values();
   TEST_EXIT();
