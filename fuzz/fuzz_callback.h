@@ -48,18 +48,18 @@ static inline void fuzz_check_round_trip(const ProtobufCMessage *msg,
     return;
   }
   tarmac_callback_status_t status;
-  ProtobufCMessage *again = tarmac_encoding_decode(
-      msg->descriptor, first.data, first.len, &status);
+  ProtobufCMessage *again =
+      tarmac_encoding_decode(msg->descriptor, first.data, first.len, &status);
   FUZZ_REQUIRE(again != NULL, "own encoding refused: %s", status.text);
   /* an empty protobuf message is also the empty payload: JSON "{}" is
    * never empty, so only protobuf may come back as protobuf */
   FUZZ_REQUIRE(status.encoding == encoding, "decoded as the other encoding");
   FUZZ_REQUIRE(tarmac_encoding_encode(again, encoding, &second) == 0,
                "re-encoding failed");
-  FUZZ_REQUIRE(first.len == second.len &&
-                   (first.len == 0 ||
-                    memcmp(first.data, second.data, first.len) == 0),
-               "round trip changed the encoding");
+  FUZZ_REQUIRE(
+      first.len == second.len &&
+          (first.len == 0 || memcmp(first.data, second.data, first.len) == 0),
+      "round trip changed the encoding");
   tarmac_encoding_free(again);
   tarmac_buffer_free(&first);
   tarmac_buffer_free(&second);

@@ -58,8 +58,10 @@ static inline uint8_t *tarmac_proto_metric(const char *name, const char *text,
   uint8_t *buf = malloc(tarmac_proto_bound(name, text));
   if (!buf) return NULL;
   uint8_t *p = tarmac_proto_string(buf, 1, name);
-  if (text) p = tarmac_proto_string(p, 2, text);
-  else if (has_value) p = tarmac_proto_double(p, 2, value);
+  if (text)
+    p = tarmac_proto_string(p, 2, text);
+  else if (has_value)
+    p = tarmac_proto_double(p, 2, value);
   *len = (size_t)(p - buf);
   return buf;
 }

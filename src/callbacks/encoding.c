@@ -2,12 +2,11 @@
  * request's encoding (encoding.h). The JSON mapping is json_message.c's. */
 #include "callbacks/encoding.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <jansson.h>
 
 #include "callbacks/json_message.h"
 
@@ -28,9 +27,9 @@ static ProtobufCMessage *decode_json(const ProtobufCMessageDescriptor *desc,
                                      const uint8_t *payload, size_t len,
                                      char *err, size_t err_size) {
   json_error_t json_error;
-  json_t *json = json_loadb((const char *)payload, len,
-                            JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                            &json_error);
+  json_t *json =
+      json_loadb((const char *)payload, len,
+                 JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &json_error);
   if (!json) {
     snprintf(err, err_size, "invalid JSON at byte %d: %s", json_error.position,
              json_error.text);
@@ -71,8 +70,8 @@ ProtobufCMessage *tarmac_encoding_decode(const ProtobufCMessageDescriptor *desc,
   status->encoding = TARMAC_ENCODING_PROTOBUF;
   tarmac_callback_status_set(status, 200, "OK");
   if (len > TARMAC_ENCODING_PAYLOAD_MAX) {
-    status->encoding = looks_json ? TARMAC_ENCODING_JSON
-                                  : TARMAC_ENCODING_PROTOBUF;
+    status->encoding =
+        looks_json ? TARMAC_ENCODING_JSON : TARMAC_ENCODING_PROTOBUF;
     tarmac_callback_status_set(status, 400, "payload of %zu bytes exceeds %u",
                                len, TARMAC_ENCODING_PAYLOAD_MAX);
     return NULL;
@@ -108,8 +107,9 @@ static int encode_json(const ProtobufCMessage *msg, tarmac_buffer_t *out) {
   if (!json) return -1;
   size_t size = json_dumpb(json, NULL, 0, JSON_COMPACT);
   int rc = size == 0 ? -1 : tarmac_buffer_reserve(out, size);
-  if (rc == 0) out->len += json_dumpb(json, (char *)out->data + out->len, size,
-                                      JSON_COMPACT);
+  if (rc == 0)
+    out->len +=
+        json_dumpb(json, (char *)out->data + out->len, size, JSON_COMPACT);
   json_decref(json);
   return rc;
 }

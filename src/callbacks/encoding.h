@@ -22,10 +22,9 @@
 #ifndef TARMAC_CALLBACKS_ENCODING_H
 #define TARMAC_CALLBACKS_ENCODING_H
 
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <protobuf-c/protobuf-c.h>
 
 #include "proto/tarmac.pb-c.h"
 #include "util/buffer.h"
@@ -42,8 +41,8 @@ typedef enum {
 
 /* The outcome of a callback, carried into its reply's Status. */
 typedef struct {
-  tarmac_encoding_t encoding; /* the request's: the reply's */
-  int32_t code;               /* 200 unless set otherwise */
+  tarmac_encoding_t encoding;        /* the request's: the reply's */
+  int32_t code;                      /* 200 unless set otherwise */
   char text[TARMAC_STATUS_TEXT_MAX]; /* "OK" or what went wrong */
 } tarmac_callback_status_t;
 

@@ -44,15 +44,23 @@ __attribute__((format(printf, 2, 3))) static int fail(reader_t *r,
 
 static size_t element_size(ProtobufCType type) {
   switch (type) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
       return 8;
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    default: return 4; /* 32-bit integers, float, enum */
+    case PROTOBUF_C_TYPE_BOOL:
+      return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+      return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+      return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+      return sizeof(ProtobufCMessage *);
+    default:
+      return 4; /* 32-bit integers, float, enum */
   }
 }
 
@@ -87,8 +95,9 @@ static int integer_from_json(reader_t *r, const json_t *v, long long min,
 static int enum_from_json(reader_t *r, const ProtobufCFieldDescriptor *f,
                           const json_t *v, int32_t *out) {
   if (json_is_string(v)) {
-    const ProtobufCEnumValue *value = protobuf_c_enum_descriptor_get_value_by_name(
-        f->descriptor, json_string_value(v));
+    const ProtobufCEnumValue *value =
+        protobuf_c_enum_descriptor_get_value_by_name(f->descriptor,
+                                                     json_string_value(v));
     if (!value) return fail(r, "unknown enum value");
     *out = value->value;
     return 0;
@@ -138,21 +147,25 @@ static int value_from_json(reader_t *r, const ProtobufCFieldDescriptor *f,
   long long n;
   double d = 0;
   switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
       if (integer_from_json(r, v, INT32_MIN, INT32_MAX, &n) != 0) return -1;
       *(int32_t *)dst = (int32_t)n;
       return 0;
-    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
       if (integer_from_json(r, v, 0, UINT32_MAX, &n) != 0) return -1;
       *(uint32_t *)dst = (uint32_t)n;
       return 0;
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
       if (integer_from_json(r, v, INT64_MIN, INT64_MAX, &n) != 0) return -1;
       *(int64_t *)dst = n;
       return 0;
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
       if (integer_from_json(r, v, 0, INT64_MAX, &n) != 0) return -1;
       *(uint64_t *)dst = (uint64_t)n;
       return 0;
@@ -160,14 +173,20 @@ static int value_from_json(reader_t *r, const ProtobufCFieldDescriptor *f,
       if (!json_is_boolean(v)) return fail(r, "expected true or false");
       *(protobuf_c_boolean *)dst = json_is_true(v);
       return 0;
-    case PROTOBUF_C_TYPE_FLOAT: case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE:
       if (number_from_json(r, v, &d) != 0) return -1;
-      if (f->type == PROTOBUF_C_TYPE_FLOAT) *(float *)dst = (float)d;
-      else *(double *)dst = d;
+      if (f->type == PROTOBUF_C_TYPE_FLOAT)
+        *(float *)dst = (float)d;
+      else
+        *(double *)dst = d;
       return 0;
-    case PROTOBUF_C_TYPE_ENUM: return enum_from_json(r, f, v, dst);
-    case PROTOBUF_C_TYPE_STRING: return string_from_json(r, v, dst);
-    case PROTOBUF_C_TYPE_BYTES: return bytes_from_json(r, v, dst);
+    case PROTOBUF_C_TYPE_ENUM:
+      return enum_from_json(r, f, v, dst);
+    case PROTOBUF_C_TYPE_STRING:
+      return string_from_json(r, v, dst);
+    case PROTOBUF_C_TYPE_BYTES:
+      return bytes_from_json(r, v, dst);
     case PROTOBUF_C_TYPE_MESSAGE:
       return message_from_json(r, f->descriptor, v, dst);
   }
@@ -227,9 +246,10 @@ static int map_value_from_json(reader_t *r, const ProtobufCFieldDescriptor *f,
   if (!inner || json_is_object(v)) return value_from_json(r, f, v, dst);
   ProtobufCMessage *wrapper = new_message(r, f->descriptor);
   if (!wrapper) return -1;
-  json_t *one = json_is_array(v) ? json_incref((json_t *)v) : json_pack("[O]", (json_t *)v);
-  int rc = one ? array_from_json(r, inner, one, wrapper)
-               : fail(r, "out of memory");
+  json_t *one = json_is_array(v) ? json_incref((json_t *)v)
+                                 : json_pack("[O]", (json_t *)v);
+  int rc =
+      one ? array_from_json(r, inner, one, wrapper) : fail(r, "out of memory");
   json_decref(one);
   if (rc != 0) {
     protobuf_c_message_free_unpacked(wrapper, NULL);
@@ -269,8 +289,8 @@ static int map_from_json(reader_t *r, const ProtobufCFieldDescriptor *f,
   const char *key;
   const json_t *value;
   json_object_foreach((json_t *)v, key, value) {
-    if (map_entry_from_json(r, f->descriptor, key, value,
-                            &entries[*count]) != 0)
+    if (map_entry_from_json(r, f->descriptor, key, value, &entries[*count]) !=
+        0)
       return -1;
     (*count)++;
   }
@@ -344,25 +364,33 @@ static json_t *uint64_to_json(uint64_t n) {
 static json_t *value_to_json(const ProtobufCFieldDescriptor *f,
                              const void *src) {
   switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_ENUM:
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
       return json_integer(*(const int32_t *)src);
-    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
       return json_integer(*(const uint32_t *)src);
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
       return json_integer(*(const int64_t *)src);
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
       return uint64_to_json(*(const uint64_t *)src);
     case PROTOBUF_C_TYPE_BOOL:
       return json_boolean(*(const protobuf_c_boolean *)src);
-    case PROTOBUF_C_TYPE_FLOAT: return json_real(*(const float *)src);
-    case PROTOBUF_C_TYPE_DOUBLE: return json_real(*(const double *)src);
+    case PROTOBUF_C_TYPE_FLOAT:
+      return json_real(*(const float *)src);
+    case PROTOBUF_C_TYPE_DOUBLE:
+      return json_real(*(const double *)src);
     case PROTOBUF_C_TYPE_STRING: {
       const char *s = *(char *const *)src;
       return json_string(s ? s : "");
     }
-    case PROTOBUF_C_TYPE_BYTES: return bytes_to_json(src);
+    case PROTOBUF_C_TYPE_BYTES:
+      return bytes_to_json(src);
     case PROTOBUF_C_TYPE_MESSAGE: {
       const ProtobufCMessage *m = *(ProtobufCMessage *const *)src;
       return m ? tarmac_message_to_json(m) : NULL;
@@ -410,8 +438,7 @@ static json_t *map_to_json(const ProtobufCFieldDescriptor *f,
   if (d->fields[0].type != PROTOBUF_C_TYPE_STRING) return NULL;
   json_t *object = json_object();
   for (size_t i = 0; object && i < n; i++) {
-    const char *key =
-        *(char *const *)field_of(entries[i], d->fields[0].offset);
+    const char *key = *(char *const *)field_of(entries[i], d->fields[0].offset);
     json_t *v = map_value_to_json(&d->fields[1],
                                   field_of(entries[i], d->fields[1].offset));
     /* json_object_set_new takes v even when it fails */

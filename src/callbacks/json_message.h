@@ -4,10 +4,9 @@
 #ifndef TARMAC_CALLBACKS_JSON_MESSAGE_H
 #define TARMAC_CALLBACKS_JSON_MESSAGE_H
 
-#include <stddef.h>
-
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
 
 /* Builds a `desc` message (malloc'd parts: free with
  * protobuf_c_message_free_unpacked(msg, NULL)) from a JSON value. NULL

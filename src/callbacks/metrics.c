@@ -3,6 +3,8 @@
  * of the calling thread's shard; only the first use of a name takes this
  * module's mutex (to count guest metrics against the cap) and the
  * registry's. */
+#include "metrics/metrics.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -11,7 +13,6 @@
 
 #include "callbacks/encoding.h"
 #include "callbacks/registry.h"
-#include "metrics/metrics.h"
 
 typedef struct {
   tarmac_metrics_t *metrics; /* borrowed */
@@ -67,18 +68,20 @@ static tarmac_metric_family_t *create_guest_family(
     tarmac_callback_status_set(status, 500, "metrics lock failed");
     return NULL;
   }
-  tarmac_metric_family_t *f = tarmac_metrics_find(gm->metrics, name,
-                                                  strlen(name));
+  tarmac_metric_family_t *f =
+      tarmac_metrics_find(gm->metrics, name, strlen(name));
   if (!f && gm->created >= TARMAC_GUEST_METRICS_MAX) {
     tarmac_callback_status_set(status, 429,
                                "too many guest metrics (the limit is %d)",
                                TARMAC_GUEST_METRICS_MAX);
   } else if (!f) {
     f = tarmac_metrics_family(gm->metrics, type, name,
-                              "A metric of the guest functions.", NULL, 0,
-                              NULL, 0, err, sizeof err);
-    if (f) gm->created++;
-    else tarmac_callback_status_set(status, 500, "%s", err);
+                              "A metric of the guest functions.", NULL, 0, NULL,
+                              0, err, sizeof err);
+    if (f)
+      gm->created++;
+    else
+      tarmac_callback_status_set(status, 500, "%s", err);
   }
   pthread_mutex_unlock(&gm->mutex);
   return f;
@@ -89,8 +92,8 @@ static tarmac_metric_series_t *guest_series(guest_metrics_t *gm,
                                             const char *name,
                                             tarmac_callback_status_t *status) {
   if (!name_allowed(name, status)) return NULL;
-  tarmac_metric_family_t *f = tarmac_metrics_find(gm->metrics, name,
-                                                  strlen(name));
+  tarmac_metric_family_t *f =
+      tarmac_metrics_find(gm->metrics, name, strlen(name));
   if (!f && !(f = create_guest_family(gm, type, name, status))) return NULL;
   if (tarmac_metric_family_type(f) != type) {
     tarmac_buffer_t buf = TARMAC_BUFFER_INIT;
@@ -119,9 +122,10 @@ static int finish(ProtobufCMessage *request,
 static int counter_call(void *data, const tarmac_host_call_t *call,
                         tarmac_buffer_t *response, tarmac_buffer_t *error) {
   tarmac_callback_status_t status;
-  Tarmac__MetricsCounter *msg = (Tarmac__MetricsCounter *)tarmac_encoding_decode(
-      &tarmac__metrics_counter__descriptor, call->payload, call->payload_len,
-      &status);
+  Tarmac__MetricsCounter *msg =
+      (Tarmac__MetricsCounter *)tarmac_encoding_decode(
+          &tarmac__metrics_counter__descriptor, call->payload,
+          call->payload_len, &status);
   tarmac_metric_series_t *s =
       msg ? guest_series(data, TARMAC_METRIC_COUNTER, msg->name, &status)
           : NULL;

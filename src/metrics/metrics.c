@@ -9,7 +9,7 @@
 
 const double tarmac_metrics_default_buckets[] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-    0.25,   0.5,   1,      2.5,   5,    10,   30};
+    0.25,   0.5,   1,      2.5,   5,    10,    30};
 const size_t tarmac_metrics_default_buckets_count =
     sizeof tarmac_metrics_default_buckets /
     sizeof tarmac_metrics_default_buckets[0];
@@ -31,9 +31,12 @@ uint64_t metrics_double_bits(double v) {
 
 const char *tarmac_metric_type_name(tarmac_metric_type_t type) {
   switch (type) {
-    case TARMAC_METRIC_COUNTER: return "counter";
-    case TARMAC_METRIC_GAUGE: return "gauge";
-    case TARMAC_METRIC_HISTOGRAM: return "histogram";
+    case TARMAC_METRIC_COUNTER:
+      return "counter";
+    case TARMAC_METRIC_GAUGE:
+      return "gauge";
+    case TARMAC_METRIC_HISTOGRAM:
+      return "histogram";
   }
   return "unknown";
 }
@@ -205,8 +208,7 @@ static int family_fill(tarmac_metric_family_t *f, const char *name,
 }
 
 static tarmac_metric_series_t *series_create_locked(
-    tarmac_metric_family_t *f, const char *const *label_values,
-    uint64_t hash);
+    tarmac_metric_family_t *f, const char *const *label_values, uint64_t hash);
 
 /* With the mutex held: builds, publishes and returns a new family. */
 static tarmac_metric_family_t *family_create_locked(
@@ -237,10 +239,11 @@ static tarmac_metric_family_t *family_create_locked(
   return f;
 }
 
-static tarmac_metric_family_t *family_existing(
-    tarmac_metric_family_t *f, tarmac_metric_type_t type,
-    const char *const *label_names, size_t n_labels, char *err,
-    size_t err_size) {
+static tarmac_metric_family_t *family_existing(tarmac_metric_family_t *f,
+                                               tarmac_metric_type_t type,
+                                               const char *const *label_names,
+                                               size_t n_labels, char *err,
+                                               size_t err_size) {
   if (f->type != type) {
     snprintf(err, err_size, "metric \"%s\" is a %s, not a %s", f->name,
              tarmac_metric_type_name(f->type), tarmac_metric_type_name(type));
@@ -258,8 +261,8 @@ tarmac_metric_family_t *tarmac_metrics_family(
     tarmac_metrics_t *m, tarmac_metric_type_t type, const char *name,
     const char *help, const char *const *label_names, size_t n_labels,
     const double *buckets, size_t n_buckets, char *err, size_t err_size) {
-  const char *problem = family_problem(type, name, label_names, n_labels,
-                                       buckets, n_buckets);
+  const char *problem =
+      family_problem(type, name, label_names, n_labels, buckets, n_buckets);
   if (problem) {
     snprintf(err, err_size, "metric \"%.200s\": %s", name, problem);
     return NULL;
@@ -302,8 +305,7 @@ static bool series_matches(const metrics_entry_t *entry, const void *key) {
 }
 
 static tarmac_metric_series_t *series_create_locked(
-    tarmac_metric_family_t *f, const char *const *label_values,
-    uint64_t hash) {
+    tarmac_metric_family_t *f, const char *const *label_values, uint64_t hash) {
   tarmac_metrics_t *m = f->registry;
   if (f->n_series >= TARMAC_METRIC_SERIES_MAX ||
       TARMAC_METRICS_CELLS_MAX - m->next_cell < f->cells_per_series)
@@ -352,9 +354,8 @@ tarmac_metric_series_t *tarmac_metric_series(tarmac_metric_family_t *f,
   if (e) return (tarmac_metric_series_t *)e;
   if (pthread_mutex_lock(&f->registry->mutex) != 0) return NULL;
   e = metrics_table_find(&f->series_by_labels, hash, series_matches, &key);
-  tarmac_metric_series_t *s =
-      e ? (tarmac_metric_series_t *)e
-        : series_create_locked(f, label_values, hash);
+  tarmac_metric_series_t *s = e ? (tarmac_metric_series_t *)e
+                                : series_create_locked(f, label_values, hash);
   pthread_mutex_unlock(&f->registry->mutex);
   return s;
 }
@@ -362,7 +363,8 @@ tarmac_metric_series_t *tarmac_metric_series(tarmac_metric_family_t *f,
 /* Owner-only update of a double cell: no other thread writes it. */
 static void cell_add_double(metrics_cell_t *cell, double v) {
   uint64_t bits = atomic_load_explicit(cell, memory_order_relaxed);
-  atomic_store_explicit(cell, metrics_double_bits(metrics_bits_double(bits) + v),
+  atomic_store_explicit(cell,
+                        metrics_double_bits(metrics_bits_double(bits) + v),
                         memory_order_relaxed);
 }
 
@@ -422,8 +424,8 @@ void tarmac_metric_observe(tarmac_metric_series_t *s, double v) {
   metrics_cell_t *count = own_cell(shard, s, (uint32_t)bucket);
   metrics_cell_t *sum = own_cell(shard, s, (uint32_t)f->n_buckets + 1);
   if (!count || !sum) return;
-  atomic_store_explicit(
-      count, atomic_load_explicit(count, memory_order_relaxed) + 1,
-      memory_order_relaxed);
+  atomic_store_explicit(count,
+                        atomic_load_explicit(count, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
   cell_add_double(sum, v);
 }

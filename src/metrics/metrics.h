@@ -66,6 +66,9 @@ typedef enum {
 #define TARMAC_METRIC_SERIES_MAX 100000
 #define TARMAC_METRICS_CELLS_MAX (1u << 20)
 
+/* The Content-Type of the exposition, for the /metrics endpoint. */
+#define TARMAC_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
 typedef struct tarmac_metrics tarmac_metrics_t;
 typedef struct tarmac_metric_family tarmac_metric_family_t;
 typedef struct tarmac_metric_series tarmac_metric_series_t;
@@ -123,7 +126,9 @@ void tarmac_metric_observe(tarmac_metric_series_t *series, double v);
 
 /* Collectors run at every render, under the registry mutex, and write
  * counters or gauges of their own into the sink (the server reports
- * ready and busy instances this way). 0 or -1 (out of memory). */
+ * ready and busy instances this way). A collector must not call the
+ * registry's other functions (the mutex is held). 0 or -1 (out of
+ * memory). */
 typedef void (*tarmac_metrics_collector_fn)(void *data,
                                             tarmac_metrics_sink_t *sink);
 int tarmac_metrics_add_collector(tarmac_metrics_t *m,

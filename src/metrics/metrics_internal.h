@@ -32,8 +32,8 @@ typedef struct metrics_shard {
 struct tarmac_metric_series {
   metrics_entry_t entry; /* hash of the label values */
   tarmac_metric_family_t *family;
-  char **label_values;   /* one allocation holding the pointers and text */
-  uint32_t cell;         /* first cell index in every shard */
+  char **label_values; /* one allocation holding the pointers and text */
+  uint32_t cell;       /* first cell index in every shard */
   /* gauges: set() stores base and bumps generation (registry mutex) */
   _Atomic uint64_t gauge_base;
   _Atomic uint64_t generation;

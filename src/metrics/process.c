@@ -72,9 +72,8 @@ static int count_open_fds(double *count) {
   return 0;
 }
 
-static int render_one(tarmac_buffer_t *out, const char *name,
-                      const char *help, tarmac_metric_type_t type,
-                      double value) {
+static int render_one(tarmac_buffer_t *out, const char *name, const char *help,
+                      tarmac_metric_type_t type, double value) {
   if (metrics_render_header(out, name, help, type) != 0 ||
       tarmac_buffer_appendf(out, "%s ", name) != 0 ||
       tarmac_metrics_append_value(out, value) != 0)

@@ -35,13 +35,12 @@ int tarmac_metrics_append_value(tarmac_buffer_t *out, double v) {
 }
 
 /* Label values escape \, " and newline; HELP text escapes \ and newline. */
-static int append_escaped(tarmac_buffer_t *out, const char *text,
-                          bool quote) {
+static int append_escaped(tarmac_buffer_t *out, const char *text, bool quote) {
   for (const char *p = text; *p; p++) {
-    const char *esc = *p == '\\'          ? "\\\\"
-                      : *p == '\n'        ? "\\n"
+    const char *esc = *p == '\\'             ? "\\\\"
+                      : *p == '\n'           ? "\\n"
                       : (*p == '"' && quote) ? "\\\""
-                                          : NULL;
+                                             : NULL;
     int rc = esc ? tarmac_buffer_append_str(out, esc)
                  : tarmac_buffer_append(out, p, 1);
     if (rc != 0) return -1;
@@ -60,7 +59,7 @@ int metrics_render_header(tarmac_buffer_t *out, const char *name,
 
 /* name{l1="v1",...[,le="bound"]} value\n; le is NULL outside buckets. */
 static int append_sample(tarmac_buffer_t *out, const char *name,
-                         const char *suffix, char *const *label_names,
+                         const char *suffix, const char *const *label_names,
                          const char *const *label_values, size_t n,
                          const char *le, double value) {
   if (tarmac_buffer_appendf(out, "%s%s", name, suffix) != 0) return -1;
@@ -103,22 +102,23 @@ static double sum_cells(const tarmac_metrics_t *m, uint32_t index,
 static int render_histogram(tarmac_buffer_t *out, const tarmac_metrics_t *m,
                             const tarmac_metric_family_t *f,
                             const tarmac_metric_series_t *s) {
+  const char *const *names = (const char *const *)f->label_names;
   const char *const *values = (const char *const *)s->label_values;
   double count = 0;
   char le[40];
   for (size_t b = 0; b <= f->n_buckets; b++) {
     count += sum_cells(m, s->cell + (uint32_t)b, false, NULL);
     format_value(b < f->n_buckets ? f->buckets[b] : INFINITY, le);
-    if (append_sample(out, f->name, "_bucket", f->label_names, values,
-                      f->n_labels, le, count) != 0)
+    if (append_sample(out, f->name, "_bucket", names, values, f->n_labels, le,
+                      count) != 0)
       return -1;
   }
   double sum = sum_cells(m, s->cell + (uint32_t)f->n_buckets + 1, true, NULL);
-  if (append_sample(out, f->name, "_sum", f->label_names, values, f->n_labels,
-                    NULL, sum) != 0)
+  if (append_sample(out, f->name, "_sum", names, values, f->n_labels, NULL,
+                    sum) != 0)
     return -1;
-  return append_sample(out, f->name, "_count", f->label_names, values,
-                       f->n_labels, NULL, count);
+  return append_sample(out, f->name, "_count", names, values, f->n_labels, NULL,
+                       count);
 }
 
 static double series_value(const tarmac_metrics_t *m,
@@ -139,7 +139,8 @@ static int render_family(tarmac_buffer_t *out, const tarmac_metrics_t *m,
     const tarmac_metric_series_t *s = f->series[i];
     int rc = f->type == TARMAC_METRIC_HISTOGRAM
                  ? render_histogram(out, m, f, s)
-                 : append_sample(out, f->name, "", f->label_names,
+                 : append_sample(out, f->name, "",
+                                 (const char *const *)f->label_names,
                                  (const char *const *)s->label_values,
                                  f->n_labels, NULL, series_value(m, s));
     if (rc != 0) return -1;
@@ -161,7 +162,8 @@ int tarmac_metrics_add_collector(tarmac_metrics_t *m,
       rc = -1;
     }
   }
-  if (rc == 0) m->collectors[m->n_collectors++] = (metrics_collector_t){fn, data};
+  if (rc == 0)
+    m->collectors[m->n_collectors++] = (metrics_collector_t){fn, data};
   pthread_mutex_unlock(&m->mutex);
   return rc;
 }
@@ -188,8 +190,8 @@ void tarmac_metrics_sink_sample(tarmac_metrics_sink_t *sink,
     sink->failed = 1; /* a sample before its family */
     return;
   }
-  if (append_sample(sink->out, sink->name, "", (char *const *)label_names,
-                    label_values, n_labels, NULL, value) != 0)
+  if (append_sample(sink->out, sink->name, "", label_names, label_values,
+                    n_labels, NULL, value) != 0)
     sink->failed = 1;
 }
 
@@ -227,6 +229,5 @@ static int render_build_info(tarmac_buffer_t *out) {
                             "The version of tarmac that is running.",
                             TARMAC_METRIC_GAUGE) != 0)
     return -1;
-  return append_sample(out, "tarmac_build_info", "", (char *const *)names,
-                       values, 1, NULL, 1);
+  return append_sample(out, "tarmac_build_info", "", names, values, 1, NULL, 1);
 }

@@ -80,8 +80,7 @@ static metrics_shard_t *claim_shard(tarmac_metrics_t *m) {
     }
   metrics_shard_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  for (size_t i = 0; i < METRICS_CHUNKS; i++)
-    atomic_init(&s->chunks[i], NULL);
+  for (size_t i = 0; i < METRICS_CHUNKS; i++) atomic_init(&s->chunks[i], NULL);
   atomic_init(&s->in_use, true);
   atomic_init(&s->orphaned, false);
   atomic_init(&s->refs, 2); /* the registry and this thread */
@@ -138,8 +137,8 @@ metrics_shard_t *metrics_thread_shard(tarmac_metrics_t *m) {
 metrics_cell_t *metrics_shard_cell(metrics_shard_t *shard, uint32_t index,
                                    bool owner) {
   size_t chunk_index = index / METRICS_CHUNK_CELLS;
-  metrics_cell_t *chunk = atomic_load_explicit(&shard->chunks[chunk_index],
-                                               memory_order_acquire);
+  metrics_cell_t *chunk =
+      atomic_load_explicit(&shard->chunks[chunk_index], memory_order_acquire);
   if (!chunk && owner) {
     chunk = calloc(METRICS_CHUNK_CELLS, sizeof *chunk);
     if (!chunk) return NULL;

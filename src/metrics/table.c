@@ -38,9 +38,8 @@ void metrics_table_free(metrics_table_t *table) {
   table->retired = NULL;
 }
 
-metrics_entry_t *metrics_table_find(const metrics_table_t *table,
-                                    uint64_t hash, metrics_match_fn match,
-                                    const void *key) {
+metrics_entry_t *metrics_table_find(const metrics_table_t *table, uint64_t hash,
+                                    metrics_match_fn match, const void *key) {
   metrics_slots_t *s =
       atomic_load_explicit(&table->current, memory_order_acquire);
   for (size_t i = hash & s->mask;; i = (i + 1) & s->mask) {

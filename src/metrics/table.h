@@ -25,16 +25,14 @@ typedef struct {
 } metrics_entry_t;
 
 /* true when entry's key equals key. */
-typedef bool (*metrics_match_fn)(const metrics_entry_t *entry,
-                                 const void *key);
+typedef bool (*metrics_match_fn)(const metrics_entry_t *entry, const void *key);
 
 /* 0 or -1 (out of memory). */
 int metrics_table_init(metrics_table_t *table);
 void metrics_table_free(metrics_table_t *table);
 /* Lock-free lookup: the entry with this hash matching key, or NULL. */
-metrics_entry_t *metrics_table_find(const metrics_table_t *table,
-                                    uint64_t hash, metrics_match_fn match,
-                                    const void *key);
+metrics_entry_t *metrics_table_find(const metrics_table_t *table, uint64_t hash,
+                                    metrics_match_fn match, const void *key);
 /* Writers only (mutex held), after a find under the same mutex missed:
  * publishes entry. 0 or -1 (out of memory; nothing changed). */
 int metrics_table_insert(metrics_table_t *table, metrics_entry_t *entry);

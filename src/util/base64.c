@@ -3,9 +3,8 @@
 #include "util/base64.h"
 
 #include <ctype.h>
-#include <stdint.h>
-
 #include <openssl/evp.h>
+#include <stdint.h>
 
 int tarmac_base64_encode(const uint8_t *data, size_t len,
                          tarmac_buffer_t *out) {

@@ -8,8 +8,8 @@
 static void collect(void *data, tarmac_metrics_sink_t *sink) {
   const char *names[] = {"function"};
   const char *values[] = {"hello"};
-  tarmac_metrics_sink_family(sink, TARMAC_METRIC_GAUGE,
-                             "tarmac_instances_busy", "Busy instances.");
+  tarmac_metrics_sink_family(sink, TARMAC_METRIC_GAUGE, "tarmac_instances_busy",
+                             "Busy instances.");
   tarmac_metrics_sink_sample(sink, names, values, 1, 2);
 }
 
@@ -23,9 +23,9 @@ int main(void) {
       m, TARMAC_METRIC_HISTOGRAM, "tarmac_http_request_duration_seconds",
       "HTTP request durations in seconds.", labels, 3, NULL, 0, err,
       sizeof err);
-  tarmac_metric_family_t *c = tarmac_metrics_family(
-      m, TARMAC_METRIC_COUNTER, "tarmac_traps_total", "Guest traps.", NULL, 0,
-      NULL, 0, err, sizeof err);
+  tarmac_metric_family_t *c =
+      tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "tarmac_traps_total",
+                            "Guest traps.", NULL, 0, NULL, 0, err, sizeof err);
   if (!h || !c || tarmac_metrics_add_collector(m, collect, NULL) != 0) {
     fprintf(stderr, "metrics_dump: %s\n", err);
     return 1;

@@ -12,7 +12,9 @@
 
 #include "tarmac.h"
 
-static int answer(int rc) { return tarmac_respond_str(rc == TARMAC_OK ? "ok" : "error"); }
+static int answer(int rc) {
+  return tarmac_respond_str(rc == TARMAC_OK ? "ok" : "error");
+}
 
 static int counter(const uint8_t *payload, size_t len) {
   return answer(tarmac_metric_counter((const char *)payload));
@@ -40,8 +42,8 @@ static int call(const uint8_t *payload, size_t len) {
   const char *body = split(payload);
   uint8_t *out = NULL;
   size_t out_len = 0;
-  int rc = tarmac_call_function((const char *)payload, body, strlen(body),
-                                &out, &out_len);
+  int rc = tarmac_call_function((const char *)payload, body, strlen(body), &out,
+                                &out_len);
   size_t text_len = out_len + 8;
   char *text = malloc(text_len);
   if (!text) return tarmac_fail("out of memory");

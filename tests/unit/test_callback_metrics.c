@@ -14,11 +14,14 @@ static tarmac_buffer_t response, error;
 
 static int call(const tarmac_callbacks_t *registry, const char *namespace_,
                 const char *operation, const void *payload, size_t len) {
-  tarmac_host_call_t c = {
-      .binding = "tarmac", .binding_len = 6,
-      .namespace_ = namespace_, .namespace_len = strlen(namespace_),
-      .operation = operation, .operation_len = strlen(operation),
-      .payload = payload, .payload_len = len};
+  tarmac_host_call_t c = {.binding = "tarmac",
+                          .binding_len = 6,
+                          .namespace_ = namespace_,
+                          .namespace_len = strlen(namespace_),
+                          .operation = operation,
+                          .operation_len = strlen(operation),
+                          .payload = payload,
+                          .payload_len = len};
   tarmac_buffer_clear(&response);
   tarmac_buffer_clear(&error);
   return tarmac_callbacks_dispatch(registry, &c, &response, &error);
@@ -47,8 +50,7 @@ static void check_error(const char *want) {
 
 static void test_json_calls(tarmac_callbacks_t *r, tarmac_metrics_t *m) {
   CHECK_EQ_INT(call_json(r, "counter", "{\"name\":\"orders\"}"), 0);
-  CHECK_BYTES(response.data, response.len,
-              "{\"code\":200,\"status\":\"OK\"}");
+  CHECK_BYTES(response.data, response.len, "{\"code\":200,\"status\":\"OK\"}");
   CHECK_EQ_INT(call_json(r, "counter", "{\"name\":\"orders\"}"), 0);
   check_rendered(m, "\norders 2\n");
   CHECK_EQ_INT(call_json(r, "gauge", "{\"name\":\"q\",\"action\":\"inc\"}"), 0);
@@ -66,7 +68,8 @@ static void test_protobuf_calls(tarmac_callbacks_t *r, tarmac_metrics_t *m) {
   uint8_t packed[64];
   size_t len = tarmac__metrics_counter__pack(&counter, packed);
   CHECK_EQ_INT(call(r, "metrics", "counter", packed, len), 0);
-  Tarmac__Status *st = tarmac__status__unpack(NULL, response.len, response.data);
+  Tarmac__Status *st =
+      tarmac__status__unpack(NULL, response.len, response.data);
   CHECK(st != NULL && st->code == 200 && strcmp(st->status, "OK") == 0);
   if (st) tarmac__status__free_unpacked(st, NULL);
   check_rendered(m, "\norders 3\n");
@@ -80,22 +83,25 @@ static void test_protobuf_calls(tarmac_callbacks_t *r, tarmac_metrics_t *m) {
 }
 
 static void test_refusals(tarmac_callbacks_t *r) {
-  CHECK_EQ_INT(call_json(r, "gauge", "{\"name\":\"orders\",\"action\":\"inc\"}"),
-               -1);
+  CHECK_EQ_INT(
+      call_json(r, "gauge", "{\"name\":\"orders\",\"action\":\"inc\"}"), -1);
   check_error("metric \"orders\" is a counter, not a gauge");
   CHECK_EQ_INT(call_json(r, "gauge", "{\"name\":\"q\",\"action\":\"up\"}"), -1);
   check_error("gauge action \"up\" is not \"inc\" or \"dec\"");
   CHECK_EQ_INT(call_json(r, "counter", "{\"name\":\"a-b\"}"), -1);
-  check_error("metric name \"a-b\" must match ^[a-zA-Z_:][a-zA-Z0-9_:]*$ and "
-              "be at most 200 bytes");
+  check_error(
+      "metric name \"a-b\" must match ^[a-zA-Z_:][a-zA-Z0-9_:]*$ and "
+      "be at most 200 bytes");
   CHECK_EQ_INT(call_json(r, "counter", "{\"name\":\"tarmac_x\"}"), -1);
-  check_error("metric name \"tarmac_x\": names starting with tarmac_ are the "
-              "server's");
+  check_error(
+      "metric name \"tarmac_x\": names starting with tarmac_ are the "
+      "server's");
   CHECK_EQ_INT(call_json(r, "counter", "{\"name\":\"process_open_fds\"}"), -1);
   CHECK_EQ_INT(call_json(r, "histogram", "{\"name\":\"h\",\"value\":\"x\"}"),
                -1);
-  check_error("payload is neither a tarmac.MetricsHistogram message nor its "
-              "JSON form: field \"value\": expected a number");
+  check_error(
+      "payload is neither a tarmac.MetricsHistogram message nor its "
+      "JSON form: field \"value\": expected a number");
   /* guest bytes in the problem text do not break the JSON reply */
   CHECK_EQ_INT(call_json(r, "counter", "{\"name\":\xff\xfe}"), -1);
   CHECK(error.len > 0 && memchr(error.data, 0xff, error.len) == NULL);
@@ -114,8 +120,10 @@ static void test_cap(tarmac_callbacks_t *r) {
   /* orders, q and h exist already */
   for (int i = 0; i < TARMAC_GUEST_METRICS_MAX; i++) {
     snprintf(json, sizeof json, "{\"name\":\"m%d\"}", i);
-    if (call_json(r, "counter", json) == 0) accepted++;
-    else refused++;
+    if (call_json(r, "counter", json) == 0)
+      accepted++;
+    else
+      refused++;
   }
   CHECK_EQ_INT(accepted, TARMAC_GUEST_METRICS_MAX - 3);
   CHECK_EQ_INT(refused, 3);
@@ -125,12 +133,15 @@ static void test_cap(tarmac_callbacks_t *r) {
 
 static void test_durations(tarmac_callbacks_t *r, tarmac_metrics_t *m) {
   CHECK_EQ_INT(call(r, "guest-chosen\"text", "x", "", 0), -1);
-  check_rendered(m, "tarmac_callback_duration_seconds_count{callback="
-                    "\"unknown\"} 1\n");
-  check_rendered(m, "tarmac_callback_duration_seconds_count{callback="
-                    "\"metrics/gauge\"} 5\n");
-  check_rendered(m, "tarmac_callback_duration_seconds_count{callback="
-                    "\"logger/*\"} 0\n");
+  check_rendered(m,
+                 "tarmac_callback_duration_seconds_count{callback="
+                 "\"unknown\"} 1\n");
+  check_rendered(m,
+                 "tarmac_callback_duration_seconds_count{callback="
+                 "\"metrics/gauge\"} 5\n");
+  check_rendered(m,
+                 "tarmac_callback_duration_seconds_count{callback="
+                 "\"logger/*\"} 0\n");
   tarmac_buffer_t out = TARMAC_BUFFER_INIT;
   tarmac_metrics_render(m, &out);
   tarmac_buffer_append(&out, "", 1);

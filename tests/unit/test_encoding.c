@@ -29,8 +29,9 @@ static void test_protobuf_first(void) {
   gauge.name = "jobs";
   gauge.action = "inc";
   tarmac_buffer_t packed = TARMAC_BUFFER_INIT;
-  CHECK_EQ_INT(tarmac_encoding_encode(&gauge.base, TARMAC_ENCODING_PROTOBUF,
-                                      &packed), 0);
+  CHECK_EQ_INT(
+      tarmac_encoding_encode(&gauge.base, TARMAC_ENCODING_PROTOBUF, &packed),
+      0);
   Tarmac__MetricsGauge *got = (Tarmac__MetricsGauge *)tarmac_encoding_decode(
       &tarmac__metrics_gauge__descriptor, packed.data, packed.len, &status);
   CHECK(got != NULL);
@@ -65,8 +66,8 @@ static void test_json_fallback(void) {
 }
 
 /* Decoding text must fail with a 400 whose text contains want. */
-static void check_refused(const ProtobufCMessageDescriptor *d,
-                          const char *text, const char *want) {
+static void check_refused(const ProtobufCMessageDescriptor *d, const char *text,
+                          const char *want) {
   ProtobufCMessage *msg = decode_text(d, text);
   CHECK(msg == NULL);
   tarmac_encoding_free(msg);
@@ -97,9 +98,9 @@ static void test_json_errors(void) {
   check_refused(&tarmac__status__descriptor, "{\"code\":4294967296}",
                 "out of range");
   /* field number 0 (fuzz/): protobuf-c keeps it, we refuse it */
-  ProtobufCMessage *zero = tarmac_encoding_decode(
-      &tarmac__sqlexec_response__descriptor, (const uint8_t *)"\x80\x00\x09",
-      3, &status);
+  ProtobufCMessage *zero =
+      tarmac_encoding_decode(&tarmac__sqlexec_response__descriptor,
+                             (const uint8_t *)"\x80\x00\x09", 3, &status);
   CHECK(zero == NULL && status.code == 400);
   tarmac_encoding_free(zero);
   check_refused(&tarmac__httpclient__descriptor, "{\"headers\":{\"a\":[1]}}",
@@ -138,8 +139,8 @@ static void test_maps_and_bytes(void) {
              "\"insecure\":true}");
   /* the protobuf form of the same request decodes back alike */
   tarmac_buffer_t packed = TARMAC_BUFFER_INIT;
-  CHECK_EQ_INT(tarmac_encoding_encode(&req->base, TARMAC_ENCODING_PROTOBUF,
-                                      &packed), 0);
+  CHECK_EQ_INT(
+      tarmac_encoding_encode(&req->base, TARMAC_ENCODING_PROTOBUF, &packed), 0);
   Tarmac__HTTPClient *again = (Tarmac__HTTPClient *)tarmac_encoding_decode(
       &tarmac__httpclient__descriptor, packed.data, packed.len, &status);
   CHECK(again != NULL && status.encoding == TARMAC_ENCODING_PROTOBUF);

@@ -28,10 +28,10 @@ static int fake_function(void *data, const tarmac_host_call_t *call,
 static void check_invoke(tarmac_instance_t *instance, const char *op,
                          const char *payload, const char *want) {
   tarmac_call_result_t result;
-  CHECK_EQ_INT(tarmac_instance_invoke(instance, op, strlen(op),
-                                      (const uint8_t *)payload,
-                                      strlen(payload), &result),
-               TARMAC_CALL_OK);
+  CHECK_EQ_INT(
+      tarmac_instance_invoke(instance, op, strlen(op), (const uint8_t *)payload,
+                             strlen(payload), &result),
+      TARMAC_CALL_OK);
   CHECK_BYTES(result.data, result.len, want);
 }
 
@@ -54,10 +54,11 @@ int main(void) {
   tarmac_metrics_include_process(m, 0);
   CHECK_EQ_INT(tarmac_callbacks_add_metrics(f.callbacks, m), 0);
   CHECK_EQ_INT(tarmac_callbacks_add(f.callbacks, "tarmac", "function", NULL,
-                                    fake_function, NULL), 0);
+                                    fake_function, NULL),
+               0);
   CHECK_EQ_INT(tarmac_callbacks_set_metrics(f.callbacks, m), 0);
-  tarmac_module_t *module = fixture_load(&f, "TARMAC_GUEST_DIR",
-                                         "metrics_guest");
+  tarmac_module_t *module =
+      fixture_load(&f, "TARMAC_GUEST_DIR", "metrics_guest");
   tarmac_error_t err;
   tarmac_instance_t *instance = tarmac_instance_new(module, &err);
   CHECK(instance != NULL);
@@ -75,10 +76,12 @@ int main(void) {
     check_rendered(m, "\norders 2\n");
     check_rendered(m, "\nqueue 1\n");
     check_rendered(m, "latency_bucket{le=\"0.25\"} 1\n");
-    check_rendered(m, "tarmac_callback_duration_seconds_count{callback="
-                      "\"metrics/counter\"} 4\n");
-    check_rendered(m, "tarmac_callback_duration_seconds_count{callback="
-                      "\"function/*\"} 2\n");
+    check_rendered(m,
+                   "tarmac_callback_duration_seconds_count{callback="
+                   "\"metrics/counter\"} 4\n");
+    check_rendered(m,
+                   "tarmac_callback_duration_seconds_count{callback="
+                   "\"function/*\"} 2\n");
     tarmac_instance_free(instance);
   }
   tarmac_module_release(module);

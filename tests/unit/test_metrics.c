@@ -32,11 +32,11 @@ static void test_exposition(void) {
   tarmac_metrics_t *m = quiet_registry();
   const char *labels[] = {"route", "method"};
   tarmac_metric_family_t *requests = tarmac_metrics_family(
-      m, TARMAC_METRIC_COUNTER, "requests_total", "Requests served.", labels,
-      2, NULL, 0, err, sizeof err);
-  tarmac_metric_family_t *up = tarmac_metrics_family(
-      m, TARMAC_METRIC_GAUGE, "up", "Whether it is up.", NULL, 0, NULL, 0,
-      err, sizeof err);
+      m, TARMAC_METRIC_COUNTER, "requests_total", "Requests served.", labels, 2,
+      NULL, 0, err, sizeof err);
+  tarmac_metric_family_t *up =
+      tarmac_metrics_family(m, TARMAC_METRIC_GAUGE, "up", "Whether it is up.",
+                            NULL, 0, NULL, 0, err, sizeof err);
   CHECK(requests != NULL && up != NULL);
   const char *a[] = {"/a", "GET"}, *b[] = {"/b", "POST"};
   tarmac_metric_add(tarmac_metric_series(requests, a), 2);
@@ -60,8 +60,8 @@ static void test_histogram(void) {
   const double buckets[] = {0.1, 1, 10};
   const char *labels[] = {"fn"};
   tarmac_metric_family_t *f = tarmac_metrics_family(
-      m, TARMAC_METRIC_HISTOGRAM, "d_seconds", "Durations.", labels, 1,
-      buckets, 3, err, sizeof err);
+      m, TARMAC_METRIC_HISTOGRAM, "d_seconds", "Durations.", labels, 1, buckets,
+      3, err, sizeof err);
   CHECK(f != NULL);
   const char *v[] = {"x"};
   tarmac_metric_series_t *s = tarmac_metric_series(f, v);
@@ -108,8 +108,8 @@ static void test_conflicts(void) {
   tarmac_metric_family_t *f = tarmac_metrics_family(
       m, TARMAC_METRIC_COUNTER, "x", "", NULL, 0, NULL, 0, err, sizeof err);
   CHECK(f != NULL);
-  CHECK(tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "x", "", NULL, 0,
-                              NULL, 0, err, sizeof err) == f);
+  CHECK(tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "x", "", NULL, 0, NULL,
+                              0, err, sizeof err) == f);
   CHECK(!tarmac_metrics_family(m, TARMAC_METRIC_GAUGE, "x", "", NULL, 0, NULL,
                                0, err, sizeof err));
   CHECK_BYTES(err, strlen(err), "metric \"x\" is a counter, not a gauge");
@@ -130,8 +130,8 @@ static void test_conflicts(void) {
 static void test_gauge(void) {
   tarmac_metrics_t *m = quiet_registry();
   tarmac_metric_series_t *g = tarmac_metric_series(
-      tarmac_metrics_family(m, TARMAC_METRIC_GAUGE, "g", "G.", NULL, 0, NULL,
-                            0, err, sizeof err),
+      tarmac_metrics_family(m, TARMAC_METRIC_GAUGE, "g", "G.", NULL, 0, NULL, 0,
+                            err, sizeof err),
       NULL);
   tarmac_metric_add(g, 5);
   tarmac_metric_add(g, -2);
@@ -177,12 +177,12 @@ static void test_threads(void) {
   const double buckets[] = {0.01};
   shared_t shared = {
       tarmac_metric_series(
-          tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "c_total", "C.",
-                                NULL, 0, NULL, 0, err, sizeof err),
+          tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "c_total", "C.", NULL,
+                                0, NULL, 0, err, sizeof err),
           NULL),
       tarmac_metric_series(
-          tarmac_metrics_family(m, TARMAC_METRIC_HISTOGRAM, "h", "H.", NULL,
-                                0, buckets, 1, err, sizeof err),
+          tarmac_metrics_family(m, TARMAC_METRIC_HISTOGRAM, "h", "H.", NULL, 0,
+                                buckets, 1, err, sizeof err),
           NULL),
       tarmac_metric_series(
           tarmac_metrics_family(m, TARMAC_METRIC_GAUGE, "g", "G.", NULL, 0,
@@ -199,8 +199,9 @@ static void test_threads(void) {
   tarmac_buffer_t out = TARMAC_BUFFER_INIT;
   CHECK_EQ_INT(tarmac_metrics_render(m, &out), 0);
   CHECK(out.len >= strlen(want) && memcmp(out.data, want, strlen(want)) == 0);
-  snprintf(want, sizeof want, "h_count %ld\n# HELP g G.\n# TYPE g gauge\ng %ld\n",
-           total, total / 2);
+  snprintf(want, sizeof want,
+           "h_count %ld\n# HELP g G.\n# TYPE g gauge\ng %ld\n", total,
+           total / 2);
   CHECK(tarmac_buffer_append(&out, "", 1) == 0 &&
         strstr((char *)out.data, want) != NULL);
   if (test_failed_) fprintf(stderr, "%s\n", (char *)out.data);
@@ -211,9 +212,9 @@ static void test_threads(void) {
 static void test_many_series(void) {
   tarmac_metrics_t *m = quiet_registry();
   const char *labels[] = {"n"};
-  tarmac_metric_family_t *f = tarmac_metrics_family(
-      m, TARMAC_METRIC_COUNTER, "many_total", "", labels, 1, NULL, 0, err,
-      sizeof err);
+  tarmac_metric_family_t *f =
+      tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "many_total", "", labels,
+                            1, NULL, 0, err, sizeof err);
   tarmac_metric_series_t *first[1000];
   char name[16];
   for (int i = 0; i < 1000; i++) {
@@ -236,8 +237,8 @@ static void test_many_series(void) {
   CHECK(tarmac_metric_series(f, v) == NULL);
   for (int i = 0; i < 300; i++) { /* the family table grows too */
     snprintf(name, sizeof name, "f%d", i);
-    CHECK(tarmac_metrics_family(m, TARMAC_METRIC_GAUGE, name, "", NULL, 0,
-                                NULL, 0, err, sizeof err) ==
+    CHECK(tarmac_metrics_family(m, TARMAC_METRIC_GAUGE, name, "", NULL, 0, NULL,
+                                0, err, sizeof err) ==
           tarmac_metrics_find(m, name, strlen(name)));
   }
   tarmac_metrics_free(m);
@@ -262,8 +263,8 @@ static void *outliving(void *arg) {
 
 static tarmac_metric_series_t *solo_counter(tarmac_metrics_t *m) {
   return tarmac_metric_series(
-      tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "o_total", "O.", NULL,
-                            0, NULL, 0, err, sizeof err),
+      tarmac_metrics_family(m, TARMAC_METRIC_COUNTER, "o_total", "O.", NULL, 0,
+                            NULL, 0, err, sizeof err),
       NULL);
 }
 
@@ -324,7 +325,8 @@ static void test_process_and_values(void) {
   const char *names[] = {"process_cpu_seconds_total ",
                          "process_resident_memory_bytes ",
                          "process_virtual_memory_bytes ",
-                         "process_start_time_seconds ", "process_open_fds ",
+                         "process_start_time_seconds ",
+                         "process_open_fds ",
                          "process_max_fds "};
   for (size_t i = 0; i < 6; i++) CHECK(strstr(text, names[i]) != NULL);
   tarmac_buffer_free(&out);

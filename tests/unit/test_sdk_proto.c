@@ -39,8 +39,8 @@ int main(void) {
   const double values[] = {0.25, -3.5, 0, 1e300};
   for (size_t i = 0; i < 4; i++) {
     Tarmac__MetricsHistogram *h = (Tarmac__MetricsHistogram *)sdk_message(
-        &tarmac__metrics_histogram__descriptor, i ? "lat" : long_name, NULL,
-        1, values[i]);
+        &tarmac__metrics_histogram__descriptor, i ? "lat" : long_name, NULL, 1,
+        values[i]);
     if (h) {
       CHECK(h->value == values[i]);
       CHECK_EQ_INT(strlen(h->name), i ? 3 : 299);
