@@ -17,3 +17,9 @@ struct timespec tarmac_clock_after_ms(clockid_t clock, uint64_t ms) {
   }
   return at;
 }
+
+uint64_t tarmac_clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
