@@ -247,7 +247,7 @@ static void log_memory_budget(const tarmac_app_t *app) {
   }
   tarmac_rt_set_memory_budget(c->memory_total_limit);
   bool over = worst > c->memory_total_limit;
-  tarmac_logf(over ? TARMAC_LOG_INFO : TARMAC_LOG_DEBUG,
+  tarmac_logf(over ? TARMAC_LOG_WARN : TARMAC_LOG_INFO,
               "guest memory budget %llu bytes; every pool full at its memory "
               "ceiling would use %llu (%s)",
               (unsigned long long)c->memory_total_limit,
