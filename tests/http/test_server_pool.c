@@ -2,16 +2,32 @@
  * instance is discarded and replaced in the background, and many threads
  * can share the pool. In fresh mode an instance given back is restored (a
  * guest's global does not survive) and a trapped one is replaced before
- * tarmac_pool_give returns. */
+ * tarmac_pool_give returns. The pool is bounded: instances are made on
+ * demand beyond the warm set, never more than `size` exist, and a take
+ * that finds all busy waits for one given back, then fails with
+ * TARMAC_ERROR_POOL_EXHAUSTED after wait_ms or the caller's deadline. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/deadline.h"
 #include "server/pool.h"
 #include "test.h"
+#include "util/clock.h"
+
+static tarmac_pool_t *pool_of(tarmac_module_t *module, unsigned size,
+                              unsigned warm, bool fresh, unsigned wait_ms) {
+  tarmac_pool_config_t config = {.size = size, .warm = warm, .fresh = fresh,
+                                 .wait_ms = wait_ms, .name = "hello"};
+  tarmac_error_t err;
+  tarmac_pool_t *pool = tarmac_pool_new(module, &config, &err);
+  if (pool == NULL) fprintf(stderr, "pool: %s\n", err.message);
+  return pool;
+}
 
 static const char op[] = "request:handler";
 
@@ -59,7 +75,7 @@ static void test_fresh(tarmac_module_t *module) {
   static const char store[] =
       "{\"HTTP_PATH\":\"/previous\",\"payload\":\"c2VjcmV0\"}";
   tarmac_error_t err;
-  tarmac_pool_t *pool = tarmac_pool_new(module, 3, true, &err);
+  tarmac_pool_t *pool = pool_of(module, 3, 3, true, 0);
   CHECK(pool != NULL);
   if (pool == NULL) return;
   CHECK_EQ_INT(tarmac_pool_stats(pool).created, 3);
@@ -111,7 +127,7 @@ static void *give_back(void *arg) {
 static void test_thread_affinity(tarmac_module_t *module) {
   tarmac_error_t err;
   tarmac_call_result_t res;
-  tarmac_pool_t *pool = tarmac_pool_new(module, 2, true, &err);
+  tarmac_pool_t *pool = pool_of(module, 2, 2, true, 0);
   CHECK(pool != NULL);
   if (pool == NULL) return;
   holder_t other = {pool, NULL};
@@ -140,7 +156,7 @@ static void test_fresh_without_snapshot(tarmac_engine_t *engine) {
   tarmac_module_t *module = NULL;
   CHECK_EQ_INT(tarmac_module_load(engine, path, NULL, &module, &err),
                TARMAC_LOAD_OK);
-  tarmac_pool_t *pool = module ? tarmac_pool_new(module, 2, true, &err) : NULL;
+  tarmac_pool_t *pool = module ? pool_of(module, 2, 2, true, 0) : NULL;
   CHECK(pool != NULL);
   if (pool == NULL) {
     tarmac_module_release(module);
@@ -165,6 +181,143 @@ static void test_fresh_without_snapshot(tarmac_engine_t *engine) {
   tarmac_module_release(module);
 }
 
+/* Only the warm set is made up front; more on demand, up to size. */
+static void test_lazy(tarmac_module_t *module) {
+  tarmac_pool_t *pool = pool_of(module, 100, 1, true, 0);
+  CHECK(pool != NULL);
+  if (pool == NULL) return;
+  tarmac_pool_stats_t stats = tarmac_pool_stats(pool);
+  CHECK_EQ_INT(stats.created, 1);
+  CHECK_EQ_INT(stats.idle, 1);
+  CHECK_EQ_INT(stats.size, 100);
+  tarmac_error_t err;
+  tarmac_instance_t *held[5];
+  for (int i = 0; i < 5; i++) held[i] = tarmac_pool_take(pool, &err);
+  stats = tarmac_pool_stats(pool);
+  CHECK_EQ_INT(stats.created, 5);
+  CHECK_EQ_INT(stats.busy, 5);
+  CHECK_EQ_INT(stats.waited, 0);
+  for (int i = 0; i < 5; i++) tarmac_pool_give(pool, held[i]);
+  stats = tarmac_pool_stats(pool);
+  CHECK_EQ_INT(stats.idle, 5);
+  CHECK_EQ_INT(stats.busy, 0);
+  tarmac_pool_free(pool);
+}
+
+typedef struct {
+  tarmac_pool_t *pool;
+  atomic_uint holding;  /* instances taken and not given back */
+  atomic_uint most;     /* the largest `holding` seen */
+  atomic_int failures;
+} bound_run_t;
+
+static void note_holding(bound_run_t *run, unsigned now) {
+  unsigned most = atomic_load(&run->most);
+  while (now > most && !atomic_compare_exchange_weak(&run->most, &most, now)) {
+  }
+}
+
+static void *bounded_worker(void *arg) {
+  bound_run_t *run = arg;
+  tarmac_error_t err;
+  for (int i = 0; i < 200; i++) {
+    tarmac_instance_t *inst = tarmac_pool_take(run->pool, &err);
+    if (inst == NULL) {
+      atomic_fetch_add(&run->failures, 1);
+      continue;
+    }
+    note_holding(run, atomic_fetch_add(&run->holding, 1) + 1);
+    tarmac_call_result_t res;
+    bool trap = i % 7 == 0;
+    tarmac_call_status_t st = invoke(
+        inst, trap ? "{\"HTTP_PATH\":\"/trap/div\"}" : "{\"x\":1}", &res);
+    if (st != (trap ? TARMAC_CALL_TRAP : TARMAC_CALL_OK))
+      atomic_fetch_add(&run->failures, 1);
+    atomic_fetch_sub(&run->holding, 1);
+    tarmac_pool_give(run->pool, inst);
+  }
+  return NULL;
+}
+
+/* 8 threads on a pool of 3 (both modes): never more than 3 instances
+ * taken at once or alive, every take served (they wait their turn). */
+static void test_bound_under_threads(tarmac_module_t *module, bool fresh) {
+  bound_run_t run = {.pool = pool_of(module, 3, 1, fresh, 0)};
+  CHECK(run.pool != NULL);
+  if (run.pool == NULL) return;
+  pthread_t tids[8];
+  for (int i = 0; i < 8; i++)
+    CHECK_EQ_INT(pthread_create(&tids[i], NULL, bounded_worker, &run), 0);
+  for (int i = 0; i < 8; i++) pthread_join(tids[i], NULL);
+  tarmac_pool_stats_t stats = tarmac_pool_stats(run.pool);
+  CHECK_EQ_INT(atomic_load(&run.failures), 0);
+  CHECK(atomic_load(&run.most) <= 3);
+  CHECK(atomic_load(&run.most) >= 2); /* the threads did overlap */
+  CHECK(stats.idle + stats.busy <= 3);
+  CHECK(stats.waited > 0);
+  CHECK_EQ_INT(stats.exhausted, 0);
+  /* alive = created - discarded - freed fresh-mode leftovers: at most 3 */
+  CHECK(stats.created - stats.discarded <= 3);
+  tarmac_pool_free(run.pool);
+}
+
+typedef struct {
+  tarmac_pool_t *pool;
+  tarmac_instance_t *got;
+  tarmac_error_t err;
+} waiter_t;
+
+static void *take_waiting(void *arg) {
+  waiter_t *w = arg;
+  w->got = tarmac_pool_take(w->pool, &w->err);
+  return NULL;
+}
+
+/* A waiter gets the instance given back while it waits. */
+static void test_waiter_served(tarmac_module_t *module) {
+  tarmac_pool_t *pool = pool_of(module, 1, 1, true, 60000);
+  CHECK(pool != NULL);
+  if (pool == NULL) return;
+  tarmac_error_t err;
+  tarmac_instance_t *mine = tarmac_pool_take(pool, &err);
+  waiter_t w = {.pool = pool};
+  pthread_t t;
+  CHECK_EQ_INT(pthread_create(&t, NULL, take_waiting, &w), 0);
+  uint64_t start_ms = tarmac_clock_ms(CLOCK_MONOTONIC);
+  while (tarmac_pool_stats(pool).waited == 0 &&
+         tarmac_clock_ms(CLOCK_MONOTONIC) - start_ms < 30000)
+    sched_yield(); /* readiness: the waiter is waiting */
+  CHECK_EQ_INT(tarmac_pool_stats(pool).waited, 1);
+  tarmac_pool_give(pool, mine);
+  pthread_join(t, NULL);
+  CHECK(w.got == mine); /* restored and handed over, not a new one */
+  CHECK(tarmac_clock_ms(CLOCK_MONOTONIC) - start_ms < 30000);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).created, 1);
+  if (w.got) tarmac_pool_give(pool, w.got);
+  tarmac_pool_free(pool);
+}
+
+/* The caller's guest deadline (a nested call) ends the wait before
+ * wait_ms. */
+static void test_wait_bounded_by_deadline(tarmac_module_t *module) {
+  tarmac_pool_t *pool = pool_of(module, 1, 1, true, 60000);
+  CHECK(pool != NULL);
+  if (pool == NULL) return;
+  tarmac_error_t err;
+  tarmac_instance_t *mine = tarmac_pool_take(pool, &err);
+  uint64_t start_ms = tarmac_clock_ms(CLOCK_MONOTONIC);
+  uint64_t saved = tarmac_rt_deadline_arm(100 * 1000000ull);
+  CHECK(tarmac_pool_take(pool, &err) == NULL);
+  tarmac_rt_deadline_restore(saved);
+  uint64_t waited_ms = tarmac_clock_ms(CLOCK_MONOTONIC) - start_ms;
+  CHECK(waited_ms >= 90 && waited_ms < 30000);
+  CHECK_EQ_INT(err.kind, TARMAC_ERROR_POOL_EXHAUSTED);
+  CHECK(strcmp(err.message,
+               "all 1 instances of hello busy until the caller's deadline") == 0);
+  tarmac_pool_give(pool, mine);
+  tarmac_pool_free(pool);
+}
+
 int main(void) {
   const char *path = getenv("HTTP_GUEST");
   CHECK(path != NULL);
@@ -176,7 +329,7 @@ int main(void) {
   tarmac_module_t *module = NULL;
   CHECK_EQ_INT(tarmac_module_load(engine, path, NULL, &module, &err),
                TARMAC_LOAD_OK);
-  tarmac_pool_t *pool = tarmac_pool_new(module, 3, false, &err);
+  tarmac_pool_t *pool = pool_of(module, 3, 3, false, 1000);
   CHECK(pool != NULL);
   CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
   CHECK_EQ_INT(tarmac_pool_stats(pool).created, 3);
@@ -201,14 +354,22 @@ int main(void) {
   CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
   CHECK_EQ_INT(tarmac_pool_stats(pool).created, 4);
 
-  /* an empty pool still serves (instantiating on demand) */
-  tarmac_instance_t *held[4];
-  for (int i = 0; i < 4; i++) {
+  /* a full pool: the next take waits wait_ms (1 s), then fails */
+  tarmac_instance_t *held[3];
+  for (int i = 0; i < 3; i++) {
     held[i] = tarmac_pool_take(pool, &err);
     CHECK(held[i] != NULL);
   }
-  for (int i = 0; i < 4; i++) tarmac_pool_give(pool, held[i]);
+  uint64_t start_ms = tarmac_clock_ms(CLOCK_MONOTONIC);
+  CHECK(tarmac_pool_take(pool, &err) == NULL);
+  CHECK(tarmac_clock_ms(CLOCK_MONOTONIC) - start_ms >= 1000);
+  CHECK_EQ_INT(err.kind, TARMAC_ERROR_POOL_EXHAUSTED);
+  CHECK(strcmp(err.message, "all 3 instances of hello busy for 1000 ms") == 0);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).exhausted, 1);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).busy, 3);
+  for (int i = 0; i < 3; i++) tarmac_pool_give(pool, held[i]);
   CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).busy, 0);
 
   /* threads sharing the pool, mixing traps */
   run_workers(pool);
@@ -216,6 +377,11 @@ int main(void) {
   test_fresh(module);
   test_thread_affinity(module);
   test_fresh_without_snapshot(engine);
+  test_lazy(module);
+  test_bound_under_threads(module, true);
+  test_bound_under_threads(module, false);
+  test_waiter_served(module);
+  test_wait_bounded_by_deadline(module);
   tarmac_module_release(module);
   tarmac_engine_free(engine);
   TEST_EXIT();
