@@ -220,7 +220,7 @@ static void note_holding(bound_run_t *run, unsigned now) {
 static void *bounded_worker(void *arg) {
   bound_run_t *run = arg;
   tarmac_error_t err;
-  for (int i = 0; i < 200; i++) {
+  for (int i = 0; i < 100; i++) {
     tarmac_instance_t *inst = tarmac_pool_take(run->pool, &err);
     if (inst == NULL) {
       atomic_fetch_add(&run->failures, 1);
@@ -229,8 +229,11 @@ static void *bounded_worker(void *arg) {
     note_holding(run, atomic_fetch_add(&run->holding, 1) + 1);
     tarmac_call_result_t res;
     bool trap = i % 7 == 0;
+    /* 1 ms in the guest: the threads hold their instances long enough
+     * to contend for them */
     tarmac_call_status_t st = invoke(
-        inst, trap ? "{\"HTTP_PATH\":\"/trap/div\"}" : "{\"x\":1}", &res);
+        inst, trap ? "{\"HTTP_PATH\":\"/trap/div\"}"
+                   : "{\"HTTP_PATH\":\"/sleep/1\"}", &res);
     if (st != (trap ? TARMAC_CALL_TRAP : TARMAC_CALL_OK))
       atomic_fetch_add(&run->failures, 1);
     atomic_fetch_sub(&run->holding, 1);
@@ -252,9 +255,8 @@ static void test_bound_under_threads(tarmac_module_t *module, bool fresh) {
   tarmac_pool_stats_t stats = tarmac_pool_stats(run.pool);
   CHECK_EQ_INT(atomic_load(&run.failures), 0);
   CHECK(atomic_load(&run.most) <= 3);
-  CHECK(atomic_load(&run.most) >= 2); /* the threads did overlap */
   CHECK(stats.idle + stats.busy <= 3);
-  CHECK(stats.waited > 0);
+  CHECK(stats.waited > 0); /* the threads did contend */
   CHECK_EQ_INT(stats.exhausted, 0);
   /* alive = created - discarded - freed fresh-mode leftovers: at most 3 */
   CHECK(stats.created - stats.discarded <= 3);
