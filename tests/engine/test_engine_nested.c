@@ -271,6 +271,37 @@ static void test_chains(void) {
   free_targets();
 }
 
+typedef struct {
+  tarmac_call_result_t res;
+  tarmac_call_status_t status;
+  size_t calls_left; /* stack left in the last callback, bytes */
+} deep_run_t;
+
+static void *deep_thread(void *arg) {
+  deep_run_t *d = arg;
+  d->status = run(nest.targets[0], "d1e", "", &d->res);
+  d->calls_left = nest.stack_left[1];
+  return NULL;
+}
+
+/* A hostile caller recursing without bound and calling B at every level
+ * (on a thread with the default stack, like the HTTP crew's): B is
+ * refused once too little stack is left, then A's own imports refuse and
+ * A traps with exhaustion; the process lives on. */
+static void test_hostile_deep_caller(void) {
+  renew(0, NULL);
+  renew(1, NULL);
+  deep_run_t d = {0};
+  pthread_t t;
+  CHECK_EQ_INT(pthread_create(&t, NULL, deep_thread, &d), 0);
+  pthread_join(t, NULL);
+  CHECK_EQ_INT(d.status, TARMAC_CALL_TRAP);
+  CHECK_EQ_INT(d.res.trap, WASM_RT_TRAP_EXHAUSTION);
+  CHECK(!tarmac_instance_alive(nest.targets[1])); /* refused: a trap of B's */
+  /* the last callback ran just above the import's reserve */
+  CHECK(d.calls_left < TARMAC_ENGINE_NESTED_STACK_RESERVE);
+}
+
 /* An instance made inside A's call when the process budget is spent
  * fails cleanly; A sees the error. */
 static void test_budget_nested(void) {
@@ -341,6 +372,7 @@ int main(void) {
   test_callee_deadline();
   test_caller_deadline();
   test_chains();
+  test_hostile_deep_caller();
   test_budget_nested();
   test_limits(&f);
   free_targets();

@@ -6,6 +6,9 @@
 ;;            nested call that clobbered them shows); on failure fails with
 ;;            the host's error text (read with __host_error_len/__host_error,
 ;;            a safe point: a passed deadline traps there)
+;;   d<rest>  hostile: recurses without bound, making the host call of
+;;            c<rest> (result ignored) at every level, so host calls and
+;;            nested calls are made ever deeper into the native stack
 ;;   e        echo the payload
 ;;   u        unreachable
 ;;   o        out-of-bounds load
@@ -74,6 +77,14 @@
                           (i32.sub (local.get $len) (i32.const 131072)))
     (i32.const 1))
 
+  (func $deep (param $op_len i32) (param $payload_len i32) (result i32)
+    (drop (call $host_call (i32.const 0) (i32.const 6) (i32.const 16)
+                           (i32.const 8) (i32.const 4097)
+                           (i32.sub (local.get $op_len) (i32.const 1))
+                           (i32.const 65536) (local.get $payload_len)))
+    (i32.add (call $deep (local.get $op_len) (local.get $payload_len))
+             (i32.const 1)))
+
   (func $grow (result i32)
     (if (i32.eq (memory.grow (i32.const 64)) (i32.const -1))
       (then (call $guest_error (i32.const 48) (i32.const 11))
@@ -88,6 +99,8 @@
     (local.set $kind (i32.load8_u (i32.const 4096)))
     (if (i32.eq (local.get $kind) (i32.const 99)) ;; c
       (then (return (call $call (local.get $op_len) (local.get $payload_len)))))
+    (if (i32.eq (local.get $kind) (i32.const 100)) ;; d
+      (then (return (call $deep (local.get $op_len) (local.get $payload_len)))))
     (if (i32.eq (local.get $kind) (i32.const 101)) ;; e
       (then (call $guest_response (i32.const 65536) (local.get $payload_len))
             (return (i32.const 1))))
