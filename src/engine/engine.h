@@ -227,6 +227,14 @@ bool tarmac_instance_alive(const tarmac_instance_t *instance);
  * thread: 0 outside any guest, 1 inside a host callback of a top-level
  * call, 2 inside one of a nested call, ... One thread-local load. */
 unsigned tarmac_instance_depth(void);
+/* Tags an instance with its owner (e.g. the pool it belongs to; NULL, the
+ * default: none). Kept across restores. */
+void tarmac_instance_set_owner(tarmac_instance_t *instance, const void *owner);
+/* How many of the instances in a call on this thread (the chain of nested
+ * calls the caller is inside) are tagged `owner`: a pool whose every
+ * instance is in the chain cannot get one back by waiting. Walks the
+ * chain: as cheap as the depth is small. */
+unsigned tarmac_instance_chain_count(const void *owner);
 tarmac_module_t *tarmac_instance_module(const tarmac_instance_t *instance);
 /* Opaque per-instance pointer for callbacks (e.g. the current request). */
 void tarmac_instance_set_user_data(tarmac_instance_t *instance, void *data);

@@ -222,10 +222,23 @@ static void reset_invocation(tarmac_instance_t *inst) {
   inst->error_set = false;
 }
 
-/* Calls in progress on this thread (tarmac_instance_depth). */
+/* Calls in progress on this thread (tarmac_instance_depth), and the
+ * innermost one: the chain goes on through each instance's `caller`. */
 static _Thread_local unsigned tls_depth;
+static _Thread_local tarmac_instance_t *tls_innermost;
 
 unsigned tarmac_instance_depth(void) { return tls_depth; }
+
+void tarmac_instance_set_owner(tarmac_instance_t *inst, const void *owner) {
+  inst->owner = owner;
+}
+
+unsigned tarmac_instance_chain_count(const void *owner) {
+  unsigned count = 0;
+  for (const tarmac_instance_t *i = tls_innermost; i; i = i->caller)
+    count += i->owner == owner;
+  return count;
+}
 
 /* Refuses, as a trap of B's (B's call ends, the caller's goes on), a
  * nested call entered with too little native stack left for its guest. */
@@ -243,10 +256,14 @@ static int run_invocation(tarmac_instance_t *inst, guest_call_t *call) {
   if (inst->snapshot && tarmac_rt_thread_id() != inst->restore_thread)
     inst->faulted = true;
   uint64_t saved = tarmac_rt_deadline_arm(inst->timeout_ns);
+  inst->caller = tls_innermost;
+  tls_innermost = inst;
   tls_depth++;
   int trap = tarmac_rt_run_protected(
       tls_depth > 1 ? run_guest_call_checked : run_guest_call, call);
   tls_depth--;
+  tls_innermost = inst->caller;
+  inst->caller = NULL;
   tarmac_rt_deadline_restore(saved);
   return trap;
 }

@@ -47,6 +47,7 @@ static tarmac_instance_t *create(tarmac_pool_t *pool, tarmac_error_t *err) {
           ? tarmac_instance_from_snapshot(pool->snapshot, err)
           : tarmac_instance_new_limited(pool->module, &pool->limits, err);
   if (instance != NULL) {
+    tarmac_instance_set_owner(instance, pool);
     pthread_mutex_lock(&pool->lock);
     pool->created++;
     pthread_mutex_unlock(&pool->lock);
@@ -245,12 +246,17 @@ static wait_bound_t wait_bound(const tarmac_pool_t *pool) {
   return (wait_bound_t){until, until < own};
 }
 
-/* Lock held: the take failed after waiting. */
+/* Lock held: the take failed after waiting, or at once (`bound` NULL)
+ * because this thread's chain of nested calls holds every instance. */
 static void fail_exhausted(tarmac_pool_t *pool, const wait_bound_t *bound,
                            tarmac_error_t *err) {
   pool->exhausted++;
   err->kind = TARMAC_ERROR_POOL_EXHAUSTED;
-  if (bound->by_deadline)
+  if (bound == NULL)
+    snprintf(err->message, sizeof(err->message),
+             "all %u instances of %s are held by this chain of nested calls",
+             pool->size, pool->name);
+  else if (bound->by_deadline)
     snprintf(err->message, sizeof(err->message),
              "all %u instances of %s busy until the caller's deadline",
              pool->size, pool->name);
@@ -279,6 +285,14 @@ tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err) {
   err->kind = TARMAC_ERROR_OTHER;
   pthread_mutex_lock(&pool->lock);
   if (pool->idle_count == 0 && pool->live >= pool->size) {
+    /* a function calling itself through others (A -> B -> A): waiting
+     * for an instance this very thread holds would only time out */
+    if (tarmac_instance_depth() > 0 &&
+        tarmac_instance_chain_count(pool) >= pool->size) {
+      fail_exhausted(pool, NULL, err);
+      pthread_mutex_unlock(&pool->lock);
+      return NULL;
+    }
     pool->waited++;
     wait_bound_t bound = wait_bound(pool);
     if (!wait_for_room(pool, &bound)) {

@@ -7,7 +7,8 @@
  * size x the module's memory resident up front). When all `size` are busy
  * take() waits up to `wait_ms` (and never past the calling thread's armed
  * guest deadline, so a nested call does not outwait its caller), then
- * fails with TARMAC_ERROR_POOL_EXHAUSTED.
+ * fails with TARMAC_ERROR_POOL_EXHAUSTED; at once when the calling
+ * thread's own chain of nested calls holds all of them (A -> B -> A).
  *
  * Fresh mode (the default, APP_WASM_REUSE_INSTANCES=false): the pool takes
  * one snapshot of the module after start-up and owns it; its instances are
@@ -60,7 +61,9 @@ void tarmac_pool_free(tarmac_pool_t *pool);
 /* An instance to run, or NULL with err set: none could be created
  * (err.kind TARMAC_ERROR_OVER_BUDGET: the process memory budget), or all
  * stayed busy (TARMAC_ERROR_POOL_EXHAUSTED, "all 4 instances of <name>
- * busy for 5000 ms"). */
+ * busy for 5000 ms", "... busy until the caller's deadline", "... are held
+ * by this chain of nested calls"). Instances are tagged with the pool
+ * (tarmac_instance_set_owner). */
 tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err);
 /* Returns an instance taken from this pool; a dead (trapped) one is freed
  * and replaced. */

@@ -5,7 +5,8 @@
  * tarmac_pool_give returns. The pool is bounded: instances are made on
  * demand beyond the warm set, never more than `size` exist, and a take
  * that finds all busy waits for one given back, then fails with
- * TARMAC_ERROR_POOL_EXHAUSTED after wait_ms or the caller's deadline. */
+ * TARMAC_ERROR_POOL_EXHAUSTED after wait_ms or the caller's deadline, or
+ * at once when the caller's own chain of nested calls holds them all. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -320,12 +321,81 @@ static void test_wait_bounded_by_deadline(tarmac_module_t *module) {
   tarmac_pool_free(pool);
 }
 
+/* The route the nested_caller guest calls: runs the operation on an
+ * instance of the pool in `route_data` (a function calling a function). */
+static int call_from_pool(void *route_data, const tarmac_host_call_t *call,
+                          tarmac_buffer_t *response, tarmac_buffer_t *error) {
+  tarmac_pool_t *pool = *(tarmac_pool_t **)route_data;
+  tarmac_error_t err;
+  tarmac_instance_t *inst = tarmac_pool_take(pool, &err);
+  if (inst == NULL) {
+    tarmac_buffer_append_str(error, err.message);
+    return -1;
+  }
+  tarmac_call_result_t res;
+  tarmac_call_status_t st = tarmac_instance_invoke(
+      inst, call->operation, call->operation_len, call->payload,
+      call->payload_len, &res);
+  int rc = tarmac_buffer_set(st == TARMAC_CALL_OK ? response : error,
+                             res.data, res.len);
+  tarmac_pool_give(pool, inst);
+  return st == TARMAC_CALL_OK && rc == 0 ? 0 : -1;
+}
+
+static tarmac_pool_t *nested_pool; /* the route's pool */
+
+/* A function calling itself through the pool: with every instance in the
+ * calling thread's own chain, the take fails at once, not after wait_ms. */
+static void test_chain_holds_all(tarmac_module_t *module, unsigned size,
+                                 const char *op) {
+  nested_pool = pool_of(module, size, 1, true, 60000);
+  CHECK(nested_pool != NULL);
+  if (nested_pool == NULL) return;
+  tarmac_error_t err;
+  tarmac_instance_t *a = tarmac_pool_take(nested_pool, &err);
+  uint64_t start_ms = tarmac_clock_ms(CLOCK_MONOTONIC);
+  tarmac_call_result_t res;
+  CHECK_EQ_INT(tarmac_instance_invoke(a, op, strlen(op), NULL, 0, &res),
+               TARMAC_CALL_GUEST_ERROR);
+  CHECK(tarmac_clock_ms(CLOCK_MONOTONIC) - start_ms < 30000);
+  char expected[128];
+  snprintf(expected, sizeof expected,
+           "all %u instances of hello are held by this chain of nested calls",
+           size);
+  CHECK_BYTES(res.data, res.len, expected);
+  CHECK_EQ_INT(tarmac_pool_stats(nested_pool).waited, 0);
+  CHECK_EQ_INT(tarmac_pool_stats(nested_pool).exhausted, 1);
+  /* one level less than the pool holds is served */
+  CHECK_EQ_INT(tarmac_instance_invoke(a, op + 1, strlen(op + 1), NULL, 0, &res),
+               TARMAC_CALL_OK);
+  tarmac_pool_give(nested_pool, a);
+  tarmac_pool_free(nested_pool);
+}
+
+static void test_nested(tarmac_engine_t *engine) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/nested_caller.wasm",
+           getenv("TARMAC_GUEST_DIR") ? getenv("TARMAC_GUEST_DIR") : ".");
+  tarmac_error_t err;
+  tarmac_module_t *module = NULL;
+  CHECK_EQ_INT(tarmac_module_load(engine, path, NULL, &module, &err),
+               TARMAC_LOAD_OK);
+  if (module == NULL) return;
+  test_chain_holds_all(module, 1, "ce");
+  test_chain_holds_all(module, 2, "cce");
+  tarmac_module_release(module);
+}
+
 int main(void) {
   const char *path = getenv("HTTP_GUEST");
   CHECK(path != NULL);
   if (path == NULL) TEST_EXIT();
   tarmac_error_t err;
-  tarmac_engine_config_t config = {0};
+  tarmac_callbacks_t *callbacks = tarmac_callbacks_new();
+  CHECK(callbacks != NULL &&
+        tarmac_callbacks_add(callbacks, "tarmac", "function", NULL,
+                             call_from_pool, &nested_pool) == 0);
+  tarmac_engine_config_t config = {.callbacks = callbacks};
   tarmac_engine_t *engine = tarmac_engine_new(&config, &err);
   CHECK(engine != NULL);
   tarmac_module_t *module = NULL;
@@ -384,7 +454,9 @@ int main(void) {
   test_bound_under_threads(module, false);
   test_waiter_served(module);
   test_wait_bounded_by_deadline(module);
+  test_nested(engine);
   tarmac_module_release(module);
   tarmac_engine_free(engine);
+  tarmac_callbacks_free(callbacks);
   TEST_EXIT();
 }
