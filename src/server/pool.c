@@ -143,7 +143,7 @@ static tarmac_pool_t *allocate(tarmac_module_t *module,
     free(pool);
     return NULL;
   }
-  pool->wait_ms = config->wait_ms ? config->wait_ms : TARMAC_POOL_DEFAULT_WAIT_MS;
+  pool->wait_ms = config->wait_ms;
   pool->limits = config->limits;
   pool->module = module;
   tarmac_module_retain(module);
@@ -260,6 +260,9 @@ static void fail_exhausted(tarmac_pool_t *pool, const wait_bound_t *bound,
     snprintf(err->message, sizeof(err->message),
              "all %u instances of %s busy until the caller's deadline",
              pool->size, pool->name);
+  else if (pool->wait_ms == 0)
+    snprintf(err->message, sizeof(err->message),
+             "all %u instances of %s busy", pool->size, pool->name);
   else
     snprintf(err->message, sizeof(err->message),
              "all %u instances of %s busy for %u ms", pool->size, pool->name,
@@ -281,25 +284,32 @@ static bool wait_for_room(tarmac_pool_t *pool, const wait_bound_t *bound) {
   return true;
 }
 
+/* Lock held, every instance busy: waits for room as the pool allows
+ * (false, err set: none came). */
+static bool wait_for_instance(tarmac_pool_t *pool, tarmac_error_t *err) {
+  /* a function calling itself through others (A -> B -> A): waiting for
+   * an instance this very thread holds would only time out */
+  if (tarmac_instance_depth() > 0 &&
+      tarmac_instance_chain_count(pool) >= pool->size) {
+    fail_exhausted(pool, NULL, err);
+    return false;
+  }
+  wait_bound_t bound = wait_bound(pool);
+  if (pool->wait_ms > 0) pool->waited++;
+  if (pool->wait_ms == 0 || !wait_for_room(pool, &bound)) {
+    fail_exhausted(pool, &bound, err);
+    return false;
+  }
+  return true;
+}
+
 tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err) {
   err->kind = TARMAC_ERROR_OTHER;
   pthread_mutex_lock(&pool->lock);
-  if (pool->idle_count == 0 && pool->live >= pool->size) {
-    /* a function calling itself through others (A -> B -> A): waiting
-     * for an instance this very thread holds would only time out */
-    if (tarmac_instance_depth() > 0 &&
-        tarmac_instance_chain_count(pool) >= pool->size) {
-      fail_exhausted(pool, NULL, err);
-      pthread_mutex_unlock(&pool->lock);
-      return NULL;
-    }
-    pool->waited++;
-    wait_bound_t bound = wait_bound(pool);
-    if (!wait_for_room(pool, &bound)) {
-      fail_exhausted(pool, &bound, err);
-      pthread_mutex_unlock(&pool->lock);
-      return NULL;
-    }
+  if (pool->idle_count == 0 && pool->live >= pool->size &&
+      !wait_for_instance(pool, err)) {
+    pthread_mutex_unlock(&pool->lock);
+    return NULL;
   }
   tarmac_instance_t *instance = pop_idle(pool);
   if (instance == NULL) pool->live++; /* a free slot: make one in it */

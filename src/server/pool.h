@@ -41,8 +41,9 @@ typedef struct {
   unsigned size;    /* most instances at once; 0 = 1 */
   unsigned warm;    /* made at start (at most size); 0 = 1 */
   bool fresh;       /* fresh mode (above); false: reuse mode */
-  unsigned wait_ms; /* longest wait for a busy pool; 0 =
-                       TARMAC_POOL_DEFAULT_WAIT_MS */
+  unsigned wait_ms; /* longest wait for a busy pool; 0: none, refused
+                       at once (TARMAC_POOL_DEFAULT_WAIT_MS is the
+                       usual value) */
   tarmac_limits_t limits; /* of every instance; zeros: the engine's */
   const char *name; /* the function, for messages (copied); NULL: the
                        module's name */

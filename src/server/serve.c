@@ -114,7 +114,7 @@ static int load_function(serve_state_t *s) {
   snprintf(s->function_name, sizeof(s->function_name), "%s",
            tarmac_module_name(s->module));
   apply_memory_budget(c);
-  s->pool = tarmac_pool_new(s->module, &(tarmac_pool_config_t){.size = c->pool_size, .fresh = !c->reuse_instances}, &err);
+  s->pool = tarmac_pool_new(s->module, &(tarmac_pool_config_t){.size = c->pool_size, .fresh = !c->reuse_instances, .wait_ms = TARMAC_POOL_DEFAULT_WAIT_MS}, &err);
   if (s->pool == NULL) {
     char text[1200 + 4096];
     snprintf(text, sizeof(text), "cannot instantiate module %s: %s",

@@ -87,9 +87,7 @@ GUEST_MEMORY = 6 * 65536
 
 
 def test_budget(workdir):
-    # pool of 2 made lazily: the second request makes the second instance
-    # (a pool of 1 would make it wait for the first instead)
-    env = {"APP_WASM_POOL_SIZE": "2",
+    env = {"APP_WASM_POOL_SIZE": "1",
            "APP_WASM_MEMORY_TOTAL_LIMIT": str(2 * GUEST_MEMORY)}
     with Server(workdir, env=env) as server:
         check("guest memory budget %d bytes" % (2 * GUEST_MEMORY)

@@ -20,6 +20,8 @@
 #include "test.h"
 #include "util/clock.h"
 
+#define WAIT TARMAC_POOL_DEFAULT_WAIT_MS
+
 static tarmac_pool_t *pool_of(tarmac_module_t *module, unsigned size,
                               unsigned warm, bool fresh, unsigned wait_ms) {
   tarmac_pool_config_t config = {.size = size, .warm = warm, .fresh = fresh,
@@ -76,7 +78,7 @@ static void test_fresh(tarmac_module_t *module) {
   static const char store[] =
       "{\"HTTP_PATH\":\"/previous\",\"payload\":\"c2VjcmV0\"}";
   tarmac_error_t err;
-  tarmac_pool_t *pool = pool_of(module, 3, 3, true, 0);
+  tarmac_pool_t *pool = pool_of(module, 3, 3, true, WAIT);
   CHECK(pool != NULL);
   if (pool == NULL) return;
   CHECK_EQ_INT(tarmac_pool_stats(pool).created, 3);
@@ -128,7 +130,7 @@ static void *give_back(void *arg) {
 static void test_thread_affinity(tarmac_module_t *module) {
   tarmac_error_t err;
   tarmac_call_result_t res;
-  tarmac_pool_t *pool = pool_of(module, 2, 2, true, 0);
+  tarmac_pool_t *pool = pool_of(module, 2, 2, true, WAIT);
   CHECK(pool != NULL);
   if (pool == NULL) return;
   holder_t other = {pool, NULL};
@@ -157,7 +159,7 @@ static void test_fresh_without_snapshot(tarmac_engine_t *engine) {
   tarmac_module_t *module = NULL;
   CHECK_EQ_INT(tarmac_module_load(engine, path, NULL, &module, &err),
                TARMAC_LOAD_OK);
-  tarmac_pool_t *pool = module ? pool_of(module, 2, 2, true, 0) : NULL;
+  tarmac_pool_t *pool = module ? pool_of(module, 2, 2, true, WAIT) : NULL;
   CHECK(pool != NULL);
   if (pool == NULL) {
     tarmac_module_release(module);
@@ -182,9 +184,24 @@ static void test_fresh_without_snapshot(tarmac_engine_t *engine) {
   tarmac_module_release(module);
 }
 
+/* wait_ms 0: a full pool refuses at once. */
+static void test_no_wait(tarmac_module_t *module) {
+  tarmac_pool_t *pool = pool_of(module, 1, 1, true, 0);
+  CHECK(pool != NULL);
+  if (pool == NULL) return;
+  tarmac_error_t err;
+  tarmac_instance_t *mine = tarmac_pool_take(pool, &err);
+  CHECK(tarmac_pool_take(pool, &err) == NULL);
+  CHECK_EQ_INT(err.kind, TARMAC_ERROR_POOL_EXHAUSTED);
+  CHECK(strcmp(err.message, "all 1 instances of hello busy") == 0);
+  CHECK_EQ_INT(tarmac_pool_stats(pool).waited, 0);
+  tarmac_pool_give(pool, mine);
+  tarmac_pool_free(pool);
+}
+
 /* Only the warm set is made up front; more on demand, up to size. */
 static void test_lazy(tarmac_module_t *module) {
-  tarmac_pool_t *pool = pool_of(module, 100, 1, true, 0);
+  tarmac_pool_t *pool = pool_of(module, 100, 1, true, WAIT);
   CHECK(pool != NULL);
   if (pool == NULL) return;
   tarmac_pool_stats_t stats = tarmac_pool_stats(pool);
@@ -246,7 +263,7 @@ static void *bounded_worker(void *arg) {
 /* 8 threads on a pool of 3 (both modes): never more than 3 instances
  * taken at once or alive, every take served (they wait their turn). */
 static void test_bound_under_threads(tarmac_module_t *module, bool fresh) {
-  bound_run_t run = {.pool = pool_of(module, 3, 1, fresh, 0)};
+  bound_run_t run = {.pool = pool_of(module, 3, 1, fresh, WAIT)};
   CHECK(run.pool != NULL);
   if (run.pool == NULL) return;
   pthread_t tids[8];
@@ -440,6 +457,7 @@ int main(void) {
   CHECK_EQ_INT(tarmac_pool_stats(pool).exhausted, 1);
   CHECK_EQ_INT(tarmac_pool_stats(pool).busy, 3);
   for (int i = 0; i < 3; i++) tarmac_pool_give(pool, held[i]);
+  test_no_wait(module);
   CHECK_EQ_INT(tarmac_pool_stats(pool).idle, 3);
   CHECK_EQ_INT(tarmac_pool_stats(pool).busy, 0);
 
