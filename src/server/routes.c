@@ -243,13 +243,10 @@ static void answer_result(void *ctx, const tarmac_call_result_t *result) {
     return;
   }
   if (result->status == TARMAC_CALL_GUEST_ERROR &&
-      tarmac_contract_raw_errors(call->fn->contract)) {
-    /* Tarmac v0.4+: 500 with the guest's error text as it is */
-    tarmac_http_response_reset(call->res);
-    call->res->status = 500;
-    tarmac_buffer_append(&call->res->body, result->data, result->len);
-    return;
-  }
+      tarmac_contract_guest_error(call->fn->contract,
+                                  (const char *)result->data, result->len,
+                                  call->res))
+    return; /* the contract's own answer (v0.4: 500, the error text) */
   tarmac_function_describe_failure(call->fn, result, text, sizeof text);
   bool late = result->status == TARMAC_CALL_TRAP &&
               result->trap == TARMAC_TRAP_DEADLINE;
@@ -260,16 +257,18 @@ static void invoke(tarmac_function_t *fn, const tarmac_http_request_t *req,
                    const tarmac_route_match_t *match,
                    tarmac_http_response_t *res) {
   tarmac_contract_call_t call;
+  tarmac_buffer_t scratch = TARMAC_BUFFER_INIT;
   char err[256];
-  if (tarmac_contract_request(fn->contract, req, match, &call, err,
+  if (tarmac_contract_request(fn->contract, req, match, &scratch, &call, err,
                               sizeof err) != 0) {
+    tarmac_buffer_free(&scratch);
     fail(fn, res, 500, err);
     return;
   }
   http_call_t ctx = {.fn = fn, .res = res};
   tarmac_error_t unavailable;
-  if (tarmac_function_run(fn, call.op, call.op_len, call.payload,
-                          call.payload_len, answer_result, &ctx,
+  if (tarmac_function_run(fn, call.operation, call.operation_len,
+                          call.payload, call.payload_len, answer_result, &ctx,
                           &unavailable) != 0) {
     char text[1200];
     tarmac_function_describe_unavailable(fn, &unavailable, text, sizeof text);
@@ -279,7 +278,7 @@ static void invoke(tarmac_function_t *fn, const tarmac_http_request_t *req,
     else
       fail(fn, res, 500, text);
   }
-  tarmac_contract_call_free(&call);
+  tarmac_buffer_free(&scratch);
 }
 
 /* Through the process-wide gate, then the function's own. */
