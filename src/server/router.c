@@ -1,0 +1,318 @@
+/* The route table as a segment trie (see router.h for the rules). Each node
+ * is one segment position: literal children in an array sorted by (length,
+ * bytes) for binary search, at most one parameter child, and the routes
+ * that end there, one per method. */
+#include "server/router.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define METHOD_MAX 32
+
+typedef struct node node_t;
+
+typedef struct {
+  char *segment; /* owned */
+  size_t len;
+  node_t *node;
+} literal_t;
+
+typedef struct {
+  char method[METHOD_MAX + 1];
+  size_t method_len;
+  void *target;
+  char *pattern; /* owned; parameter names point into it */
+  uint16_t name_at[TARMAC_ROUTER_MAX_PARAMS];
+  uint16_t name_len[TARMAC_ROUTER_MAX_PARAMS];
+  unsigned param_count;
+} route_t;
+
+struct node {
+  literal_t *literals;
+  size_t literal_count;
+  node_t *param;
+  route_t *routes;
+  size_t route_count;
+};
+
+struct tarmac_router {
+  node_t root;
+  void *default_target;
+};
+
+tarmac_router_t *tarmac_router_new(void) {
+  return calloc(1, sizeof(tarmac_router_t));
+}
+
+/* Frees what n holds (not n itself). Depth is bounded by the patterns'
+ * segment limit. */
+static void node_clear(node_t *n) {
+  for (size_t i = 0; i < n->literal_count; i++) {
+    node_clear(n->literals[i].node);
+    free(n->literals[i].node);
+    free(n->literals[i].segment);
+  }
+  free(n->literals);
+  if (n->param != NULL) {
+    node_clear(n->param);
+    free(n->param);
+  }
+  for (size_t i = 0; i < n->route_count; i++) free(n->routes[i].pattern);
+  free(n->routes);
+}
+
+void tarmac_router_free(tarmac_router_t *router) {
+  if (router == NULL) return;
+  node_clear(&router->root);
+  free(router);
+}
+
+void tarmac_router_set_default(tarmac_router_t *router, void *target) {
+  router->default_target = target;
+}
+
+static int compare_segment(const char *a, size_t a_len, const char *b,
+                           size_t b_len) {
+  if (a_len != b_len) return a_len < b_len ? -1 : 1;
+  return memcmp(a, b, a_len);
+}
+
+/* Index of the literal child equal to seg, or where it would be inserted
+ * (*found false). */
+static size_t find_literal(const node_t *n, const char *seg, size_t len,
+                           bool *found) {
+  size_t lo = 0, hi = n->literal_count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = compare_segment(n->literals[mid].segment, n->literals[mid].len,
+                            seg, len);
+    if (c == 0) {
+      *found = true;
+      return mid;
+    }
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  *found = false;
+  return lo;
+}
+
+static node_t *insert_literal(node_t *n, const char *seg, size_t len) {
+  bool found;
+  size_t at = find_literal(n, seg, len, &found);
+  if (found) return n->literals[at].node;
+  literal_t *grown =
+      realloc(n->literals, (n->literal_count + 1) * sizeof(*grown));
+  if (grown == NULL) return NULL;
+  n->literals = grown;
+  node_t *child = calloc(1, sizeof(*child));
+  char *copy = strndup(seg, len);
+  if (child == NULL || copy == NULL) {
+    free(child);
+    free(copy);
+    return NULL;
+  }
+  memmove(&grown[at + 1], &grown[at],
+          (n->literal_count - at) * sizeof(*grown));
+  grown[at] = (literal_t){copy, len, child};
+  n->literal_count++;
+  return child;
+}
+
+static node_t *child_for(node_t *n, const char *seg, size_t len) {
+  if (!tarmac_route_pattern_is_param(seg, len))
+    return insert_literal(n, seg, len);
+  if (n->param == NULL) n->param = calloc(1, sizeof(node_t));
+  return n->param;
+}
+
+static bool is_token(const char *s) {
+  size_t len = strlen(s);
+  if (len == 0 || len > METHOD_MAX) return false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9');
+    if (!alnum && strchr("!#$%&'*+-.^_`|~", c) == NULL) return false;
+  }
+  return true;
+}
+
+static const route_t *find_route(const node_t *n, const char *method,
+                                 size_t method_len) {
+  for (size_t i = 0; i < n->route_count; i++)
+    if (n->routes[i].method_len == method_len &&
+        memcmp(n->routes[i].method, method, method_len) == 0)
+      return &n->routes[i];
+  return NULL;
+}
+
+/* The node a valid pattern ends at, created as needed; NULL: no memory. */
+static node_t *walk_pattern(node_t *root, const char *pattern, route_t *r) {
+  node_t *n = root;
+  for (const char *seg = pattern + 1; n != NULL && *seg != '\0';) {
+    const char *end = strchr(seg, '/');
+    size_t len = end ? (size_t)(end - seg) : strlen(seg);
+    if (tarmac_route_pattern_is_param(seg, len)) {
+      r->name_at[r->param_count] = (uint16_t)(seg + 1 - pattern);
+      r->name_len[r->param_count++] = (uint16_t)(len - 1);
+    }
+    n = child_for(n, seg, len);
+    seg = end ? end + 1 : seg + len;
+  }
+  return n;
+}
+
+static int add_route(node_t *n, route_t *r, char *err, size_t err_size) {
+  const route_t *old = find_route(n, r->method, r->method_len);
+  if (old != NULL) {
+    snprintf(err, err_size, "route %s %s is already defined (as %s %s)",
+             r->method, r->pattern, old->method, old->pattern);
+    return -1;
+  }
+  route_t *grown = realloc(n->routes, (n->route_count + 1) * sizeof(*grown));
+  if (grown == NULL) {
+    snprintf(err, err_size, "out of memory");
+    return -1;
+  }
+  n->routes = grown;
+  grown[n->route_count++] = *r;
+  return 0;
+}
+
+int tarmac_router_add(tarmac_router_t *router, const char *method,
+                      const char *pattern, void *target, char *err,
+                      size_t err_size) {
+  char why[256];
+  if (!is_token(method)) {
+    snprintf(err, err_size, "route %.64s %.256s: the method is not an HTTP token",
+             method, pattern);
+    return -1;
+  }
+  if (tarmac_route_pattern_check(pattern, why, sizeof why) != 0) {
+    snprintf(err, err_size, "route %s %.256s: the path %s", method, pattern,
+             why);
+    return -1;
+  }
+  route_t r = {.method_len = strlen(method), .target = target};
+  memcpy(r.method, method, r.method_len + 1);
+  r.pattern = strdup(pattern);
+  node_t *n = r.pattern ? walk_pattern(&router->root, r.pattern, &r) : NULL;
+  if (n == NULL) {
+    free(r.pattern);
+    snprintf(err, err_size, "out of memory");
+    return -1;
+  }
+  if (add_route(n, &r, err, err_size) != 0) {
+    free(r.pattern);
+    return -1;
+  }
+  return 0;
+}
+
+/* The node the path leads to (literal first, then parameter, no going
+ * back), recording parameter values into m; NULL when there is none. */
+static const node_t *walk_path(const node_t *root, const char *path,
+                               size_t path_len, tarmac_route_match_t *m) {
+  if (path_len == 0 || path[0] != '/') return NULL;
+  const node_t *n = root;
+  m->param_count = 0;
+  if (path_len == 1) return n; /* "/" */
+  for (size_t pos = 1;;) {
+    const char *seg = path + pos;
+    const char *slash = memchr(seg, '/', path_len - pos);
+    size_t len = slash ? (size_t)(slash - seg) : path_len - pos;
+    if (len == 0) return NULL; /* "//" or a trailing '/' */
+    bool found;
+    size_t at = find_literal(n, seg, len, &found);
+    if (found) {
+      n = n->literals[at].node;
+    } else if (n->param != NULL && m->param_count < TARMAC_ROUTER_MAX_PARAMS) {
+      m->params[m->param_count].value = seg;
+      m->params[m->param_count++].value_len = len;
+      n = n->param;
+    } else {
+      return NULL;
+    }
+    if (slash == NULL) return n;
+    pos += len + 1;
+  }
+}
+
+static void append_allow(char *allow, size_t allow_size, size_t *used,
+                         const char *method) {
+  int n = snprintf(allow + *used, allow_size - *used, "%s%s",
+                   *used ? ", " : "", method);
+  if (n > 0) *used += (size_t)n < allow_size - *used ? (size_t)n
+                                                     : allow_size - *used - 1;
+}
+
+static void fill_allow(const node_t *n, char *allow, size_t allow_size) {
+  if (allow_size == 0) return;
+  allow[0] = '\0';
+  size_t used = 0;
+  bool head_route = find_route(n, "HEAD", 4) != NULL;
+  for (size_t i = 0; i < n->route_count; i++) {
+    append_allow(allow, allow_size, &used, n->routes[i].method);
+    if (!head_route && strcmp(n->routes[i].method, "GET") == 0)
+      append_allow(allow, allow_size, &used, "HEAD");
+  }
+}
+
+static void fill_match(const route_t *r, tarmac_route_match_t *m) {
+  m->target = r->target;
+  m->pattern = r->pattern;
+  for (unsigned i = 0; i < r->param_count; i++) {
+    m->params[i].name = r->pattern + r->name_at[i];
+    m->params[i].name_len = r->name_len[i];
+  }
+}
+
+tarmac_route_status_t tarmac_router_match(const tarmac_router_t *router,
+                                          const char *method,
+                                          size_t method_len, const char *path,
+                                          size_t path_len,
+                                          tarmac_route_match_t *m, char *allow,
+                                          size_t allow_size) {
+  const node_t *n = walk_path(&router->root, path, path_len, m);
+  if (n == NULL || n->route_count == 0) {
+    if (router->default_target == NULL) return TARMAC_ROUTE_NOT_FOUND;
+    *m = (tarmac_route_match_t){.target = router->default_target};
+    return TARMAC_ROUTE_FOUND;
+  }
+  const route_t *r = find_route(n, method, method_len);
+  if (r == NULL && method_len == 4 && memcmp(method, "HEAD", 4) == 0)
+    r = find_route(n, "GET", 3);
+  if (r == NULL) {
+    fill_allow(n, allow, allow_size);
+    return TARMAC_ROUTE_NOT_ALLOWED;
+  }
+  fill_match(r, m);
+  return TARMAC_ROUTE_FOUND;
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = (char)(c | 0x20);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+size_t tarmac_route_decode(const char *value, size_t len, char *out) {
+  size_t w = 0;
+  for (size_t i = 0; i < len; i++) {
+    int hi, lo;
+    if (value[i] == '%' && i + 2 < len &&
+        (hi = hex_value(value[i + 1])) >= 0 &&
+        (lo = hex_value(value[i + 2])) >= 0) {
+      out[w++] = (char)(hi << 4 | lo);
+      i += 2;
+    } else {
+      out[w++] = value[i];
+    }
+  }
+  return w;
+}
