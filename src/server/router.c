@@ -265,6 +265,7 @@ static void fill_allow(const node_t *n, char *allow, size_t allow_size) {
 static void fill_match(const route_t *r, tarmac_route_match_t *m) {
   m->target = r->target;
   m->pattern = r->pattern;
+  m->method = r->method;
   for (unsigned i = 0; i < r->param_count; i++) {
     m->params[i].name = r->pattern + r->name_at[i];
     m->params[i].name_len = r->name_len[i];

@@ -59,6 +59,9 @@ typedef struct {
   void *target;
   const char *pattern; /* the route's pattern (router-owned), NULL for the
                           default target */
+  const char *method;  /* the route's method (router-owned): "GET" for a
+                          HEAD served by a GET route; NULL for the default
+                          target */
   tarmac_route_param_t params[TARMAC_ROUTER_MAX_PARAMS]; /* pattern order */
   unsigned param_count;
 } tarmac_route_match_t;
