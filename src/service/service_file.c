@@ -714,8 +714,8 @@ static void check_text(builder_t *b, const char *text, size_t len) {
   }
   add_root(b, root);
   json_decref(root);
-  if (b->problems.count == 0) check_function_names(b);
-  if (b->problems.count == 0) check_duplicate_routes(b);
+  check_function_names(b);
+  check_duplicate_routes(b);
 }
 
 static tarmac_service_file_t *new_model(const char *file_path,
