@@ -50,15 +50,19 @@ static void problem(builder_t *b, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void problem(builder_t *b, const char *where, const char *fmt, ...) {
-  char what[768];
+  char what[768], line[1536];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
+  int n = snprintf(line, sizeof line, "%s: %s%s%s", b->problems.file, where,
+                   *where ? ": " : "", what);
+  /* names and paths quoted from the file may hold control characters: one
+   * problem must stay one line */
+  for (int i = 0; i < n && (size_t)i < sizeof line - 1; i++)
+    if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) line[i] = '?';
   b->problems.count++;
-  if (tarmac_buffer_appendf(&b->problems.lines, "%s: %s%s%s\n",
-                            b->problems.file, where, *where ? ": " : "",
-                            what) != 0)
+  if (tarmac_buffer_appendf(&b->problems.lines, "%s\n", line) != 0)
     b->out_of_memory = true;
 }
 

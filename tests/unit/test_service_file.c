@@ -192,6 +192,9 @@ static const invalid_t invalid[] = {
                "\"methods\":[\"GET\"]}"), "a parameter without a name"},
     {ONE_ROUTE("{\"type\":\"http\",\"function\":\"f\",\"path\":\"/:a/:a\","
                "\"methods\":[\"GET\"]}"), "has the parameter \":a\" twice"},
+    {ONE_ROUTE("{\"type\":\"http\",\"function\":\"f\",\"path\":\"/a\\nb\","
+               "\"methods\":[\"GET\"]}"),
+     "route 1 (http /a?b): the path \"/a?b\" has the byte 0x0a"},
     {ONE_ROUTE("{\"type\":\"http\",\"function\":\"f\",\"path\":\"/a//b\","
                "\"methods\":[\"GET\"]}"), "has an empty segment"},
     {ONE_ROUTE("{\"type\":\"http\",\"function\":\"f\",\"path\":\"/health\","
