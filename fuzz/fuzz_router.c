@@ -1,14 +1,15 @@
 /* Fuzz target: the router (src/server/router.c) and its percent-decoder.
- * Input: one byte choosing the method, then the request path (any bytes).
+ * Input: one byte choosing the method (and whether a default target is
+ * set), then the request path (any bytes).
  * Property: against a fixed table of overlapping routes, the match agrees
- * with a model written apart over the list of patterns (not a trie): at
- * each segment keep the patterns whose literal equals the segment if there
- * are any, else those with a parameter there (literal first, no going
- * back); the path is found when a kept pattern has as many segments as the
- * path; then the method (HEAD falling back to GET) picks the route, or the
- * answer is 405 with exactly the kept patterns' methods in Allow; not found
- * goes to the default target. Parameter values are the path's segments.
- * The decoder's output equals a byte-by-byte model. */
+ * with a model written apart over the list of patterns (not a trie): the
+ * patterns matching the path are those with as many segments, equal
+ * literals and non-empty parameter segments; among those with the method
+ * (for HEAD: with HEAD, else with GET) the one preferred segment by
+ * segment, literal before parameter, wins; if none has it but some match,
+ * 405 with exactly their methods in Allow (HEAD after GET when no HEAD);
+ * else the default target or 404. Parameter values are the path's
+ * segments. The decoder's output equals a byte-by-byte model. */
 #include "fuzz.h"
 #include "server/router.h"
 
@@ -29,6 +30,10 @@ static const route_t table[] = {
     {"GET", "/a/b/c/d/e/f"},
     {"PATCH", "/:x/b"},
     {"GET", "/%41/:x"},
+    {"GET", "/:a/:b/:c"},
+    {"POST", "/:a/x/:c"},
+    {"GET", "/users/new"},
+    {"GET", "/users/:id/edit"},
 };
 #define ROUTES (sizeof table / sizeof table[0])
 
@@ -55,66 +60,95 @@ static unsigned pattern_segments(const char *p) {
   return n;
 }
 
+/* The path's segments (at most 64 are looked at: no pattern has more). */
 typedef struct {
-  bool kept[ROUTES];
-  unsigned segments;
-} model_t;
+  const char *at[64];
+  size_t len[64];
+  unsigned count;
+  bool valid; /* starts with '/' and has at most 64 segments */
+} segments_t;
 
-/* Narrows the kept patterns to those that take seg at depth k. */
-static void model_step(model_t *m, unsigned k, const char *seg, size_t n) {
-  bool literal = false;
-  for (size_t r = 0; r < ROUTES; r++) {
-    size_t len;
-    const char *s = m->kept[r] ? pattern_segment(table[r].pattern, k, &len)
-                               : NULL;
-    if (s && s[0] != ':' && len == n && memcmp(s, seg, n) == 0) literal = true;
-  }
-  for (size_t r = 0; r < ROUTES; r++) {
-    size_t len;
-    const char *s = m->kept[r] ? pattern_segment(table[r].pattern, k, &len)
-                               : NULL;
-    bool lit_ok = s && s[0] != ':' && len == n && memcmp(s, seg, n) == 0;
-    bool param_ok = s && s[0] == ':' && n > 0;
-    m->kept[r] = literal ? lit_ok : param_ok;
-  }
-}
-
-static void model_walk(model_t *m, const char *path, size_t len) {
-  for (size_t r = 0; r < ROUTES; r++) m->kept[r] = len > 0 && path[0] == '/';
-  m->segments = 0;
-  if (len <= 1) return;
-  for (size_t pos = 1;; m->segments++) {
+static void split(const char *path, size_t len, segments_t *s) {
+  s->count = 0;
+  s->valid = len > 0 && path[0] == '/';
+  if (!s->valid || len == 1) return;
+  for (size_t pos = 1; s->count < 64;) {
     const char *slash = memchr(path + pos, '/', len - pos);
     size_t n = slash ? (size_t)(slash - (path + pos)) : len - pos;
-    model_step(m, m->segments, path + pos, n);
-    if (slash == NULL) break;
+    s->at[s->count] = path + pos;
+    s->len[s->count++] = n;
+    if (slash == NULL) return;
     pos += n + 1;
   }
-  m->segments++;
+  s->valid = false;
 }
 
-static int model_route(const model_t *m, const char *method) {
-  for (size_t r = 0; r < ROUTES; r++)
-    if (m->kept[r] && pattern_segments(table[r].pattern) == m->segments &&
-        strcmp(table[r].method, method) == 0)
-      return (int)r;
-  return -1;
+static bool pattern_matches(const char *pattern, const segments_t *s) {
+  if (!s->valid || pattern_segments(pattern) != s->count) return false;
+  for (unsigned k = 0; k < s->count; k++) {
+    size_t len;
+    const char *seg = pattern_segment(pattern, k, &len);
+    if (s->len[k] == 0) return false;
+    if (seg[0] != ':' && (len != s->len[k] || memcmp(seg, s->at[k], len)))
+      return false;
+  }
+  return true;
 }
 
-static bool model_path_found(const model_t *m) {
+/* Whether pattern a is preferred to b: at the first segment where one is
+ * literal and the other a parameter, the literal. */
+static bool preferred(const char *a, const char *b) {
+  size_t la, lb;
+  for (unsigned k = 0;; k++) {
+    const char *x = pattern_segment(a, k, &la), *y = pattern_segment(b, k, &lb);
+    if (x == NULL || y == NULL) return false;
+    if ((x[0] == ':') != (y[0] == ':')) return y[0] == ':';
+  }
+}
+
+static int model_route(const segments_t *s, const char *method) {
+  int best = -1;
   for (size_t r = 0; r < ROUTES; r++)
-    if (m->kept[r] && pattern_segments(table[r].pattern) == m->segments)
-      return true;
+    if (strcmp(table[r].method, method) == 0 &&
+        pattern_matches(table[r].pattern, s) &&
+        (best < 0 || preferred(table[r].pattern, table[best].pattern)))
+      best = (int)r;
+  return best;
+}
+
+static bool model_path_found(const segments_t *s) {
+  for (size_t r = 0; r < ROUTES; r++)
+    if (pattern_matches(table[r].pattern, s)) return true;
   return false;
 }
 
-static void check_allow(const model_t *m, const char *allow) {
+/* Allow holds exactly the matching patterns' methods, HEAD after GET when
+ * none of them has HEAD. */
+static void check_allow(const segments_t *s, const char *allow) {
+  char want[256] = "";
+  bool head = false, get = false;
+  size_t tokens = 0;
   for (size_t r = 0; r < ROUTES; r++) {
-    if (!m->kept[r] || pattern_segments(table[r].pattern) != m->segments)
-      continue;
-    FUZZ_REQUIRE(strstr(allow, table[r].method) != NULL, "Allow \"%s\" lacks %s",
-                 allow, table[r].method);
+    if (!pattern_matches(table[r].pattern, s)) continue;
+    head |= strcmp(table[r].method, "HEAD") == 0;
+    get |= strcmp(table[r].method, "GET") == 0;
+    char token[16];
+    snprintf(token, sizeof token, "%s,", table[r].method);
+    if (strstr(want, token) == NULL) {
+      strcat(want, token);
+      tokens++;
+    }
   }
+  if (get && !head) tokens++;
+  size_t found = 1;
+  for (const char *c = allow; *c; c++) found += *c == ',';
+  FUZZ_REQUIRE(found == tokens, "Allow \"%s\", want %zu methods (%s)", allow,
+               tokens, want);
+  for (char *tok = strtok(want, ","); tok; tok = strtok(NULL, ","))
+    FUZZ_REQUIRE(strstr(allow, tok) != NULL, "Allow \"%s\" lacks %s", allow,
+                 tok);
+  if (get && !head)
+    FUZZ_REQUIRE(strstr(allow, "GET, HEAD") != NULL, "Allow \"%s\"", allow);
 }
 
 static int dflt;
@@ -185,10 +219,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *path = (const char *)data + 1;
   size_t len = size - 1;
   tarmac_router_set_default(router, with_default ? &dflt : NULL);
-  model_t model;
-  model_walk(&model, path, len);
-  int want = model_route(&model, method);
-  if (want < 0 && strcmp(method, "HEAD") == 0) want = model_route(&model, "GET");
+  segments_t segments;
+  split(path, len, &segments);
+  int want = model_route(&segments, method);
+  if (want < 0 && strcmp(method, "HEAD") == 0)
+    want = model_route(&segments, "GET");
   tarmac_route_match_t m;
   char allow[128] = "";
   tarmac_route_status_t st = tarmac_router_match(
@@ -197,10 +232,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_REQUIRE(st == TARMAC_ROUTE_FOUND && m.target == &table[want],
                  "%s: want route %d, status %d", method, want, st);
     check_params(&m, path, len);
-  } else if (model_path_found(&model)) {
+  } else if (model_path_found(&segments)) {
     FUZZ_REQUIRE(st == TARMAC_ROUTE_NOT_ALLOWED, "%s: status %d, want 405",
                  method, st);
-    check_allow(&model, allow);
+    check_allow(&segments, allow);
   } else if (with_default) {
     FUZZ_REQUIRE(st == TARMAC_ROUTE_FOUND && m.target == &dflt &&
                  m.pattern == NULL, "status %d, want the default", st);

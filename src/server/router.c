@@ -1,7 +1,8 @@
 /* The route table as a segment trie (see router.h for the rules). Each node
  * is one segment position: literal children in an array sorted by (length,
  * bytes) for binary search, at most one parameter child, and the routes
- * that end there, one per method. */
+ * that end there, one per method. Matching is a search in order of
+ * preference (below). */
 #include "server/router.h"
 
 #include <stdbool.h>
@@ -213,33 +214,95 @@ int tarmac_router_add(tarmac_router_t *router, const char *method,
   return 0;
 }
 
-/* The node the path leads to (literal first, then parameter, no going
- * back), recording parameter values into m; NULL when there is none. */
-static const node_t *walk_path(const node_t *root, const char *path,
-                               size_t path_len, tarmac_route_match_t *m) {
-  if (path_len == 0 || path[0] != '/') return NULL;
-  const node_t *n = root;
-  m->param_count = 0;
-  if (path_len == 1) return n; /* "/" */
-  for (size_t pos = 1;;) {
-    const char *seg = path + pos;
-    const char *slash = memchr(seg, '/', path_len - pos);
-    size_t len = slash ? (size_t)(slash - seg) : path_len - pos;
-    if (len == 0) return NULL; /* "//" or a trailing '/' */
-    bool found;
-    size_t at = find_literal(n, seg, len, &found);
-    if (found) {
-      n = n->literals[at].node;
-    } else if (n->param != NULL && m->param_count < TARMAC_ROUTER_MAX_PARAMS) {
-      m->params[m->param_count].value = seg;
-      m->params[m->param_count++].value_len = len;
-      n = n->param;
-    } else {
-      return NULL;
-    }
-    if (slash == NULL) return n;
-    pos += len + 1;
+/* Matching is a depth-first search of the trie in order of preference: at
+ * each segment the literal child first, then the parameter child. The trie
+ * is a tree and each node sits at one depth, so a search visits a node at
+ * most once: the work is bounded by the path's length and the nodes the
+ * path can reach, whatever the client sends. The common request (its
+ * literal route has its method) never backtracks. */
+
+#define PATH_END SIZE_MAX /* the position after the path's last segment */
+
+typedef struct {
+  const char *method;
+  size_t method_len;
+  bool head;
+  const char *path;
+  size_t path_len;
+  tarmac_route_match_t *m;     /* parameters of the current branch */
+  const route_t *get_for_head; /* HEAD: the first GET route met */
+  tarmac_route_match_t *get_match; /* its parameters */
+  bool path_found;             /* some node with routes matched the path */
+} search_t;
+
+/* The segment at pos: its length, and where the next one starts. */
+static size_t next_segment(const search_t *s, size_t pos, size_t *next) {
+  const char *seg = s->path + pos;
+  const char *slash = memchr(seg, '/', s->path_len - pos);
+  size_t len = slash ? (size_t)(slash - seg) : s->path_len - pos;
+  *next = slash ? pos + len + 1 : PATH_END;
+  return len;
+}
+
+static const route_t *at_end(search_t *s, const node_t *n) {
+  if (n->route_count == 0) return NULL;
+  s->path_found = true;
+  const route_t *r = find_route(n, s->method, s->method_len);
+  if (r == NULL && s->head && s->get_for_head == NULL &&
+      (s->get_for_head = find_route(n, "GET", 3)) != NULL)
+    *s->get_match = *s->m;
+  return r;
+}
+
+/* The preferred route under n for the path from pos, with its parameters
+ * left in s->m; NULL when there is none. */
+static const route_t *search(search_t *s, const node_t *n, size_t pos) {
+  if (pos == PATH_END) return at_end(s, n);
+  size_t next, len = next_segment(s, pos, &next);
+  if (len == 0) return NULL; /* "//" or a trailing '/' */
+  bool found;
+  size_t at = find_literal(n, s->path + pos, len, &found);
+  const route_t *r = found ? search(s, n->literals[at].node, next) : NULL;
+  if (r != NULL || n->param == NULL ||
+      s->m->param_count == TARMAC_ROUTER_MAX_PARAMS)
+    return r;
+  tarmac_route_param_t *p = &s->m->params[s->m->param_count++];
+  p->value = s->path + pos;
+  p->value_len = len;
+  r = search(s, n->param, next);
+  if (r == NULL) s->m->param_count--;
+  return r;
+}
+
+/* Methods of every node matching the path, in order of preference, each
+ * once (at most `cap`). */
+typedef struct {
+  const char *names[32];
+  unsigned count;
+} methods_t;
+
+static void add_methods(methods_t *out, const node_t *n) {
+  for (size_t i = 0; i < n->route_count; i++) {
+    bool seen = false;
+    for (unsigned k = 0; k < out->count && !seen; k++)
+      seen = strcmp(out->names[k], n->routes[i].method) == 0;
+    if (!seen && out->count < sizeof out->names / sizeof out->names[0])
+      out->names[out->count++] = n->routes[i].method;
   }
+}
+
+static void collect_methods(const search_t *s, const node_t *n, size_t pos,
+                            methods_t *out) {
+  if (pos == PATH_END) {
+    add_methods(out, n);
+    return;
+  }
+  size_t next, len = next_segment(s, pos, &next);
+  if (len == 0) return;
+  bool found;
+  size_t at = find_literal(n, s->path + pos, len, &found);
+  if (found) collect_methods(s, n->literals[at].node, next, out);
+  if (n->param != NULL) collect_methods(s, n->param, next, out);
 }
 
 static void append_allow(char *allow, size_t allow_size, size_t *used,
@@ -250,14 +313,20 @@ static void append_allow(char *allow, size_t allow_size, size_t *used,
                                                      : allow_size - *used - 1;
 }
 
-static void fill_allow(const node_t *n, char *allow, size_t allow_size) {
+/* "GET, HEAD, POST": HEAD follows GET unless some route has HEAD. */
+static void fill_allow(const search_t *s, const node_t *root, size_t start,
+                       char *allow, size_t allow_size) {
   if (allow_size == 0) return;
   allow[0] = '\0';
+  methods_t methods = {.count = 0};
+  collect_methods(s, root, start, &methods);
+  bool head_route = false;
+  for (unsigned i = 0; i < methods.count; i++)
+    head_route |= strcmp(methods.names[i], "HEAD") == 0;
   size_t used = 0;
-  bool head_route = find_route(n, "HEAD", 4) != NULL;
-  for (size_t i = 0; i < n->route_count; i++) {
-    append_allow(allow, allow_size, &used, n->routes[i].method);
-    if (!head_route && strcmp(n->routes[i].method, "GET") == 0)
+  for (unsigned i = 0; i < methods.count; i++) {
+    append_allow(allow, allow_size, &used, methods.names[i]);
+    if (!head_route && strcmp(methods.names[i], "GET") == 0)
       append_allow(allow, allow_size, &used, "HEAD");
   }
 }
@@ -278,20 +347,28 @@ tarmac_route_status_t tarmac_router_match(const tarmac_router_t *router,
                                           size_t path_len,
                                           tarmac_route_match_t *m, char *allow,
                                           size_t allow_size) {
-  const node_t *n = walk_path(&router->root, path, path_len, m);
-  if (n == NULL || n->route_count == 0) {
-    if (router->default_target == NULL) return TARMAC_ROUTE_NOT_FOUND;
-    *m = (tarmac_route_match_t){.target = router->default_target};
+  tarmac_route_match_t get_match;
+  search_t s = {method, method_len,
+                method_len == 4 && memcmp(method, "HEAD", 4) == 0,
+                path, path_len, m, NULL, &get_match, false};
+  size_t start = path_len == 1 ? PATH_END : 1;
+  const route_t *r = NULL;
+  m->param_count = 0;
+  if (path_len > 0 && path[0] == '/') r = search(&s, &router->root, start);
+  if (r == NULL && s.get_for_head != NULL) {
+    *m = get_match;
+    r = s.get_for_head;
+  }
+  if (r != NULL) {
+    fill_match(r, m);
     return TARMAC_ROUTE_FOUND;
   }
-  const route_t *r = find_route(n, method, method_len);
-  if (r == NULL && method_len == 4 && memcmp(method, "HEAD", 4) == 0)
-    r = find_route(n, "GET", 3);
-  if (r == NULL) {
-    fill_allow(n, allow, allow_size);
+  if (s.path_found) {
+    fill_allow(&s, &router->root, start, allow, allow_size);
     return TARMAC_ROUTE_NOT_ALLOWED;
   }
-  fill_match(r, m);
+  if (router->default_target == NULL) return TARMAC_ROUTE_NOT_FOUND;
+  *m = (tarmac_route_match_t){.target = router->default_target};
   return TARMAC_ROUTE_FOUND;
 }
 

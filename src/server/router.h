@@ -11,16 +11,27 @@
  *    case-sensitively, segment by segment. No normalisation: "/a/" is not
  *    "/a", and a path with an empty segment ("//") matches no pattern;
  *  - a parameter matches one whole non-empty segment;
- *  - at each segment a matching literal beats a parameter, and the choice
- *    is final (no backtracking: with routes "/users/new" and
- *    "/users/:id/edit", "/users/new/edit" is not found). This keeps a match
- *    O(path length + segments * log(siblings)) with no allocation;
- *  - a path found with no route for the method: HEAD uses the GET route
- *    when the path has no HEAD route (the HTTP layer sends no body);
- *    otherwise NOT_ALLOWED with the path's methods in `allow`;
- *  - a path not found: FOUND with the default target when one is set
- *    (whatever the method; pattern NULL), else NOT_FOUND. A wrong method
- *    on a known path stays NOT_ALLOWED even with a default. */
+ *  - routes are preferred segment by segment, a literal over a parameter:
+ *    of the routes whose pattern matches the path and that have the
+ *    request's method, the one whose first differing segment is literal
+ *    wins ("/users/me" over "/users/:id"). A literal that leads nowhere
+ *    for this path and method does not hide a parameter route: with
+ *    GET "/users/new" and GET "/users/:id/edit", "/users/new/edit" finds
+ *    the second, and with GET "/users/me" and DELETE "/users/:id",
+ *    DELETE "/users/me" finds the second;
+ *  - HEAD uses the most preferred HEAD route, else the most preferred GET
+ *    route (the HTTP layer sends no body);
+ *  - a path matched by some pattern but with none for the method:
+ *    NOT_ALLOWED, `allow` listing the methods of every pattern that
+ *    matches the path;
+ *  - a path matched by no pattern: FOUND with the default target when one
+ *    is set (whatever the method; pattern and method NULL), else
+ *    NOT_FOUND. A wrong method on a known path stays NOT_ALLOWED even with
+ *    a default.
+ * A match is a depth-first search of a segment trie that visits a node at
+ * most once: O(path length + the trie nodes the path reaches), with no
+ * allocation; a request for a literal route that has its method goes
+ * straight down. */
 #ifndef TARMAC_SERVER_ROUTER_H
 #define TARMAC_SERVER_ROUTER_H
 

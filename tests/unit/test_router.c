@@ -1,5 +1,6 @@
 /* The router (src/server/router.c): literal and parameter segments,
- * precedence, 404, 405 with Allow, HEAD through GET, the default target,
+ * preference (literal first, without hiding a parameter route that has
+ * the method), 404, 405 with Allow, HEAD through GET, the default target,
  * exact matching of trailing and double slashes, duplicates, bad patterns,
  * many routes, and percent-decoding of parameter values. */
 #include <stdio.h>
@@ -63,9 +64,12 @@ static void test_literal_and_params(void) {
   CHECK_EQ_INT(match(r, "GET", "/Users", &m, NULL, 0), TARMAC_ROUTE_NOT_FOUND);
   CHECK_EQ_INT(match(r, "GET", "", &m, NULL, 0), TARMAC_ROUTE_NOT_FOUND);
   CHECK_EQ_INT(match(r, "GET", "users", &m, NULL, 0), TARMAC_ROUTE_NOT_FOUND);
-  /* the literal choice is final: "me" leads nowhere for /posts/... */
+  /* "me" leads nowhere for /posts/...: the parameter route takes it */
   CHECK_EQ_INT(match(r, "PUT", "/users/me/posts/1", &m, NULL, 0),
-               TARMAC_ROUTE_NOT_FOUND);
+               TARMAC_ROUTE_FOUND);
+  CHECK(m.target == T(4) && m.param_count == 2);
+  CHECK_BYTES(m.params[0].value, m.params[0].value_len, "me");
+  CHECK_BYTES(m.params[1].value, m.params[1].value_len, "1");
   tarmac_router_free(r);
 }
 
@@ -105,6 +109,50 @@ static void test_methods(void) {
   CHECK_EQ_INT(match(r, "PUT", "/a", &m, tiny, sizeof tiny),
                TARMAC_ROUTE_NOT_ALLOWED);
   CHECK(strlen(tiny) < sizeof tiny && strncmp(tiny, "GET", 3) == 0);
+  tarmac_router_free(r);
+}
+
+/* A literal route without the method does not hide a parameter route that
+ * has it; 405 lists the methods of every matching pattern. */
+static void test_preference(void) {
+  tarmac_router_t *r = tarmac_router_new();
+  add_ok(r, "GET", "/users/me", T(1));
+  add_ok(r, "DELETE", "/users/:id", T(2));
+  add_ok(r, "HEAD", "/users/:id", T(3));
+  add_ok(r, "GET", "/users/new", T(4));
+  add_ok(r, "GET", "/users/:id/edit", T(5));
+  add_ok(r, "GET", "/:a/:b/:c", T(6));
+  add_ok(r, "GET", "/:a/x/:c", T(7));
+  tarmac_route_match_t m;
+  char allow[64];
+  CHECK_EQ_INT(match(r, "DELETE", "/users/me", &m, NULL, 0),
+               TARMAC_ROUTE_FOUND);
+  CHECK(m.target == T(2) && m.param_count == 1);
+  CHECK_BYTES(m.params[0].value, m.params[0].value_len, "me");
+  CHECK_EQ_INT(match(r, "GET", "/users/me", &m, NULL, 0), TARMAC_ROUTE_FOUND);
+  CHECK(m.target == T(1) && m.param_count == 0);
+  /* HEAD: a HEAD route anywhere beats the preferred GET */
+  CHECK_EQ_INT(match(r, "HEAD", "/users/me", &m, NULL, 0), TARMAC_ROUTE_FOUND);
+  CHECK(m.target == T(3) && m.param_count == 1);
+  CHECK_EQ_INT(match(r, "GET", "/users/new/edit", &m, NULL, 0),
+               TARMAC_ROUTE_FOUND);
+  CHECK(m.target == T(5));
+  CHECK_BYTES(m.params[0].value, m.params[0].value_len, "new");
+  /* parameters of an abandoned branch are dropped */
+  CHECK_EQ_INT(match(r, "GET", "/q/x/z", &m, NULL, 0), TARMAC_ROUTE_FOUND);
+  CHECK(m.target == T(7) && m.param_count == 2);
+  CHECK_BYTES(m.params[0].name, m.params[0].name_len, "a");
+  CHECK_BYTES(m.params[1].name, m.params[1].name_len, "c");
+  CHECK_BYTES(m.params[1].value, m.params[1].value_len, "z");
+  CHECK_EQ_INT(match(r, "GET", "/users/x/edit", &m, NULL, 0),
+               TARMAC_ROUTE_FOUND);
+  CHECK(m.target == T(5));
+  CHECK_EQ_INT(match(r, "GET", "/users/y/z", &m, NULL, 0), TARMAC_ROUTE_FOUND);
+  CHECK(m.target == T(6) && m.param_count == 3);
+  CHECK_BYTES(m.params[0].value, m.params[0].value_len, "users");
+  CHECK_EQ_INT(match(r, "POST", "/users/me", &m, allow, sizeof allow),
+               TARMAC_ROUTE_NOT_ALLOWED);
+  CHECK(strcmp(allow, "GET, DELETE, HEAD") == 0);
   tarmac_router_free(r);
 }
 
@@ -204,6 +252,7 @@ static void test_decode(void) {
 int main(void) {
   test_literal_and_params();
   test_methods();
+  test_preference();
   test_default();
   test_refused();
   test_many_routes();
