@@ -1,6 +1,6 @@
 /* The route table as a segment trie (see router.h for the rules). Each node
  * is one segment position: literal children in an array sorted by (length,
- * bytes) for binary search, at most one parameter child, and the routes
+ * hash, bytes) for binary search, at most one parameter child, and the routes
  * that end there, one per method. Matching is a search in order of
  * preference (below). */
 #include "server/router.h"
@@ -18,6 +18,7 @@ typedef struct node node_t;
 typedef struct {
   char *segment; /* owned */
   size_t len;
+  uint32_t hash; /* segment_hash: most comparisons are of integers */
   node_t *node;
 } literal_t;
 
@@ -75,21 +76,34 @@ void tarmac_router_set_default(tarmac_router_t *router, void *target) {
   router->default_target = target;
 }
 
-static int compare_segment(const char *a, size_t a_len, const char *b,
-                           size_t b_len) {
-  if (a_len != b_len) return a_len < b_len ? -1 : 1;
-  return memcmp(a, b, a_len);
+/* FNV-1a: the sort key that spares most byte comparisons. Matching
+ * computes it while it looks for the segment's end (next_segment). */
+#define HASH_START 2166136261u
+static inline uint32_t hash_step(uint32_t h, char c) {
+  return (h ^ (unsigned char)c) * 16777619u;
+}
+
+static uint32_t segment_hash(const char *seg, size_t len) {
+  uint32_t h = HASH_START;
+  for (size_t i = 0; i < len; i++) h = hash_step(h, seg[i]);
+  return h;
+}
+
+static int compare_literal(const literal_t *lit, const char *seg, size_t len,
+                           uint32_t hash) {
+  if (lit->len != len) return lit->len < len ? -1 : 1;
+  if (lit->hash != hash) return lit->hash < hash ? -1 : 1;
+  return memcmp(lit->segment, seg, len);
 }
 
 /* Index of the literal child equal to seg, or where it would be inserted
  * (*found false). */
 static size_t find_literal(const node_t *n, const char *seg, size_t len,
-                           bool *found) {
+                           uint32_t hash, bool *found) {
   size_t lo = 0, hi = n->literal_count;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = compare_segment(n->literals[mid].segment, n->literals[mid].len,
-                            seg, len);
+    int c = compare_literal(&n->literals[mid], seg, len, hash);
     if (c == 0) {
       *found = true;
       return mid;
@@ -103,7 +117,8 @@ static size_t find_literal(const node_t *n, const char *seg, size_t len,
 
 static node_t *insert_literal(node_t *n, const char *seg, size_t len) {
   bool found;
-  size_t at = find_literal(n, seg, len, &found);
+  uint32_t hash = segment_hash(seg, len);
+  size_t at = find_literal(n, seg, len, hash, &found);
   if (found) return n->literals[at].node;
   literal_t *grown =
       realloc(n->literals, (n->literal_count + 1) * sizeof(*grown));
@@ -118,7 +133,7 @@ static node_t *insert_literal(node_t *n, const char *seg, size_t len) {
   }
   memmove(&grown[at + 1], &grown[at],
           (n->literal_count - at) * sizeof(*grown));
-  grown[at] = (literal_t){copy, len, child};
+  grown[at] = (literal_t){copy, len, hash, child};
   n->literal_count++;
   return child;
 }
@@ -235,13 +250,17 @@ typedef struct {
   bool path_found;             /* some node with routes matched the path */
 } search_t;
 
-/* The segment at pos: its length, and where the next one starts. */
-static size_t next_segment(const search_t *s, size_t pos, size_t *next) {
-  const char *seg = s->path + pos;
-  const char *slash = memchr(seg, '/', s->path_len - pos);
-  size_t len = slash ? (size_t)(slash - seg) : s->path_len - pos;
-  *next = slash ? pos + len + 1 : PATH_END;
-  return len;
+/* The segment at pos: its length and hash (one pass), and where the next
+ * one starts. */
+static size_t next_segment(const search_t *s, size_t pos, size_t *next,
+                           uint32_t *hash) {
+  uint32_t h = HASH_START;
+  size_t end = pos;
+  for (; end < s->path_len && s->path[end] != '/'; end++)
+    h = hash_step(h, s->path[end]);
+  *hash = h;
+  *next = end < s->path_len ? end + 1 : PATH_END;
+  return end - pos;
 }
 
 static const route_t *at_end(search_t *s, const node_t *n) {
@@ -258,10 +277,11 @@ static const route_t *at_end(search_t *s, const node_t *n) {
  * left in s->m; NULL when there is none. */
 static const route_t *search(search_t *s, const node_t *n, size_t pos) {
   if (pos == PATH_END) return at_end(s, n);
-  size_t next, len = next_segment(s, pos, &next);
+  uint32_t hash;
+  size_t next, len = next_segment(s, pos, &next, &hash);
   if (len == 0) return NULL; /* "//" or a trailing '/' */
   bool found;
-  size_t at = find_literal(n, s->path + pos, len, &found);
+  size_t at = find_literal(n, s->path + pos, len, hash, &found);
   const route_t *r = found ? search(s, n->literals[at].node, next) : NULL;
   if (r != NULL || n->param == NULL ||
       s->m->param_count == TARMAC_ROUTER_MAX_PARAMS)
@@ -297,10 +317,11 @@ static void collect_methods(const search_t *s, const node_t *n, size_t pos,
     add_methods(out, n);
     return;
   }
-  size_t next, len = next_segment(s, pos, &next);
+  uint32_t hash;
+  size_t next, len = next_segment(s, pos, &next, &hash);
   if (len == 0) return;
   bool found;
-  size_t at = find_literal(n, s->path + pos, len, &found);
+  size_t at = find_literal(n, s->path + pos, len, hash, &found);
   if (found) collect_methods(s, n->literals[at].node, next, out);
   if (n->param != NULL) collect_methods(s, n->param, next, out);
 }
