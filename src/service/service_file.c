@@ -30,6 +30,12 @@
 #define RETRIES_MAX 1000000u
 /* Names and paths quoted in messages are cut to keep a line readable. */
 #define QUOTE_MAX 200
+/* Problem lines kept (far more than any report shows); past it, problems
+ * are only counted, so a hostile 16 MiB file cannot make 100s of MB of
+ * messages. */
+#define LINES_MAX (256u << 10)
+/* Room for "... and N more problems" with any N. */
+#define TAIL_ROOM 48
 
 typedef struct {
   tarmac_buffer_t lines; /* "file: where: what\n" each */
@@ -62,7 +68,8 @@ static void problem(builder_t *b, const char *where, const char *fmt, ...) {
   for (int i = 0; i < n && (size_t)i < sizeof line - 1; i++)
     if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) line[i] = '?';
   b->problems.count++;
-  if (tarmac_buffer_appendf(&b->problems.lines, "%s\n", line) != 0)
+  if (b->problems.lines.len < LINES_MAX &&
+      tarmac_buffer_appendf(&b->problems.lines, "%s\n", line) != 0)
     b->out_of_memory = true;
 }
 
@@ -680,22 +687,19 @@ static void write_problems(const problems_t *p, char *err, size_t err_size) {
   if (err_size == 0) return;
   const char *text = (const char *)p->lines.data;
   size_t len = p->lines.len, used = 0, shown = 0;
-  char tail[64] = "";
   while (used < len) {
     const char *nl = memchr(text + used, '\n', len - used);
     size_t line = (size_t)(nl - (text + used)) + 1;
-    snprintf(tail, sizeof tail, "... and %zu more problems",
-             p->count - shown - 1);
-    bool last = used + line == len;
-    if (used + line + (last ? 0 : strlen(tail) + 1) >= err_size) break;
+    bool last = shown + 1 == p->count;
+    if (used + line + (last ? 0 : TAIL_ROOM) > err_size) break;
     used += line;
     shown++;
   }
-  snprintf(tail, sizeof tail, "... and %zu more problems", p->count - shown);
   if (shown == p->count)
     snprintf(err, err_size, "%.*s", (int)(used ? used - 1 : 0), text);
   else
-    snprintf(err, err_size, "%.*s%s", (int)used, text, tail);
+    snprintf(err, err_size, "%.*s... and %zu more problem%s", (int)used, text,
+             p->count - shown, p->count - shown == 1 ? "" : "s");
 }
 
 static bool blank(const char *text, size_t len) {

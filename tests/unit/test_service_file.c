@@ -8,6 +8,7 @@
 
 #include "service/service_file.h"
 #include "test.h"
+#include "util/buffer.h"
 
 #define EXAMPLE TARMAC_SOURCE_DIR "/docs/examples/tarmac.json"
 
@@ -306,13 +307,34 @@ static void test_cut(void) {
   CHECK(f == NULL);
   CHECK(strlen(err) < sizeof err);
   const char *tail = strstr(err, "... and ");
-  CHECK(tail != NULL && strstr(tail, " more problems") != NULL);
+  CHECK(tail != NULL && strstr(tail, " more problem") != NULL);
   unsigned shown = 0, more = 0;
   for (const char *p = err; (p = strstr(p, "\"pool_size\" is 0")); p++) shown++;
   if (tail) sscanf(tail, "... and %u more", &more);
   CHECK(shown >= 1 && shown + more == 40);
   /* a complete line before the tail */
   CHECK(tail != NULL && tail > err && tail[-1] == '\n');
+}
+
+/* Past the lines kept, problems are still counted. */
+static void test_many_problems(void) {
+  tarmac_buffer_t text = TARMAC_BUFFER_INIT;
+  CHECK_EQ_INT(tarmac_buffer_append_str(&text, "{\"services\":{\"s\":{"
+                                        "\"name\":\"s\",\"functions\":{"), 0);
+  for (int i = 0; i < 20000; i++)
+    CHECK(tarmac_buffer_appendf(&text, "%s\"f%d\":{}", i ? "," : "", i) == 0);
+  CHECK_EQ_INT(tarmac_buffer_append_str(&text, "}}}}"), 0);
+  tarmac_service_file_t *f = NULL;
+  char err[8192];
+  CHECK_EQ_INT(tarmac_service_file_parse((const char *)text.data, text.len,
+                                         "t.json", &f, err, sizeof err), -1);
+  unsigned shown = 0, more = 0;
+  for (const char *p = err; (p = strstr(p, "missing \"filepath\"")); p++)
+    shown++;
+  const char *tail = strstr(err, "... and ");
+  if (tail) sscanf(tail, "... and %u more", &more);
+  CHECK(shown > 10 && shown + more == 20000);
+  tarmac_buffer_free(&text);
 }
 
 static void test_load_errors(void) {
@@ -339,6 +361,7 @@ int main(void) {
   test_invalid();
   test_every_problem();
   test_cut();
+  test_many_problems();
   test_load_errors();
   test_contract_names();
   TEST_EXIT();
