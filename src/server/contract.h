@@ -33,29 +33,26 @@
 #define TARMAC_CONTRACT_OPERATION_MAX 48
 
 /* A guest call for one request. payload points either into the request's
- * body (raw contracts: nothing copied, nothing allocated) or into the
- * call's own envelope buffer: valid while both the request and the call
- * are. Release with tarmac_contract_call_free. */
+ * body (raw contracts: no copy) or into the scratch buffer given to
+ * tarmac_contract_request (envelopes): valid while both are. */
 typedef struct {
-  char op[TARMAC_CONTRACT_OPERATION_MAX]; /* NUL-terminated */
-  size_t op_len;
+  char operation[TARMAC_CONTRACT_OPERATION_MAX];
+  size_t operation_len;
   const uint8_t *payload;
   size_t payload_len;
-  tarmac_buffer_t envelope; /* owned: the request envelope, when built */
 } tarmac_contract_call_t;
 
 /* Builds the call for req, routed by match (its params and method; may be
- * NULL: no params, the request's method). 0, or -1 with err set (out of
- * memory, a method too long for an operation name); call_free is safe to
- * call either way. */
+ * NULL: no params, the request's method). scratch is appended to for the
+ * envelope contracts (the caller owns and frees it; reuse it across
+ * requests). 0, or -1 with err set (out of memory, a method too long for
+ * an operation name). */
 int tarmac_contract_request(tarmac_contract_t contract,
                             const tarmac_http_request_t *req,
                             const tarmac_route_match_t *match,
+                            tarmac_buffer_t *scratch,
                             tarmac_contract_call_t *call, char *err,
                             size_t err_size);
-
-/* Frees what the call owns (its envelope buffer). */
-void tarmac_contract_call_free(tarmac_contract_call_t *call);
 
 /* Turns a guest's successful result into res (reset first). 0, or -1 with
  * err naming what is wrong with a response envelope (seed, v0.1); the
@@ -66,12 +63,13 @@ int tarmac_contract_response(tarmac_contract_t contract,
                              tarmac_http_response_t *res, char *err,
                              size_t err_size);
 
-/* Whether the contract defines the answer to a guest error (the guest
- * returned failure with error text; not a trap or a deadline, which the
- * caller answers itself): v0.4 answers 500 with the error text, as it is,
- * as the body; the caller builds that response. For the other contracts
- * the caller answers as it does any failure (src/server/routes.c: 500 with
- * a short reason). */
-bool tarmac_contract_raw_errors(tarmac_contract_t contract);
+/* A guest error (the guest returned failure with error text; not a trap or
+ * a deadline, which the caller answers itself): true when the contract
+ * defines the answer and res holds it (v0.4: 500, the error text as a
+ * text/plain body); false when the caller answers as it does for the other
+ * contracts (src/server/function.c: 500 with a short reason). */
+bool tarmac_contract_guest_error(tarmac_contract_t contract,
+                                 const char *error, size_t error_len,
+                                 tarmac_http_response_t *res);
 
 #endif

@@ -1,8 +1,7 @@
 /* The HTTP contract generations (src/server/contract.c) and the envelope
  * parts they add (route params in the request envelope, the v0.1 response
- * reader): each generation's operation, payload and response, the bad
- * response envelopes each refuses, and which generation answers guest
- * errors with their text. */
+ * reader): each generation's operation, payload and response, and the bad
+ * response envelopes each refuses. */
 #include <stdio.h>
 #include <string.h>
 
@@ -29,29 +28,29 @@ static tarmac_route_match_t routed(void) {
 
 static void test_raw_requests(void) {
   tarmac_route_match_t m = routed();
+  tarmac_buffer_t scratch = TARMAC_BUFFER_INIT;
   tarmac_contract_call_t call;
   char err[256];
   CHECK_EQ_INT(tarmac_contract_request(TARMAC_CONTRACT_V04, &request, &m,
-                                       &call, err, sizeof err), 0);
-  CHECK_BYTES(call.op, call.op_len, "handler");
+                                       &scratch, &call, err, sizeof err), 0);
+  CHECK_BYTES(call.operation, call.operation_len, "handler");
   CHECK(call.payload == request.body && call.payload_len == 5);
   CHECK_EQ_INT(tarmac_contract_request(TARMAC_CONTRACT_V02, &request, &m,
-                                       &call, err, sizeof err), 0);
-  CHECK_BYTES(call.op, call.op_len, "GET"); /* the route's */
+                                       &scratch, &call, err, sizeof err), 0);
+  CHECK_BYTES(call.operation, call.operation_len, "GET"); /* the route's */
   CHECK(call.payload == request.body && call.payload_len == 5);
   CHECK_EQ_INT(tarmac_contract_request(TARMAC_CONTRACT_V02, &request, NULL,
-                                       &call, err, sizeof err), 0);
-  CHECK_BYTES(call.op, call.op_len, "HEAD");
-  CHECK(call.envelope.data == NULL); /* raw contracts build nothing */
-  tarmac_contract_call_free(&call);
+                                       &scratch, &call, err, sizeof err), 0);
+  CHECK_BYTES(call.operation, call.operation_len, "HEAD");
+  CHECK_EQ_INT(scratch.len, 0); /* raw contracts build nothing */
   tarmac_http_request_t long_method = request;
   long_method.method = "AVERYLONGMETHODNAMEOFMORETHANFORTYEIGHTBYTESXXXXXXX";
   long_method.method_len = strlen(long_method.method);
   CHECK_EQ_INT(tarmac_contract_request(TARMAC_CONTRACT_V01, &long_method,
-                                       NULL, &call, err, sizeof err),
+                                       NULL, &scratch, &call, err, sizeof err),
                -1);
   CHECK(strstr(err, "too long") != NULL);
-  tarmac_contract_call_free(&call);
+  tarmac_buffer_free(&scratch);
 }
 
 /* The envelope's text as JSON (the payload is NUL-terminated first). */
@@ -61,12 +60,14 @@ static json_t *envelope_json(const tarmac_contract_call_t *call) {
 
 static void test_envelope_requests(void) {
   tarmac_route_match_t m = routed();
+  tarmac_buffer_t scratch = TARMAC_BUFFER_INIT;
   tarmac_contract_call_t call;
   char err[256];
+  CHECK_EQ_INT(tarmac_buffer_append_str(&scratch, "left alone"), 0);
   CHECK_EQ_INT(tarmac_contract_request(TARMAC_CONTRACT_SEED, &request, &m,
-                                       &call, err, sizeof err), 0);
-  CHECK_BYTES(call.op, call.op_len, "request:handler");
-  CHECK(call.payload == call.envelope.data);
+                                       &scratch, &call, err, sizeof err), 0);
+  CHECK_BYTES(call.operation, call.operation_len, "request:handler");
+  CHECK(call.payload == scratch.data + 10);
   json_t *doc = envelope_json(&call);
   CHECK(doc != NULL);
   CHECK(strcmp(json_string_value(json_object_get(json_object_get(doc,
@@ -79,15 +80,15 @@ static void test_envelope_requests(void) {
   CHECK(strcmp(json_string_value(json_object_get(headers, "Content-Type")),
                "text/plain") == 0);
   json_decref(doc);
-  tarmac_contract_call_free(&call);
+  tarmac_buffer_clear(&scratch);
   CHECK_EQ_INT(tarmac_contract_request(TARMAC_CONTRACT_V01, &request, NULL,
-                                       &call, err, sizeof err), 0);
-  CHECK_BYTES(call.op, call.op_len, "http:HEAD");
+                                       &scratch, &call, err, sizeof err), 0);
+  CHECK_BYTES(call.operation, call.operation_len, "http:HEAD");
   doc = envelope_json(&call);
   CHECK(doc != NULL && json_object_get(doc, "params") == NULL);
   CHECK(json_object_get(json_object_get(doc, "headers"), "REMOTE_ADDR"));
   json_decref(doc);
-  tarmac_contract_call_free(&call);
+  tarmac_buffer_free(&scratch);
 }
 
 /* Params with bytes JSON must escape, and several of them. */
@@ -188,11 +189,17 @@ static void test_bad_envelopes(void) {
   expect_bad(TARMAC_CONTRACT_SEED, "nope", "not JSON");
 }
 
-static void test_raw_errors(void) {
-  CHECK(!tarmac_contract_raw_errors(TARMAC_CONTRACT_SEED));
-  CHECK(!tarmac_contract_raw_errors(TARMAC_CONTRACT_V01));
-  CHECK(!tarmac_contract_raw_errors(TARMAC_CONTRACT_V02));
-  CHECK(tarmac_contract_raw_errors(TARMAC_CONTRACT_V04));
+static void test_guest_error(void) {
+  tarmac_http_response_t res;
+  tarmac_http_response_init(&res);
+  CHECK(!tarmac_contract_guest_error(TARMAC_CONTRACT_SEED, "boom", 4, &res));
+  CHECK(!tarmac_contract_guest_error(TARMAC_CONTRACT_V01, "boom", 4, &res));
+  CHECK(!tarmac_contract_guest_error(TARMAC_CONTRACT_V02, "boom", 4, &res));
+  CHECK(res.status == 0);
+  CHECK(tarmac_contract_guest_error(TARMAC_CONTRACT_V04, "boom", 4, &res));
+  CHECK(res.status == 500);
+  CHECK_BYTES(res.body.data, res.body.len, "boom");
+  tarmac_http_response_free(&res);
 }
 
 int main(void) {
@@ -201,6 +208,6 @@ int main(void) {
   test_params_escaped();
   test_responses();
   test_bad_envelopes();
-  test_raw_errors();
+  test_guest_error();
   TEST_EXIT();
 }
