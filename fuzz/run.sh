@@ -15,7 +15,7 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(wasm_binary config base64 envelope_request envelope_response
-           http_framing)
+           http_framing router service_file)
 fi
 
 mkdir -p build-fuzz/artifacts
@@ -38,6 +38,7 @@ for t in "${targets[@]}"; do
   args=(-seed=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048
         -artifact_prefix="build-fuzz/artifacts/$t-")
   [ "$t" = envelope_response ] && args+=(-dict=fuzz/json.dict)
+  [ "$t" = service_file ] && args+=(-dict=fuzz/service_file.dict)
   if "build-fuzz/fuzz_$t" "${args[@]}" "$scratch/$t" "fuzz/corpus/$t" \
        >"build-fuzz/$t.log" 2>&1; then
     echo "fuzz_$t: passed ($(grep -o 'Done [0-9]* runs' "build-fuzz/$t.log"))"
