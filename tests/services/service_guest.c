@@ -13,6 +13,7 @@
  *   spin                  logs "spinning" and computes forever (deadlines)
  *   sleep <ms>            logs "sleeping <ms>", sleeps (WASI
  *                         poll_oneoff), answers "slept <ms>"
+ *   trap                  traps (unreachable)
  *   metric                sends counter svc_hits_total, gauge svc_level
  *                         (inc) and histogram svc_latency_seconds (0.25)
  *                         to tarmac/metrics as JSON, answers "metrics sent"
@@ -119,6 +120,7 @@ static int handle(const uint8_t *payload, size_t len) {
     tarmac_log_info("spinning");
     spin_forever();
   }
+  if (strcmp(body, "trap") == 0) __builtin_trap();
   if (strncmp(body, "sleep ", 6) == 0) return sleep_then_answer(body + 6);
   if (strcmp(body, "metric") == 0) return metrics();
   return tarmac_respond(payload, len);
