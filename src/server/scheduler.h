@@ -4,11 +4,13 @@
  * TARMAC_SCHEDULER_MAX_TASKS.
  *
  * Timing: task i runs at start + k * period (k = 1, 2, ...): the first run
- * comes one period after start, as upstream Tarmac's scheduler
- * (madflojo/tasks, a timer of one interval) does. A task never overlaps
- * with itself: when a run outlasts one or more ticks, those ticks are
- * skipped (counted in `skipped`) and the next run waits for the next tick
- * still ahead, so a slow task runs at most at its configured rate.
+ * comes one period after start, as in upstream Tarmac, whose scheduler
+ * (madflojo/tasks) fires a Go time.Ticker of one interval. Upstream starts
+ * every tick's run in a new goroutine, so its runs can overlap; here a task
+ * never overlaps with itself: when a run outlasts one or more ticks, those
+ * ticks are skipped (counted in `skipped`) and the next run waits for the
+ * next tick still ahead, so a slow task runs at most at its configured
+ * rate and never queues up a backlog.
  *
  * Failures (fn returns non-zero) are counted and logged at error level with
  * the task's name and error text.
