@@ -256,7 +256,9 @@ def test_init(workdir):
               "both init functions ran before the listener opened")
         expect(server, "POST", "/", b"up", 200, b"v04:up", what="after init")
 
-    # success after two failed attempts (1 s, then 2 s of backoff)
+    # success after two failed attempts (1 s, then 2 s of backoff); the
+    # guest counts attempts in its memory, so init_flaky.json gives it
+    # "reuse_instances": true and "pool_size": 1
     path = write_service_file(workdir, load_template("init_flaky.json"),
                               "flaky.json")
     t0 = time.time()

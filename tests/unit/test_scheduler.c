@@ -1,7 +1,8 @@
 /* Periodic tasks (server/scheduler): runs happen, a task that outlasts its
  * period never overlaps with itself and its missed ticks are counted,
  * failures are counted and reach the hook, stop is prompt with a long
- * period and waits for a run in progress. Waits are on a condition
+ * period and waits for a run in progress, a task held in a run does not
+ * hold up another. Waits are on a condition
  * variable with a generous bound, never sleeps. */
 #include <pthread.h>
 #include <stdbool.h>
@@ -189,6 +190,31 @@ static void test_stop_times_out(void) {
   CHECK_EQ_INT(p.runs, 1);
 }
 
+/* A task held in a run does not hold up another task. */
+static void test_tasks_independent(void) {
+  probe_t held, free_running;
+  probe_init(&held);
+  probe_init(&free_running);
+  held.gated = true;
+  tarmac_task_t tasks[2] = {{"held", 1, probe_task, &held},
+                            {"free", 1, probe_task, &free_running}};
+  char err[256] = "";
+  tarmac_scheduler_t *s = tarmac_scheduler_start(tasks, 2, NULL, err,
+                                                 sizeof(err));
+  CHECK(s != NULL);
+  if (s == NULL) return;
+  CHECK(wait_flag(&held, &held.entered));
+  CHECK(wait_count(&free_running, &free_running.runs, 5));
+  CHECK_EQ_INT(held.runs, 0); /* still held at the gate */
+  pthread_mutex_lock(&held.mutex);
+  held.gate_open = true;
+  pthread_cond_broadcast(&held.changed);
+  pthread_mutex_unlock(&held.mutex);
+  CHECK(tarmac_scheduler_stop(s, BOUND_MS));
+  CHECK(tarmac_scheduler_stats(s, 1).runs >= 5);
+  tarmac_scheduler_free(s);
+}
+
 static void test_invalid_tasks(void) {
   char err[256] = "";
   probe_t p;
@@ -216,6 +242,7 @@ int main(void) {
   test_stop_is_prompt();
   test_stop_waits_for_run();
   test_stop_times_out();
+  test_tasks_independent();
   test_invalid_tasks();
   TEST_EXIT();
 }
