@@ -164,7 +164,7 @@ static int load_modules(tarmac_app_t *app, char *err, size_t err_size) {
   for (size_t i = 0; i < n; i++)
     if (load_module(app, i, &problems) != 0) rc = -1;
   if (rc != 0) {
-    tarmac_buffer_trim(&problems, problems.len ? problems.len - 1 : 0);
+    if (problems.len > 0) problems.len--; /* the last line's newline */
     snprintf(err, err_size, "%.*s", (int)problems.len,
              problems.data ? (const char *)problems.data : "out of memory");
   }
