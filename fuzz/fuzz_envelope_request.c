@@ -1,11 +1,13 @@
 /* Fuzz target: the request-envelope writer (src/server/envelope.c).
- * Input: method, path, query, peer address, up to 15 headers (name, value)
- * and the body, each a length-prefixed field (fuzz.h).
+ * Input: method, path, query, peer address, up to 15 headers (name, value),
+ * up to 4 route parameters (name, raw value) and the body, each a
+ * length-prefixed field (fuzz.h).
  * Property: the output is valid JSON (RFC 8259, \u0000 included) that
  * jansson parses back, without duplicate keys, to exactly the request:
  * REQUEST_TYPE "http", the method, path, query and address, every header
- * under its canonical name with repeated ones joined by ", ", and the base64
- * body. Bytes that are not UTF-8 come back as Latin-1 characters. Header
+ * under its canonical name with repeated ones joined by ", ", the
+ * parameters percent-decoded under "params" (absent when none), and the
+ * base64 body. Bytes that are not UTF-8 come back as Latin-1 characters. Header
  * names hold no NUL byte (see below); everything else is arbitrary. */
 #include <jansson.h>
 
@@ -108,14 +110,62 @@ static void require_payload(json_t *root, const tarmac_http_request_t *req) {
   tarmac_buffer_free(&want);
 }
 
-static void check(const tarmac_http_request_t *req, const tarmac_buffer_t *out) {
+typedef struct {
+  tarmac_route_param_t at[4];
+  unsigned count;
+  char names[4][16];
+} params_t;
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decoding, written apart from tarmac_route_decode: "%XX" with two
+ * hex digits is one byte, anything else stays. */
+static void expect_decoded(tarmac_buffer_t *out, const char *s, size_t len) {
+  tarmac_buffer_t raw = TARMAC_BUFFER_INIT;
+  for (size_t i = 0; i < len; i++) {
+    uint8_t byte = (uint8_t)s[i];
+    if (s[i] == '%' && i + 2 < len && hex_digit(s[i + 1]) >= 0 &&
+        hex_digit(s[i + 2]) >= 0) {
+      byte = (uint8_t)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+      i += 2;
+    }
+    FUZZ_REQUIRE(tarmac_buffer_append(&raw, &byte, 1) == 0, "oom");
+  }
+  expect_text(out, raw.data ? raw.data : (const uint8_t *)"", raw.len);
+  tarmac_buffer_free(&raw);
+}
+
+static void require_params(json_t *root, const params_t *params) {
+  json_t *obj = json_object_get(root, "params");
+  if (params->count == 0) {
+    FUZZ_REQUIRE(obj == NULL, "\"params\" without parameters");
+    return;
+  }
+  FUZZ_REQUIRE(json_is_object(obj) && json_object_size(obj) == params->count,
+               "\"params\" shape");
+  for (unsigned i = 0; i < params->count; i++) {
+    tarmac_buffer_t want = TARMAC_BUFFER_INIT;
+    expect_decoded(&want, params->at[i].value, params->at[i].value_len);
+    require_string(obj, params->names[i], &want);
+    tarmac_buffer_free(&want);
+  }
+}
+
+static void check(const tarmac_http_request_t *req, const params_t *params,
+                  const tarmac_buffer_t *out) {
   json_error_t jerr;
   json_t *root = json_loadb((const char *)out->data, out->len,
                             JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
   FUZZ_REQUIRE(root != NULL, "not JSON: %s at %d: %.*s", jerr.text,
                jerr.position, (int)out->len, (const char *)out->data);
   json_t *headers = json_object_get(root, "headers");
-  FUZZ_REQUIRE(json_is_object(root) && json_object_size(root) == 2 &&
+  FUZZ_REQUIRE(json_is_object(root) &&
+                   json_object_size(root) == 2 + (params->count > 0) &&
                    json_is_object(headers), "envelope shape");
   size_t distinct = 0;
   for (size_t i = 0; i < req->header_count; i++) {
@@ -136,6 +186,7 @@ static void check(const tarmac_http_request_t *req, const tarmac_buffer_t *out) 
   require_field(headers, "REMOTE_ADDR", req->remote_addr,
                 strlen(req->remote_addr));
   require_payload(root, req);
+  require_params(root, params);
   json_decref(root);
 }
 
@@ -165,11 +216,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     headers[i].value = (const char *)p;
   }
   req.headers = headers;
+  params_t params = {.count = fuzz_byte(&in) % 5};
+  for (unsigned i = 0; i < params.count; i++) {
+    /* names as route patterns allow them, distinct by their first letter */
+    size_t n = fuzz_take(&in, &p) % 15;
+    params.names[i][0] = (char)('a' + i);
+    for (size_t k = 1; k < n; k++)
+      params.names[i][k] = "abcdefghijklmnopqrstuvwxyz0123456789_"[p[k] % 37];
+    params.names[i][n ? n : 1] = '\0';
+    params.at[i].name = params.names[i];
+    params.at[i].name_len = strlen(params.names[i]);
+    params.at[i].value_len = fuzz_take(&in, &p);
+    params.at[i].value = (const char *)p;
+  }
   req.body_len = in.left;
   req.body = in.left ? in.at : NULL;
   tarmac_buffer_t out = TARMAC_BUFFER_INIT;
-  FUZZ_REQUIRE(tarmac_envelope_request(&req, &out) == 0, "writer failed");
-  check(&req, &out);
+  FUZZ_REQUIRE(tarmac_envelope_request_params(&req, params.at, params.count,
+                                              &out) == 0, "writer failed");
+  check(&req, &params, &out);
   tarmac_buffer_free(&out);
   free(addr);
   free(copy);

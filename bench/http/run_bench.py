@@ -5,9 +5,12 @@ connections; prints both request rates and their ratio, for HTTP/1.1
 keep-alive over plain HTTP and over TLS.
 
 usage: run_bench.py TARMAC_BIN HELLO_WASM [--duration S] [--connections N]
-                    [--threads N] [--rounds N] [--fresh-vs-reuse]
+                    [--threads N] [--rounds N] [--fresh-vs-reuse | --routes]
 --fresh-vs-reuse compares Tarmac with itself instead: fresh instances (the
 default) against APP_WASM_REUSE_INSTANCES=true, same binary, plain HTTP.
+--routes compares, in one run over plain HTTP, single-function mode with
+metrics off (the baseline), a 50-route service file with metrics off, and
+the same service with metrics on: the cost of routing and of metrics.
 TARMAC_BIN is run as `TARMAC_BIN serve`. Needs wrk, nginx (nginx-light),
 openssl: bench/http/install-tools.sh installs them (the bench-http build
 target runs it first). TARMAC_CACHE_DIR is honoured.
@@ -143,6 +146,60 @@ def fresh_vs_reuse(args, d, script):
         stop(procs)
 
 
+def service_file(d, hello_wasm):
+    """50 HTTP routes to one seed-contract function (the hello guest):
+    literals and parameters, several depths; the benchmark requests the
+    last one added, with two parameters."""
+    import json
+    routes = []
+    for i in range(48):
+        routes.append({"type": "http", "path": "/api/v1/items%d" % i,
+                       "methods": ["GET", "POST"], "function": "hello"})
+    routes.append({"type": "http", "path": "/api/v1/users/:id",
+                   "methods": ["GET"], "function": "hello"})
+    routes.append({"type": "http", "path": "/api/v1/users/:id/orders/:order",
+                   "methods": ["POST"], "function": "hello"})
+    doc = {"services": {"bench": {
+        "name": "bench",
+        "functions": {"hello": {"filepath": hello_wasm, "contract": "seed"}},
+        "routes": routes}}}
+    path = os.path.join(d, "tarmac.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+def routes_and_metrics(args, d, script):
+    cert, key = os.path.join(d, "cert.crt"), os.path.join(d, "key.key")
+    config = service_file(d, os.path.abspath(args.hello_wasm))
+    ports = free_ports(["single", "routes", "metrics"])
+    procs = []
+    try:
+        procs.append(start_tarmac(args, ports["single"], "false", cert, key,
+                                  {"APP_ENABLE_METRICS": "false"}))
+        procs.append(start_tarmac(args, ports["routes"], "false", cert, key,
+                                  {"APP_WASM_FUNCTION_CONFIG": config,
+                                   "APP_ENABLE_METRICS": "false"}))
+        procs.append(start_tarmac(args, ports["metrics"], "false", cert, key,
+                                  {"APP_WASM_FUNCTION_CONFIG": config}))
+        path = "/api/v1/users/42/orders/7"
+        urls = ["http://127.0.0.1:%d%s" % (ports["single"], path),
+                "http://127.0.0.1:%d%s" % (ports["routes"], path),
+                "http://127.0.0.1:%d%s" % (ports["metrics"], path)]
+        single, routed, metered = median_rates(urls, script, args)
+        print("wrk: %d threads, %d connections, %d s per run, median of %d "
+              "alternating runs, POST %r %s, HTTP/1.1 keep-alive, plain HTTP"
+              % (args.threads, args.connections, args.duration, args.rounds,
+                 BODY, path))
+        print("%14s %14s %8s %14s %8s" % ("single req/s", "50 routes", "ratio",
+                                          "+ metrics", "ratio"))
+        print("%14.0f %14.0f %7.0f%% %14.0f %7.0f%%" % (
+            single, routed, 100.0 * routed / single, metered,
+            100.0 * metered / single))
+    finally:
+        stop(procs)
+
+
 def stop(procs):
     for p in procs:
         p.send_signal(signal.SIGTERM)
@@ -162,6 +219,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fresh-vs-reuse", action="store_true")
+    parser.add_argument("--routes", action="store_true")
     args = parser.parse_args()
     search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     for tool in ("wrk", "nginx", "openssl"):
@@ -181,6 +239,9 @@ def main():
             f.write(POST_LUA)
         if args.fresh_vs_reuse:
             fresh_vs_reuse(args, d, script)
+            return 0
+        if args.routes:
+            routes_and_metrics(args, d, script)
             return 0
         ports = free_ports(["tarmac_plain", "tarmac_tls", "nginx_plain",
                             "nginx_tls"])

@@ -3,7 +3,7 @@
  * of the calling thread's shard; only the first use of a name takes this
  * module's mutex (to count guest metrics against the cap) and the
  * registry's. */
-#include "metrics/metrics.h"
+#include "callbacks/metrics.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "callbacks/encoding.h"
-#include "callbacks/registry.h"
+#include "metrics/metrics.h"
 
 typedef struct {
   tarmac_metrics_t *metrics; /* borrowed */

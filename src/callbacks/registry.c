@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/clock.h"
 
@@ -244,10 +243,10 @@ int tarmac_callbacks_dispatch(const tarmac_callbacks_t *registry,
     if (!route) return no_route_error(call, error);
     return route->fn(route->data, call, response, error) == 0 ? 0 : -1;
   }
-  double started = tarmac_clock_seconds(CLOCK_MONOTONIC);
+  uint64_t started = tarmac_clock_ns();
   int rc = route ? (route->fn(route->data, call, response, error) == 0 ? 0 : -1)
                  : no_route_error(call, error);
   tarmac_metric_observe(route ? route->duration : registry->unknown,
-                        tarmac_clock_seconds(CLOCK_MONOTONIC) - started);
+                        (double)(tarmac_clock_ns() - started) / 1e9);
   return rc;
 }

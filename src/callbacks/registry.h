@@ -79,19 +79,6 @@ int tarmac_callbacks_set_metrics(tarmac_callbacks_t *registry,
 int tarmac_callbacks_own(tarmac_callbacks_t *registry, void *data,
                          void (*free_fn)(void *data));
 
-/* Registers tarmac/metrics/counter, gauge and histogram (callbacks/
- * metrics.c): payloads MetricsCounter{name}, MetricsGauge{name, action
- * "inc"|"dec"}, MetricsHistogram{name, value} in protobuf or JSON
- * (callbacks/encoding.h); the reply is a Status. Guest metric names match
- * ^[a-zA-Z_:][a-zA-Z0-9_:]*$, are at most TARMAC_METRIC_NAME_MAX bytes,
- * must not start with "tarmac_" or "process_" (the server's), keep the
- * type they were first used with, and number at most
- * TARMAC_GUEST_METRICS_MAX (then 429). Histograms use the default
- * buckets. m must outlive the registry. 0 or -1 (out of memory). */
-#define TARMAC_GUEST_METRICS_MAX 1000
-int tarmac_callbacks_add_metrics(tarmac_callbacks_t *registry,
-                                 tarmac_metrics_t *m);
-
 /* Registers the logging routes: tarmac/logging/<Level> and
  * tarmac/logger/<level> (level case-insensitive: trace, debug, info, warn,
  * warning, error). Each logs the payload at that level tagged with the

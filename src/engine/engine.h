@@ -38,6 +38,9 @@ typedef enum {
   TARMAC_ERROR_OVER_BUDGET, /* the process guest memory budget is spent:
                                try again later (HTTP 503) */
   TARMAC_ERROR_NO_SNAPSHOT, /* the module cannot be snapshotted */
+  TARMAC_ERROR_POOL_EXHAUSTED, /* server/pool: every instance of the
+                                  function stayed busy for the whole wait
+                                  (HTTP 503) */
 } tarmac_error_kind_t;
 
 /* Error text for the caller to show; always NUL-terminated. */
@@ -75,6 +78,19 @@ typedef struct {
  * behind one gets nothing later anyway; long enough for honest slow work
  * (a cold cache, a slow host call) by orders of magnitude. */
 #define TARMAC_ENGINE_DEFAULT_TIMEOUT_MS 30000u
+
+/* Limits of one function's instances, where they differ from the
+ * engine's: 0 in a field = the engine's value. Given to an instance or a
+ * snapshot when it is made; instances made from a snapshot carry the
+ * snapshot's. One module may serve several functions with different
+ * limits (load it once: limits live in instances and snapshots, not in
+ * the module). */
+typedef struct {
+  uint32_t timeout_ms;   /* deadline of every guest entry (start-up, each
+                            invoke); nested calls keep the caller's
+                            deadline when it is earlier */
+  uint64_t memory_limit; /* ceiling of each linear memory, bytes */
+} tarmac_limits_t;
 
 /* Load failure classes (for exit codes and messages). */
 typedef enum {
@@ -130,6 +146,10 @@ const char *tarmac_module_artifact(const tarmac_module_t *module);
  * instantiation traps or memory cannot be had. */
 tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
                                        tarmac_error_t *err);
+/* Same under `limits` (NULL: the engine's) instead of the engine's. */
+tarmac_instance_t *tarmac_instance_new_limited(tarmac_module_t *module,
+                                               const tarmac_limits_t *limits,
+                                               tarmac_error_t *err);
 void tarmac_instance_free(tarmac_instance_t *instance);
 
 /* Starts one instance as tarmac_instance_new does and keeps its state
@@ -139,6 +159,11 @@ void tarmac_instance_free(tarmac_instance_t *instance);
  * (they cannot be relocated). The caller owns the one reference. */
 tarmac_snapshot_t *tarmac_snapshot_new(tarmac_module_t *module,
                                        tarmac_error_t *err);
+/* Same, started under `limits` (NULL: the engine's); every instance made
+ * from the snapshot runs under them too. */
+tarmac_snapshot_t *tarmac_snapshot_new_limited(tarmac_module_t *module,
+                                               const tarmac_limits_t *limits,
+                                               tarmac_error_t *err);
 void tarmac_snapshot_retain(tarmac_snapshot_t *snapshot);
 void tarmac_snapshot_release(tarmac_snapshot_t *snapshot);
 /* A new instance in the snapshot's state, without running start-up again.
@@ -162,7 +187,8 @@ typedef enum {
   TARMAC_CALL_TRAP,        /* result = "<trap name>[: detail]"; instance
                               dead. trap TARMAC_TRAP_DEADLINE (runtime.h):
                               the guest ran past the engine's timeout */
-  TARMAC_CALL_DEAD,        /* the instance trapped earlier; not run */
+  TARMAC_CALL_DEAD,        /* the instance trapped earlier, or is inside
+                              a call already (re-entry); not run */
 } tarmac_call_status_t;
 
 typedef struct {
@@ -174,13 +200,41 @@ typedef struct {
 } tarmac_call_result_t;
 
 /* Invokes operation `op` with `payload` (waPC __guest_call) under the
- * engine's timeout. */
+ * instance's timeout (its limits, else the engine's).
+ *
+ * Nested calls: a host callback running inside instance A's call may
+ * invoke another instance B on the same thread (never A itself: that is
+ * refused with TARMAC_CALL_DEAD). B's trap of any kind ends B's call only;
+ * A's waPC state is A's own. B's deadline is the earlier of its own
+ * timeout and A's; when A's passes during B, B traps with
+ * TARMAC_TRAP_DEADLINE and A traps at its next safe point (its next host
+ * import, or at once in guest code). B shares the thread's native stack:
+ * entered with less than TARMAC_ENGINE_NESTED_STACK_RESERVE left, B is not
+ * run and the call ends as a trap WASM_RT_TRAP_EXHAUSTION (B dead); deep
+ * recursion inside B traps B with the same kind. */
 tarmac_call_status_t tarmac_instance_invoke(tarmac_instance_t *instance,
                                             const char *op, size_t op_len,
                                             const uint8_t *payload,
                                             size_t payload_len,
                                             tarmac_call_result_t *result);
 bool tarmac_instance_alive(const tarmac_instance_t *instance);
+
+/* Stack a nested invoke needs left to run its guest at all: twice what a
+ * host import needs (runtime.h), so the guest keeps as much for itself as
+ * its imports need below it. */
+#define TARMAC_ENGINE_NESTED_STACK_RESERVE (512u * 1024u)
+/* How many tarmac_instance_invoke calls are in progress on the calling
+ * thread: 0 outside any guest, 1 inside a host callback of a top-level
+ * call, 2 inside one of a nested call, ... One thread-local load. */
+unsigned tarmac_instance_depth(void);
+/* Tags an instance with its owner (e.g. the pool it belongs to; NULL, the
+ * default: none). Kept across restores. */
+void tarmac_instance_set_owner(tarmac_instance_t *instance, const void *owner);
+/* How many of the instances in a call on this thread (the chain of nested
+ * calls the caller is inside) are tagged `owner`: a pool whose every
+ * instance is in the chain cannot get one back by waiting. Walks the
+ * chain: as cheap as the depth is small. */
+unsigned tarmac_instance_chain_count(const void *owner);
 tarmac_module_t *tarmac_instance_module(const tarmac_instance_t *instance);
 /* Opaque per-instance pointer for callbacks (e.g. the current request). */
 void tarmac_instance_set_user_data(tarmac_instance_t *instance, void *data);

@@ -48,7 +48,11 @@ struct tarmac_module {
  * zeroed (not instantiated); NULL with err set when out of memory. */
 tarmac_instance_t *tarmac_instance_alloc(tarmac_module_t *module,
                                          tarmac_error_t *err);
-/* Runs body(arg) protected under the engine's memory ceiling; returns the
+/* Gives an instance `limits` (NULL or 0 fields: the engine's). Before it
+ * first runs. */
+void tarmac_instance_set_limits(tarmac_instance_t *inst,
+                                const tarmac_limits_t *limits);
+/* Runs body(arg) protected under the instance's memory ceiling; returns the
  * trap (WASM_RT_TRAP_NONE when none). */
 int tarmac_instance_run_limited(tarmac_instance_t *inst,
                                 void (*body)(void *), void *arg);

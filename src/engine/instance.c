@@ -46,8 +46,7 @@ static void describe_trap(int trap, char *out, size_t size) {
 /* Runs one protected step of start-up; proc_exit(0) counts as a return. */
 int tarmac_instance_run_limited(tarmac_instance_t *inst, tarmac_rt_body_fn body,
                                 void *arg) {
-  uint64_t previous =
-      tarmac_rt_set_memory_limit(inst->module->engine->memory_limit);
+  uint64_t previous = tarmac_rt_set_memory_limit(inst->memory_limit);
   int trap = tarmac_rt_run_protected(body, arg);
   tarmac_rt_set_memory_limit(previous);
   return trap;
@@ -88,7 +87,7 @@ static int run_startup_steps(tarmac_instance_t *inst, tarmac_error_t *err) {
 
 /* The whole start-up runs under one deadline. */
 static int run_startup(tarmac_instance_t *inst, tarmac_error_t *err) {
-  uint64_t saved = tarmac_rt_deadline_arm(inst->module->engine->timeout_ns);
+  uint64_t saved = tarmac_rt_deadline_arm(inst->timeout_ns);
   int rc = run_startup_steps(inst, err);
   tarmac_rt_deadline_restore(saved);
   return rc;
@@ -120,6 +119,7 @@ tarmac_instance_t *tarmac_instance_alloc(tarmac_module_t *module,
   inst->wasi_environ = (const char *const *)module->engine->wasi_environ;
   inst->memory = module->descriptor->memory(inst->guest);
   inst->phase = TARMAC_PHASE_STARTING;
+  tarmac_instance_set_limits(inst, NULL);
   return inst;
 oom:
   snprintf(err->message, sizeof err->message,
@@ -127,10 +127,27 @@ oom:
   return NULL;
 }
 
+void tarmac_instance_set_limits(tarmac_instance_t *inst,
+                                const tarmac_limits_t *limits) {
+  const tarmac_engine_t *engine = inst->module->engine;
+  inst->timeout_ns = limits && limits->timeout_ms
+                         ? (uint64_t)limits->timeout_ms * 1000000u
+                         : engine->timeout_ns;
+  inst->memory_limit = limits && limits->memory_limit ? limits->memory_limit
+                                                      : engine->memory_limit;
+}
+
 tarmac_instance_t *tarmac_instance_new(tarmac_module_t *module,
                                        tarmac_error_t *err) {
+  return tarmac_instance_new_limited(module, NULL, err);
+}
+
+tarmac_instance_t *tarmac_instance_new_limited(tarmac_module_t *module,
+                                               const tarmac_limits_t *limits,
+                                               tarmac_error_t *err) {
   tarmac_instance_t *inst = tarmac_instance_alloc(module, err);
   if (!inst) return NULL;
+  tarmac_instance_set_limits(inst, limits);
   if (run_startup(inst, err) != 0) {
     inst->phase = TARMAC_PHASE_DEAD;
     tarmac_instance_free(inst);
@@ -205,15 +222,70 @@ static void reset_invocation(tarmac_instance_t *inst) {
   inst->error_set = false;
 }
 
+/* Calls in progress on this thread (tarmac_instance_depth), and the
+ * innermost one: the chain goes on through each instance's `caller`. */
+static _Thread_local unsigned tls_depth;
+static _Thread_local tarmac_instance_t *tls_innermost;
+
+unsigned tarmac_instance_depth(void) { return tls_depth; }
+
+void tarmac_instance_set_owner(tarmac_instance_t *inst, const void *owner) {
+  inst->owner = owner;
+}
+
+unsigned tarmac_instance_chain_count(const void *owner) {
+  unsigned count = 0;
+  for (const tarmac_instance_t *i = tls_innermost; i; i = i->caller)
+    count += i->owner == owner;
+  return count;
+}
+
+/* Refuses, as a trap of B's (B's call ends, the caller's goes on), a
+ * nested call entered with too little native stack left for its guest. */
+static void run_guest_call_checked(void *arg) {
+  if (tarmac_rt_stack_left() < TARMAC_ENGINE_NESTED_STACK_RESERVE)
+    tarmac_rt_trap_detail_set(WASM_RT_TRAP_EXHAUSTION,
+                              "too little stack left for a nested call");
+  run_guest_call(arg);
+}
+
+/* Runs the guest under the instance's deadline (the caller's when
+ * nested and earlier: tarmac_rt_deadline_arm keeps the earlier one). */
+static int run_invocation(tarmac_instance_t *inst, guest_call_t *call) {
+  /* restore counts page faults on its own thread only (snapshot.c) */
+  if (inst->snapshot && tarmac_rt_thread_id() != inst->restore_thread)
+    inst->faulted = true;
+  uint64_t saved = tarmac_rt_deadline_arm(inst->timeout_ns);
+  inst->caller = tls_innermost;
+  tls_innermost = inst;
+  tls_depth++;
+  int trap = tarmac_rt_run_protected(
+      tls_depth > 1 ? run_guest_call_checked : run_guest_call, call);
+  tls_depth--;
+  tls_innermost = inst->caller;
+  inst->caller = NULL;
+  tarmac_rt_deadline_restore(saved);
+  return trap;
+}
+
+static tarmac_call_status_t refuse(tarmac_instance_t *inst,
+                                   tarmac_call_result_t *result) {
+  static const tarmac_buffer_t dead_message = {
+      (uint8_t *)"instance is dead after an earlier trap", 38, 38};
+  static const tarmac_buffer_t busy_message = {
+      (uint8_t *)"instance is already inside a call", 33, 33};
+  return finish(result, TARMAC_CALL_DEAD,
+                inst->phase == TARMAC_PHASE_DEAD ? &dead_message
+                                                 : &busy_message,
+                0);
+}
+
 tarmac_call_status_t tarmac_instance_invoke(tarmac_instance_t *inst,
                                             const char *op, size_t op_len,
                                             const uint8_t *payload,
                                             size_t payload_len,
                                             tarmac_call_result_t *result) {
-  static const tarmac_buffer_t dead_message = {
-      (uint8_t *)"instance is dead after an earlier trap", 38, 38};
-  if (inst->phase != TARMAC_PHASE_IDLE)
-    return finish(result, TARMAC_CALL_DEAD, &dead_message, 0);
+  if (inst->phase != TARMAC_PHASE_IDLE) return refuse(inst, result);
   reset_invocation(inst);
   tarmac_buffer_clear(&inst->trap_message);
   if (op_len > UINT32_MAX || payload_len > UINT32_MAX) {
@@ -226,12 +298,7 @@ tarmac_call_status_t tarmac_instance_invoke(tarmac_instance_t *inst,
   inst->payload_len = payload_len;
   inst->phase = TARMAC_PHASE_INVOKING;
   guest_call_t call = {inst, (uint32_t)op_len, (uint32_t)payload_len, 0};
-  /* restore counts page faults on its own thread only (snapshot.c) */
-  if (inst->snapshot && tarmac_rt_thread_id() != inst->restore_thread)
-    inst->faulted = true;
-  uint64_t saved = tarmac_rt_deadline_arm(inst->module->engine->timeout_ns);
-  int trap = tarmac_rt_run_protected(run_guest_call, &call);
-  tarmac_rt_deadline_restore(saved);
+  int trap = run_invocation(inst, &call);
   tarmac_wasi_flush(inst);
   inst->payload = NULL;
   inst->payload_len = 0;

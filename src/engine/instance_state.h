@@ -38,7 +38,12 @@ struct tarmac_instance {
   void *guest;               /* wasm2c instance struct, module-sized */
   wasm_rt_memory_t *memory;  /* the exported memory (inside guest) */
   tarmac_phase_t phase;
+  uint64_t timeout_ns;       /* deadline of each guest entry */
+  uint64_t memory_limit;     /* ceiling of memories it allocates */
   void *user_data;
+  const void *owner;         /* tarmac_instance_set_owner; not owned */
+  struct tarmac_instance *caller; /* while invoking: the instance whose
+                                     call this one is nested in, or NULL */
   tarmac_snapshot_t *snapshot; /* retained; NULL unless made from one */
   tarmac_rt_restore_state_t *restore_states; /* owned; one per snapshot
                                                 object (memories use it) */

@@ -39,6 +39,7 @@ struct tarmac_snapshot {
   uintptr_t template_base;  /* where it lived: relocation distance only */
   snapshot_object_t objects[TARMAC_RT_MAX_RECORDED];
   uint32_t object_count;
+  tarmac_limits_t limits;   /* given to every instance made from it */
 };
 
 static size_t element_size(tarmac_rt_allocation_kind_t kind) {
@@ -113,6 +114,12 @@ static int capture(tarmac_snapshot_t *snap, const tarmac_instance_t *tmpl,
 
 tarmac_snapshot_t *tarmac_snapshot_new(tarmac_module_t *module,
                                        tarmac_error_t *err) {
+  return tarmac_snapshot_new_limited(module, NULL, err);
+}
+
+tarmac_snapshot_t *tarmac_snapshot_new_limited(tarmac_module_t *module,
+                                               const tarmac_limits_t *limits,
+                                               tarmac_error_t *err) {
   err->kind = TARMAC_ERROR_OTHER;
   if (module->descriptor->reference_globals) {
     unsupported(err, module->name, "a global holds a reference");
@@ -120,7 +127,7 @@ tarmac_snapshot_t *tarmac_snapshot_new(tarmac_module_t *module,
   }
   tarmac_rt_allocations_t rec;
   tarmac_rt_record_allocations(&rec);
-  tarmac_instance_t *tmpl = tarmac_instance_new(module, err);
+  tarmac_instance_t *tmpl = tarmac_instance_new_limited(module, limits, err);
   tarmac_rt_record_allocations(NULL);
   if (!tmpl) return NULL;
   tarmac_snapshot_t *snap = calloc(1, sizeof *snap);
@@ -130,6 +137,7 @@ tarmac_snapshot_t *tarmac_snapshot_new(tarmac_module_t *module,
     return NULL;
   }
   atomic_init(&snap->references, 1);
+  if (limits) snap->limits = *limits;
   snap->module = module;
   tarmac_module_retain(module);
   int rc = capture(snap, tmpl, &rec, err);
@@ -262,6 +270,7 @@ tarmac_instance_t *tarmac_instance_from_snapshot(tarmac_snapshot_t *snap,
                                                  tarmac_error_t *err) {
   tarmac_instance_t *inst = tarmac_instance_alloc(snap->module, err);
   if (!inst) return NULL;
+  tarmac_instance_set_limits(inst, &snap->limits);
   tarmac_snapshot_retain(snap);
   inst->snapshot = snap;
   inst->faulted = true; /* nothing known yet of its pages */

@@ -313,9 +313,11 @@ void tarmac_rt_deadline_restore(uint64_t saved) {
   deadline_slot_t *slot = tls_slot;
   if (!slot) return;
   atomic_store_explicit(&slot->deadline, saved, memory_order_release);
-  /* an outer deadline that has passed too is flagged again by the
-   * watchdog's next signal */
-  atomic_store_explicit(&slot->expired, false, memory_order_relaxed);
+  /* Back in an outer call (a nested guest call returned) whose deadline
+   * has passed too: its next safe point traps at once instead of after
+   * the watchdog's next signal. Only nested restores read the clock. */
+  bool passed = saved != 0 && clock_ns(CLOCK_MONOTONIC) >= saved;
+  atomic_store_explicit(&slot->expired, passed, memory_order_relaxed);
 }
 
 uint64_t tarmac_rt_deadline(void) {

@@ -368,6 +368,13 @@ void tarmac_rt_check_host_stack(void) {
                      "too little stack left for a host call");
 }
 
+size_t tarmac_rt_stack_left(void) {
+  thread_state_t *ts = &tls;
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if (!ts->ready) return SIZE_MAX;
+  return here > ts->stack_low ? here - ts->stack_low : 0;
+}
+
 /* ---- linear memory ---------------------------------------------------- */
 
 uint64_t tarmac_rt_set_memory_limit(uint64_t bytes) {

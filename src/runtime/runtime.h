@@ -86,6 +86,9 @@ WASM_RT_NO_RETURN void tarmac_rt_exit(uint32_t code);
  * TARMAC_RT_HOST_STACK_RESERVE bytes of stack remain. Host imports call it
  * first. Cheap: one thread-local load and a compare. */
 void tarmac_rt_check_host_stack(void);
+/* Bytes of native stack left below the caller's frame on this thread
+ * (SIZE_MAX on a thread that never ran a protected call). */
+size_t tarmac_rt_stack_left(void);
 
 /* The ceiling applied to memories allocated by this thread from now on
  * (wasm_rt_allocate_memory is called from inside instantiation, which has no

@@ -63,6 +63,13 @@ typedef struct {
  * that long). */
 #define TIMEOUT_MIN_MS 1u
 #define TIMEOUT_MAX_MS 3600000u
+/* Nested function calls run on the caller's thread and stack: each level
+ * holds a guest frame and its host-call frames (docs/architecture.md,
+ * "Function calls"). */
+#define CALL_DEPTH_MAX 32u
+/* A request waiting for an instance holds a thread: beyond a minute it
+ * is a hang, not a wait. */
+#define POOL_WAIT_MAX_MS 60000u
 
 /* In load order: APP_WASM_MODULE after APP_WASM_FUNCTION (it wins). */
 static const setting_t settings[] = {
@@ -71,6 +78,12 @@ static const setting_t settings[] = {
     STRING("APP_KEY_FILE", key_file),
     STRING("APP_WASM_FUNCTION", wasm_module),
     STRING("APP_WASM_MODULE", wasm_module),
+    STRING("APP_WASM_CONTRACT", wasm_contract),
+    STRING("APP_WASM_FUNCTION_CONFIG", wasm_function_config),
+    STRING("APP_RUN_MODE", run_mode),
+    BOOL("APP_ENABLE_METRICS", enable_metrics),
+    UINT("APP_WASM_CALL_DEPTH_LIMIT", call_depth_limit, 1, CALL_DEPTH_MAX),
+    DURATION("APP_WASM_POOL_WAIT", pool_wait_ms, 0, POOL_WAIT_MAX_MS),
     BOOL("APP_ENABLE_TLS", enable_tls),
     BOOL("APP_DEBUG", debug),
     BOOL("APP_TRACE", trace),
@@ -245,12 +258,16 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   strcpy(c->listen_addr, "0.0.0.0:8443");
   strcpy(c->cert_file, "/certs/cert.crt");
   strcpy(c->key_file, "/certs/key.key");
-  strcpy(c->wasm_module, "/module/tarmac_module.wasm");
+  strcpy(c->wasm_module, "/functions/tarmac.wasm");
+  strcpy(c->run_mode, "daemon");
+  c->enable_metrics = true;
+  c->call_depth_limit = 8;
+  c->pool_wait_ms = 5000;
   c->enable_tls = true;
   c->event_loops = cpu_count();
   c->max_threads_per_loop = 64;
   c->handoff_ms = 10;
-  c->pool_size = 0; /* 2 per event loop, once the loops are known */
+  c->pool_size = 100; /* Tarmac's default; instances are made on demand */
   c->max_concurrency = 0; /* a quarter of the threads, once known */
   c->queue_timeout_ms = 100;
   c->memory_limit = 0;
@@ -331,6 +348,21 @@ int tarmac_server_config_timeout(const char *value, unsigned *out_ms,
   return 0;
 }
 
+/* Settings with a fixed set of values, and which contract the single
+ * function speaks by default (APP_WASM_MODULE: the seed's). */
+static int check_choices(tarmac_server_config_t *c, char *err,
+                         size_t err_size) {
+  const char *module = getenv("APP_WASM_MODULE");
+  c->wasm_module_is_seed = module != NULL && *module != '\0';
+  if (strcmp(c->run_mode, "daemon") != 0 && strcmp(c->run_mode, "job") != 0) {
+    snprintf(err, err_size, "APP_RUN_MODE=%s is not a run mode (daemon or job)",
+             c->run_mode);
+    return -1;
+  }
+  c->job_mode = strcmp(c->run_mode, "job") == 0;
+  return 0;
+}
+
 int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
                               size_t err_size) {
   tarmac_server_config_defaults(c);
@@ -339,7 +371,7 @@ int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
     if (v == NULL || *v == '\0') continue; /* unset or empty: default */
     if (parse_value(&settings[i], v, c, err, err_size) != 0) return -1;
   }
-  if (c->pool_size == 0) c->pool_size = 2 * c->event_loops;
+  if (check_choices(c, err, err_size) != 0) return -1;
   if (c->max_concurrency == 0)
     c->max_concurrency = tarmac_server_config_default_concurrency(c);
   if (c->memory_total_limit == 0)

@@ -14,6 +14,15 @@ typedef struct {
   char cert_file[4096];      /* APP_CERT_FILE, /certs/cert.crt */
   char key_file[4096];       /* APP_KEY_FILE, /certs/key.key */
   char wasm_module[4096];    /* APP_WASM_MODULE or APP_WASM_FUNCTION */
+  bool wasm_module_is_seed;  /* APP_WASM_MODULE was set: the seed contract */
+  char wasm_contract[16];    /* APP_WASM_CONTRACT, "" = by variable */
+  char wasm_function_config[4096]; /* APP_WASM_FUNCTION_CONFIG, "" = single
+                                      function */
+  char run_mode[16];         /* APP_RUN_MODE, daemon or job */
+  bool job_mode;             /* run_mode is job */
+  bool enable_metrics;       /* APP_ENABLE_METRICS, true */
+  unsigned call_depth_limit; /* APP_WASM_CALL_DEPTH_LIMIT, 8 */
+  unsigned pool_wait_ms;     /* APP_WASM_POOL_WAIT, 5s */
   bool debug;                /* APP_DEBUG */
   bool trace;                /* APP_TRACE */
   bool disable_logging;      /* APP_DISABLE_LOGGING */
@@ -22,7 +31,8 @@ typedef struct {
   unsigned event_loops;      /* APP_EVENT_LOOPS, number of CPUs */
   unsigned max_threads_per_loop; /* APP_MAX_THREADS_PER_LOOP, 64 */
   unsigned handoff_ms;       /* APP_HANDOFF_MS, 10 */
-  unsigned pool_size;        /* APP_WASM_POOL_SIZE, 2 per event loop */
+  unsigned pool_size;        /* APP_WASM_POOL_SIZE, 100: instances of a
+                                function at most (made on demand) */
   unsigned max_concurrency;  /* APP_WASM_MAX_CONCURRENCY, a quarter of
                                 event loops x threads per loop */
   unsigned queue_timeout_ms; /* APP_WASM_QUEUE_TIMEOUT_MS, 100 */
@@ -52,8 +62,8 @@ typedef struct {
 int tarmac_server_config_load(tarmac_server_config_t *config, char *err,
                               size_t err_size);
 
-/* The defaults (pool_size and max_concurrency 0: derived from the loops
- * and threads by _load). */
+/* The defaults (max_concurrency 0: derived from the loops and threads by
+ * _load). */
 void tarmac_server_config_defaults(tarmac_server_config_t *config);
 
 /* APP_WASM_MAX_CONCURRENCY's default for these loops and threads. */

@@ -237,19 +237,57 @@ static int append_field(tarmac_buffer_t *out, const char *key,
 /* A bound on the request envelope's size (strings escaped at worst six
  * bytes a byte), reserved up front so the buffer never grows while it is
  * written. */
-static size_t request_envelope_bound(const tarmac_http_request_t *req) {
+static size_t request_envelope_bound(const tarmac_http_request_t *req,
+                                     const tarmac_route_param_t *params,
+                                     unsigned param_count) {
   size_t chars = req->method_len + req->path_len + req->query_len +
                  strlen(req->remote_addr);
+  for (unsigned i = 0; i < param_count; i++)
+    chars += params[i].name_len + params[i].value_len + 8;
   for (size_t i = 0; i < req->header_count; i++)
     chars += req->headers[i].name_len + req->headers[i].value_len;
   return 256 + 8 * req->header_count + 6 * chars +
          4 * ((req->body_len + 2) / 3) + 1;
 }
 
-int tarmac_envelope_request(const tarmac_http_request_t *req,
-                            tarmac_buffer_t *out) {
+/* Appends one parameter value, percent-decoded (decoded bytes that are not
+ * UTF-8 are taken as Latin-1, as header values are). 0 or -1. */
+static int append_param_value(tarmac_buffer_t *out, const char *value,
+                              size_t len) {
+  char small[256];
+  char *decoded = len <= sizeof small ? small : malloc(len);
+  if (decoded == NULL) return -1;
+  size_t n = tarmac_route_decode(value, len, decoded);
+  int rc = tarmac_buffer_append(out, "\"", 1) != 0 ||
+           append_json_chars(out, decoded, n) != 0 ||
+           tarmac_buffer_append(out, "\"", 1) != 0 ? -1 : 0;
+  if (decoded != small) free(decoded);
+  return rc;
+}
+
+/* ,"params":{"name":"value",...} when there are parameters. */
+static int append_params(tarmac_buffer_t *out,
+                         const tarmac_route_param_t *params,
+                         unsigned param_count) {
+  if (param_count == 0) return 0;
+  if (tarmac_buffer_append_str(out, ",\"params\":{") != 0) return -1;
+  for (unsigned i = 0; i < param_count; i++) {
+    if ((i > 0 && tarmac_buffer_append(out, ",", 1) != 0) ||
+        append_json_string(out, params[i].name, params[i].name_len) != 0 ||
+        tarmac_buffer_append(out, ":", 1) != 0 ||
+        append_param_value(out, params[i].value, params[i].value_len) != 0)
+      return -1;
+  }
+  return tarmac_buffer_append(out, "}", 1);
+}
+
+int tarmac_envelope_request_params(const tarmac_http_request_t *req,
+                                   const tarmac_route_param_t *params,
+                                   unsigned param_count,
+                                   tarmac_buffer_t *out) {
   bool first = true;
-  if (tarmac_buffer_reserve(out, request_envelope_bound(req)) != 0 ||
+  if (tarmac_buffer_reserve(out, request_envelope_bound(req, params,
+                                                        param_count)) != 0 ||
       tarmac_buffer_append_str(out, "{\"headers\":{") != 0)
     return -1;
   if (append_request_headers(out, req, &first) != 0) return -1;
@@ -260,10 +298,17 @@ int tarmac_envelope_request(const tarmac_http_request_t *req,
       append_field(out, ",\"HTTP_QUERY\":", req->query, req->query_len) ||
       append_field(out, ",\"REMOTE_ADDR\":", req->remote_addr,
                    strlen(req->remote_addr)) ||
-      tarmac_buffer_append_str(out, "},\"payload\":\"") != 0 ||
+      tarmac_buffer_append_str(out, "}") != 0 ||
+      append_params(out, params, param_count) != 0 ||
+      tarmac_buffer_append_str(out, ",\"payload\":\"") != 0 ||
       tarmac_base64_encode(req->body, req->body_len, out) != 0)
     return -1;
   return tarmac_buffer_append(out, "\"}", 2);
+}
+
+int tarmac_envelope_request(const tarmac_http_request_t *req,
+                            tarmac_buffer_t *out) {
+  return tarmac_envelope_request_params(req, NULL, 0, out);
 }
 
 static int fail(char *err, size_t err_size, const char *reason) {
@@ -305,39 +350,74 @@ static int parse_headers(json_t *root, tarmac_http_response_t *res,
   return 0;
 }
 
-/* The reference parse: a jansson tree. Defines what a valid envelope is and
- * names what is wrong with an invalid one. */
-int tarmac_envelope_response_reference(const uint8_t *data, size_t len,
-                                       tarmac_http_response_t *res, char *err,
-                                       size_t err_size) {
+static int parse_payload(json_t *root, tarmac_http_response_t *res,
+                         char *err, size_t err_size) {
+  json_t *payload = json_object_get(root, "payload");
+  if (payload == NULL || json_is_null(payload)) return 0;
+  if (!json_is_string(payload))
+    return fail(err, err_size, "payload is not a string");
+  if (tarmac_base64_decode(json_string_value(payload),
+                           json_string_length(payload), &res->body) != 0)
+    return fail(err, err_size, "payload is not valid base64");
+  return 0;
+}
+
+/* v0.1's status: {"status": {"code": N, "status": "text"}}; the text is
+ * not sent (HTTP/2 has no reason phrase). Missing, null or 0 means 200. */
+static int parse_status_object(json_t *root, tarmac_http_response_t *res,
+                               char *err, size_t err_size) {
+  json_t *status = json_object_get(root, "status");
+  res->status = 200;
+  if (status == NULL || json_is_null(status)) return 0;
+  if (!json_is_object(status))
+    return fail(err, err_size, "status is not an object");
+  json_t *code = json_object_get(status, "code");
+  if (code == NULL || json_is_null(code)) return 0;
+  if (!json_is_integer(code))
+    return fail(err, err_size, "status.code is not an integer");
+  json_int_t n = json_integer_value(code);
+  if (n == 0) return 0;
+  if (n < 200 || n > 599)
+    return fail(err, err_size, "status.code is not from 200 to 599");
+  res->status = (int)n;
+  return 0;
+}
+
+typedef int (*status_reader_t)(json_t *root, tarmac_http_response_t *res,
+                               char *err, size_t err_size);
+
+/* A jansson tree read with the given status reader; headers and payload
+ * are the same in both generations. */
+static int read_tree(const uint8_t *data, size_t len, status_reader_t status,
+                     tarmac_http_response_t *res, char *err,
+                     size_t err_size) {
   tarmac_http_response_reset(res);
   json_error_t jerr;
   json_t *root = json_loadb((const char *)data, len, 0, &jerr);
   if (root == NULL) return fail(err, err_size, "not JSON");
   int rc = -1;
-  if (!json_is_object(root)) {
+  if (!json_is_object(root))
     fail(err, err_size, "not a JSON object");
-    goto done;
-  }
-  if (parse_status(root, res, err, err_size) != 0 ||
-      parse_headers(root, res, err, err_size) != 0)
-    goto done;
-  json_t *payload = json_object_get(root, "payload");
-  if (payload != NULL && !json_is_null(payload)) {
-    if (!json_is_string(payload)) {
-      fail(err, err_size, "payload is not a string");
-      goto done;
-    }
-    if (tarmac_base64_decode(json_string_value(payload),
-                             json_string_length(payload), &res->body) != 0) {
-      fail(err, err_size, "payload is not valid base64");
-      goto done;
-    }
-  }
-  rc = 0;
-done:
+  else if (status(root, res, err, err_size) == 0 &&
+           parse_headers(root, res, err, err_size) == 0 &&
+           parse_payload(root, res, err, err_size) == 0)
+    rc = 0;
   json_decref(root);
   return rc;
+}
+
+/* The reference parse: a jansson tree. Defines what a valid envelope is and
+ * names what is wrong with an invalid one. */
+int tarmac_envelope_response_reference(const uint8_t *data, size_t len,
+                                       tarmac_http_response_t *res, char *err,
+                                       size_t err_size) {
+  return read_tree(data, len, parse_status, res, err, err_size);
+}
+
+int tarmac_envelope_response_v01(const uint8_t *data, size_t len,
+                                 tarmac_http_response_t *res, char *err,
+                                 size_t err_size) {
+  return read_tree(data, len, parse_status_object, res, err, err_size);
 }
 
 /* The fast parse: the common, well-formed envelope is read by yajl's event

@@ -1,151 +1,114 @@
-/* One HTTP request through the function. */
+/* One invocation of a function, whatever triggered it. */
 #include <stdio.h>
 #include <string.h>
 
 #include "log/log.h"
 #include "runtime/runtime.h"
-#include "server/envelope.h"
 #include "server/function.h"
+#include "util/clock.h"
 
-static const char handler_op[] = "request:handler";
-
-static bool path_is(const tarmac_http_request_t *req, const char *path) {
-  return req->path_len == strlen(path) &&
-         memcmp(req->path, path, req->path_len) == 0;
-}
-
-static bool serve_builtin(const tarmac_function_t *fn,
-                          const tarmac_http_request_t *req,
-                          tarmac_http_response_t *res) {
-  if (path_is(req, "/health")) {
-    tarmac_http_response_set_text(res, 200, "OK\n");
-    return true;
+/* A short, fixed label per trap kind: metric labels must come from a
+ * small set the server chooses, never from a guest's text. */
+static const char *trap_label(int trap) {
+  switch (trap) {
+    case WASM_RT_TRAP_OOB: return "out_of_bounds";
+    case WASM_RT_TRAP_INT_OVERFLOW: return "integer_overflow";
+    case WASM_RT_TRAP_DIV_BY_ZERO: return "division_by_zero";
+    case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid_conversion";
+    case WASM_RT_TRAP_UNREACHABLE: return "unreachable";
+    case WASM_RT_TRAP_CALL_INDIRECT: return "call_indirect";
+    case WASM_RT_TRAP_EXHAUSTION: return "stack_exhausted";
+    case TARMAC_TRAP_EXIT: return "exit";
+    case TARMAC_TRAP_ABORT: return "abort";
+    case TARMAC_TRAP_RESOURCE: return "resource";
+    case TARMAC_TRAP_HOST_FAULT: return "host_fault";
+    case TARMAC_TRAP_MEMORY_BUDGET: return "memory_budget";
+    case TARMAC_TRAP_DEADLINE: return "deadline";
+    default: return "other";
   }
-  if (path_is(req, "/ready")) {
-    if (fn->maintenance_mode)
-      tarmac_http_response_set_text(res, 503, "maintenance mode\n");
-    else
-      tarmac_http_response_set_text(res, 200, "ready\n");
-    return true;
+}
+
+static void count_result(tarmac_function_t *fn,
+                         const tarmac_call_result_t *result) {
+  if (result->status != TARMAC_CALL_TRAP && result->status != TARMAC_CALL_DEAD)
+    return;
+  int trap = result->status == TARMAC_CALL_DEAD ? -1 : result->trap;
+  if (trap == TARMAC_TRAP_DEADLINE)
+    atomic_fetch_add(&fn->deadline_exceeded, 1);
+  else
+    atomic_fetch_add(&fn->traps, 1);
+  if (fn->traps_family == NULL) return;
+  const char *labels[2] = {fn->name, trap < 0 ? "dead" : trap_label(trap)};
+  tarmac_metric_series_t *series =
+      tarmac_metric_series(fn->traps_family, labels);
+  if (series != NULL) tarmac_metric_add(series, 1);
+}
+
+int tarmac_function_run(tarmac_function_t *fn, const char *op, size_t op_len,
+                        const uint8_t *payload, size_t payload_len,
+                        tarmac_function_result_fn on_result, void *ctx,
+                        tarmac_error_t *err) {
+  tarmac_instance_t *instance = tarmac_pool_take(fn->pool, err);
+  if (instance == NULL) {
+    atomic_fetch_add(&fn->unavailable, 1);
+    return -1;
   }
-  return false;
+  atomic_fetch_add(&fn->invocations, 1);
+  uint64_t started = fn->duration ? tarmac_clock_ns() : 0;
+  tarmac_call_result_t result;
+  tarmac_instance_invoke(instance, op, op_len, payload, payload_len, &result);
+  if (fn->duration != NULL)
+    tarmac_metric_observe(fn->duration,
+                          (double)(tarmac_clock_ns() - started) / 1e9);
+  count_result(fn, &result);
+  on_result(ctx, &result);
+  tarmac_pool_give(fn->pool, instance);
+  return 0;
 }
 
-/* 500 with "<what>: <detail>" (detail cut to a sensible length). */
-static void fail(const tarmac_function_t *fn, tarmac_http_response_t *res,
-                 const char *what, const char *detail, size_t detail_len) {
-  char text[1200];
-  if (detail_len > 1024) detail_len = 1024;
-  snprintf(text, sizeof(text), "%s: %.*s\n", what, (int)detail_len, detail);
-  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
-                    fn->name, (const char *)NULL);
-  tarmac_http_response_set_text(res, 500, text);
-}
-
-/* 504 naming the deadline: the guest was stopped, its instance dropped. */
-static void timed_out(const tarmac_function_t *fn,
-                      tarmac_http_response_t *res) {
-  char text[128];
-  snprintf(text, sizeof(text),
-           "function timed out: deadline of %u ms exceeded\n", fn->timeout_ms);
-  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
-                    fn->name, (const char *)NULL);
-  tarmac_http_response_set_text(res, 504, text);
-}
-
-static void answer_from_result(tarmac_function_t *fn,
-                               const tarmac_call_result_t *result,
-                               tarmac_http_response_t *res) {
-  char err[256];
+void tarmac_function_describe_failure(const tarmac_function_t *fn,
+                                      const tarmac_call_result_t *result,
+                                      char *out, size_t size) {
+  int len = result->len > 1024 ? 1024 : (int)result->len;
   const char *text = (const char *)result->data;
   switch (result->status) {
-  case TARMAC_CALL_OK:
-    if (tarmac_envelope_response(result->data, result->len, res, err,
-                                 sizeof(err)) != 0)
-      fail(fn, res, "function error", err, strlen(err));
-    return;
-  case TARMAC_CALL_GUEST_ERROR:
-    fail(fn, res, "function error", text, result->len);
-    return;
-  case TARMAC_CALL_TRAP:
-    if (result->trap == TARMAC_TRAP_DEADLINE) {
-      atomic_fetch_add(&fn->deadline_exceeded, 1);
-      timed_out(fn, res);
+    case TARMAC_CALL_OK:
+      snprintf(out, size, "function %s succeeded", fn->name);
       return;
-    }
-    /* fall through */
-  case TARMAC_CALL_DEAD:
-    atomic_fetch_add(&fn->traps, 1);
-    fail(fn, res, "function trapped", text, result->len);
-    return;
+    case TARMAC_CALL_GUEST_ERROR:
+      snprintf(out, size, "function error: %.*s", len, text);
+      return;
+    case TARMAC_CALL_TRAP:
+      if (result->trap == TARMAC_TRAP_DEADLINE) {
+        snprintf(out, size, "function timed out: deadline of %u ms exceeded",
+                 fn->timeout_ms);
+        return;
+      }
+      /* fall through */
+    case TARMAC_CALL_DEAD:
+      snprintf(out, size, "function trapped: %.*s", len, text);
+      return;
   }
 }
 
-/* 503 with Retry-After: busy, not broken (slots and memory free up as
- * requests finish). Logs `text` (one line ending in a newline). */
-static void answer_busy(const tarmac_function_t *fn,
-                        tarmac_http_response_t *res, const char *text) {
-  tarmac_log_fields(TARMAC_LOG_WARN, text, strlen(text) - 1, "function",
-                    fn->name, (const char *)NULL);
-  if (tarmac_http_response_set_text(res, 503, text) == 0)
-    tarmac_http_response_add_header(res, "retry-after", 11, "1", 1);
-}
-
-/* 503 for a request the concurrency limit turned away. */
-static void refuse_busy(const tarmac_function_t *fn,
-                        tarmac_http_response_t *res) {
-  tarmac_admission_stats_t st = tarmac_admission_stats(fn->admission);
-  char text[200];
-  snprintf(text, sizeof(text),
-           "function busy: all %u invocation slots in use "
-           "(APP_WASM_MAX_CONCURRENCY); retry later\n",
-           st.limit);
-  answer_busy(fn, res, text);
-}
-
-static void invoke_handler(tarmac_function_t *fn,
-                           const tarmac_http_request_t *req,
-                           tarmac_http_response_t *res) {
-  tarmac_buffer_t envelope = TARMAC_BUFFER_INIT;
-  if (tarmac_envelope_request(req, &envelope) != 0) {
-    tarmac_http_response_set_text(res, 500, "out of memory\n");
-    tarmac_buffer_free(&envelope);
-    return;
+void tarmac_function_describe_unavailable(const tarmac_function_t *fn,
+                                          const tarmac_error_t *err,
+                                          char *out, size_t size) {
+  switch (err->kind) {
+    case TARMAC_ERROR_POOL_EXHAUSTED:
+      snprintf(out, size, "function %s busy: %s; retry later", fn->name,
+               err->message);
+      return;
+    case TARMAC_ERROR_OVER_BUDGET:
+      snprintf(out, size,
+               "function %s: guest memory budget exhausted "
+               "(APP_WASM_MEMORY_TOTAL_LIMIT); retry later", fn->name);
+      return;
+    default:
+      snprintf(out, size, "cannot instantiate function %s: %s", fn->name,
+               err->message);
+      return;
   }
-  tarmac_error_t err;
-  tarmac_instance_t *instance = tarmac_pool_take(fn->pool, &err);
-  if (instance == NULL && err.kind == TARMAC_ERROR_OVER_BUDGET) {
-    tarmac_logf(TARMAC_LOG_DEBUG, "%s", err.message);
-    answer_busy(fn, res, "guest memory budget exhausted "
-                         "(APP_WASM_MEMORY_TOTAL_LIMIT); retry later\n");
-    tarmac_buffer_free(&envelope);
-    return;
-  }
-  if (instance == NULL) {
-    fail(fn, res, "cannot instantiate the function", err.message,
-         strlen(err.message));
-    tarmac_buffer_free(&envelope);
-    return;
-  }
-  tarmac_call_result_t result;
-  atomic_fetch_add(&fn->invocations, 1);
-  tarmac_instance_invoke(instance, handler_op, sizeof(handler_op) - 1,
-                         envelope.data, envelope.len, &result);
-  tarmac_buffer_free(&envelope);
-  answer_from_result(fn, &result, res);
-  tarmac_pool_give(fn->pool, instance);
-}
-
-void tarmac_function_handle(void *data, const tarmac_http_request_t *req,
-                            tarmac_http_response_t *res) {
-  tarmac_function_t *fn = data;
-  if (serve_builtin(fn, req, res)) return;
-  if (!tarmac_admission_enter(fn->admission)) {
-    refuse_busy(fn, res);
-    return;
-  }
-  invoke_handler(fn, req, res);
-  tarmac_admission_leave(fn->admission);
 }
 
 tarmac_function_stats_t tarmac_function_stats(const tarmac_function_t *fn) {
@@ -154,5 +117,6 @@ tarmac_function_stats_t tarmac_function_stats(const tarmac_function_t *fn) {
   return (tarmac_function_stats_t){
       .invocations = atomic_load(&counters->invocations),
       .deadline_exceeded = atomic_load(&counters->deadline_exceeded),
-      .traps = atomic_load(&counters->traps)};
+      .traps = atomic_load(&counters->traps),
+      .unavailable = atomic_load(&counters->unavailable)};
 }

@@ -1,35 +1,53 @@
-/* Instance pool with a background refill thread. */
+/* Bounded instance pool: lazy creation, bounded waits, and a refill
+ * thread for modules whose replacements must be started (pool.h). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log/log.h"
+#include "runtime/deadline.h"
 #include "server/pool.h"
+#include "util/clock.h"
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_S 1000000000ull
 
 struct tarmac_pool {
   tarmac_module_t *module; /* retained */
   bool fresh;              /* no state kept between requests */
   tarmac_snapshot_t *snapshot; /* owned; fresh mode, NULL when refused */
-  unsigned size;           /* idle instances to keep ready */
+  tarmac_limits_t limits;
+  char *name;              /* owned; the function, for messages */
+  unsigned size;           /* bound on `live` */
+  unsigned wait_ms;
   pthread_mutex_t lock;
-  pthread_cond_t wake;     /* refill thread: an instance died, or stop */
-  tarmac_instance_t **idle; /* stack of `size` slots */
+  pthread_cond_t wake;      /* refill thread: a replacement owed, or stop */
+  pthread_cond_t available; /* takers: an idle instance or a free slot */
+  tarmac_instance_t **idle; /* stack of up to `size` */
   unsigned idle_count;
-  unsigned missing;        /* dead instances not yet replaced */
+  unsigned live;           /* idle + taken + being made; <= size */
+  unsigned missing;        /* replacements the refill thread owes */
   unsigned long created;
   unsigned long discarded;
   unsigned long restored;
+  unsigned long waited;
+  unsigned long exhausted;
   bool stopping;
   pthread_t refiller;
   bool refiller_started;
 };
 
+/* Makes one instance; the caller holds a slot for it. */
 static tarmac_instance_t *create(tarmac_pool_t *pool, tarmac_error_t *err) {
   tarmac_instance_t *instance =
-      pool->snapshot ? tarmac_instance_from_snapshot(pool->snapshot, err)
-                     : tarmac_instance_new(pool->module, err);
+      pool->snapshot
+          ? tarmac_instance_from_snapshot(pool->snapshot, err)
+          : tarmac_instance_new_limited(pool->module, &pool->limits, err);
   if (instance != NULL) {
+    tarmac_instance_set_owner(instance, pool);
     pthread_mutex_lock(&pool->lock);
     pool->created++;
     pthread_mutex_unlock(&pool->lock);
@@ -37,18 +55,36 @@ static tarmac_instance_t *create(tarmac_pool_t *pool, tarmac_error_t *err) {
   return instance;
 }
 
-/* Keeps an instance if there is room; frees it otherwise. `restored`
- * counts it as restored under the same lock. */
-static void keep_or_free(tarmac_pool_t *pool, tarmac_instance_t *instance,
-                         bool restored) {
-  pthread_mutex_lock(&pool->lock);
-  pool->restored += restored;
-  if (pool->idle_count < pool->size) {
-    pool->idle[pool->idle_count++] = instance;
-    instance = NULL;
-  }
+/* Lock held. Never overflows: idle instances hold slots, so at most
+ * `size` of them. */
+static void push_idle(tarmac_pool_t *pool, tarmac_instance_t *instance) {
+  pool->idle[pool->idle_count++] = instance;
+  pthread_cond_signal(&pool->available);
+}
+
+/* Lock held: a slot given up (its instance freed, or never made). */
+static void release_slot(tarmac_pool_t *pool) {
+  pool->live--;
+  pthread_cond_signal(&pool->available);
+}
+
+/* Makes one owed replacement while there is a free slot for it (lock
+ * held; dropped while the instance is started). */
+static void refill_one(tarmac_pool_t *pool) {
+  pool->missing--;
+  if (pool->live >= pool->size) return; /* takers made their own */
+  pool->live++;
   pthread_mutex_unlock(&pool->lock);
-  if (instance != NULL) tarmac_instance_free(instance);
+  tarmac_error_t err;
+  tarmac_instance_t *instance = create(pool, &err);
+  if (instance == NULL)
+    tarmac_logf(TARMAC_LOG_ERROR, "cannot refill the instance pool of %s: %s",
+                pool->name, err.message);
+  pthread_mutex_lock(&pool->lock);
+  if (instance != NULL)
+    push_idle(pool, instance);
+  else
+    release_slot(pool);
 }
 
 static void *refill_main(void *arg) {
@@ -58,16 +94,7 @@ static void *refill_main(void *arg) {
     while (pool->missing == 0 && !pool->stopping)
       pthread_cond_wait(&pool->wake, &pool->lock);
     if (pool->stopping) break;
-    pool->missing--;
-    pthread_mutex_unlock(&pool->lock);
-    tarmac_error_t err;
-    tarmac_instance_t *instance = create(pool, &err);
-    if (instance != NULL)
-      keep_or_free(pool, instance, false);
-    else
-      tarmac_logf(TARMAC_LOG_ERROR, "cannot refill the instance pool: %s",
-                  err.message);
-    pthread_mutex_lock(&pool->lock);
+    refill_one(pool);
   }
   pthread_mutex_unlock(&pool->lock);
   return NULL;
@@ -77,7 +104,8 @@ static void *refill_main(void *arg) {
  * instance per request instead (logged: it is much slower). */
 static int take_snapshot(tarmac_pool_t *pool, tarmac_error_t *err) {
   pool->fresh = true;
-  pool->snapshot = tarmac_snapshot_new(pool->module, err);
+  pool->snapshot = tarmac_snapshot_new_limited(pool->module, &pool->limits,
+                                               err);
   if (pool->snapshot) return 0;
   if (err->kind != TARMAC_ERROR_NO_SNAPSHOT) return -1;
   tarmac_logf(TARMAC_LOG_WARN,
@@ -86,38 +114,78 @@ static int take_snapshot(tarmac_pool_t *pool, tarmac_error_t *err) {
   return 0;
 }
 
-tarmac_pool_t *tarmac_pool_new(tarmac_module_t *module, unsigned size,
-                               bool fresh, tarmac_error_t *err) {
-  tarmac_pool_t *pool = calloc(1, sizeof(*pool));
-  if (pool == NULL) goto oom;
-  pool->idle = calloc(size ? size : 1, sizeof(*pool->idle));
-  if (pool->idle == NULL) {
-    free(pool);
-    goto oom;
-  }
-  pool->size = size ? size : 1;
-  pool->module = module;
-  tarmac_module_retain(module);
+/* The lock and both condition variables; `available` on CLOCK_MONOTONIC,
+ * the clock of guest deadlines. */
+static int init_sync(tarmac_pool_t *pool) {
+  pthread_condattr_t attr;
+  if (pthread_condattr_init(&attr) != 0) return -1;
+  int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (rc == 0) rc = pthread_cond_init(&pool->available, &attr);
+  pthread_condattr_destroy(&attr);
+  if (rc != 0) return -1;
   pthread_mutex_init(&pool->lock, NULL);
   pthread_cond_init(&pool->wake, NULL);
-  if (fresh && take_snapshot(pool, err) != 0) goto fail;
-  for (unsigned i = 0; i < pool->size; i++) {
+  return 0;
+}
+
+/* The pool's fields from its config; NULL when out of memory. */
+static tarmac_pool_t *allocate(tarmac_module_t *module,
+                               const tarmac_pool_config_t *config) {
+  tarmac_pool_t *pool = calloc(1, sizeof(*pool));
+  if (pool == NULL) return NULL;
+  pool->size = config->size ? config->size : 1;
+  pool->idle = calloc(pool->size, sizeof(*pool->idle));
+  const char *name = config->name ? config->name : tarmac_module_name(module);
+  pool->name = strdup(name ? name : "function");
+  if (pool->idle == NULL || pool->name == NULL || init_sync(pool) != 0) {
+    free(pool->idle);
+    free(pool->name);
+    free(pool);
+    return NULL;
+  }
+  pool->wait_ms = config->wait_ms;
+  pool->limits = config->limits;
+  pool->module = module;
+  tarmac_module_retain(module);
+  return pool;
+}
+
+/* The warm set: at least one, so start-up failures show at start. */
+static int make_warm(tarmac_pool_t *pool, unsigned warm, tarmac_error_t *err) {
+  if (warm == 0) warm = 1;
+  if (warm > pool->size) warm = pool->size;
+  for (unsigned i = 0; i < warm; i++) {
     tarmac_instance_t *instance = create(pool, err);
-    if (instance == NULL) goto fail;
+    if (instance == NULL) return -1;
+    pool->live++;
     pool->idle[pool->idle_count++] = instance;
   }
-  if (pthread_create(&pool->refiller, NULL, refill_main, pool) != 0) {
-    snprintf(err->message, sizeof(err->message),
-             "cannot start the pool refill thread");
-    goto fail;
+  return 0;
+}
+
+tarmac_pool_t *tarmac_pool_new(tarmac_module_t *module,
+                               const tarmac_pool_config_t *config,
+                               tarmac_error_t *err) {
+  err->kind = TARMAC_ERROR_OTHER;
+  tarmac_pool_t *pool = allocate(module, config);
+  if (pool == NULL) {
+    snprintf(err->message, sizeof(err->message), "out of memory");
+    return NULL;
   }
-  pool->refiller_started = true;
+  if (config->fresh && take_snapshot(pool, err) != 0) goto fail;
+  if (make_warm(pool, config->warm, err) != 0) goto fail;
+  /* replacements that must be started, not copied from a snapshot */
+  if (pool->snapshot == NULL) {
+    if (pthread_create(&pool->refiller, NULL, refill_main, pool) != 0) {
+      snprintf(err->message, sizeof(err->message),
+               "cannot start the pool refill thread");
+      goto fail;
+    }
+    pool->refiller_started = true;
+  }
   return pool;
 fail:
   tarmac_pool_free(pool);
-  return NULL;
-oom:
-  snprintf(err->message, sizeof(err->message), "out of memory");
   return NULL;
 }
 
@@ -133,9 +201,11 @@ void tarmac_pool_free(tarmac_pool_t *pool) {
   for (unsigned i = 0; i < pool->idle_count; i++)
     tarmac_instance_free(pool->idle[i]);
   free(pool->idle);
+  free(pool->name);
   tarmac_snapshot_release(pool->snapshot);
   pthread_mutex_destroy(&pool->lock);
   pthread_cond_destroy(&pool->wake);
+  pthread_cond_destroy(&pool->available);
   tarmac_module_release(pool->module);
   free(pool);
 }
@@ -163,31 +233,116 @@ static tarmac_instance_t *pop_idle(tarmac_pool_t *pool) {
   return pool->idle[top];
 }
 
-tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err) {
-  pthread_mutex_lock(&pool->lock);
-  tarmac_instance_t *instance = pop_idle(pool);
-  pthread_mutex_unlock(&pool->lock);
-  if (instance != NULL) return instance;
-  return create(pool, err);
+/* How long a take may wait: wait_ms from now, or the calling thread's
+ * guest deadline when earlier (a nested call). CLOCK_MONOTONIC ns. */
+typedef struct {
+  uint64_t until_ns;
+  bool by_deadline; /* the caller's deadline ends the wait */
+} wait_bound_t;
+
+static wait_bound_t wait_bound(const tarmac_pool_t *pool) {
+  uint64_t own = (tarmac_clock_ms(CLOCK_MONOTONIC) + pool->wait_ms) * NS_PER_MS;
+  uint64_t until = tarmac_rt_deadline_bound(own);
+  return (wait_bound_t){until, until < own};
 }
 
-/* Fresh mode with a snapshot: restore, or replace on the spot (making an
- * instance from the snapshot costs about as much as restoring one). */
+/* Lock held: the take failed after waiting, or at once (`bound` NULL)
+ * because this thread's chain of nested calls holds every instance. */
+static void fail_exhausted(tarmac_pool_t *pool, const wait_bound_t *bound,
+                           tarmac_error_t *err) {
+  pool->exhausted++;
+  err->kind = TARMAC_ERROR_POOL_EXHAUSTED;
+  if (bound == NULL)
+    snprintf(err->message, sizeof(err->message),
+             "all %u instances of %s are held by this chain of nested calls",
+             pool->size, pool->name);
+  else if (bound->by_deadline)
+    snprintf(err->message, sizeof(err->message),
+             "all %u instances of %s busy until the caller's deadline",
+             pool->size, pool->name);
+  else if (pool->wait_ms == 0)
+    snprintf(err->message, sizeof(err->message),
+             "all %u instances of %s busy", pool->size, pool->name);
+  else
+    snprintf(err->message, sizeof(err->message),
+             "all %u instances of %s busy for %u ms", pool->size, pool->name,
+             pool->wait_ms);
+}
+
+/* Lock held: waits until an instance is idle or a slot is free (true),
+ * or the bound passes (false). */
+static bool wait_for_room(tarmac_pool_t *pool, const wait_bound_t *bound) {
+  struct timespec until = {(time_t)(bound->until_ns / NS_PER_S),
+                           (long)(bound->until_ns % NS_PER_S)};
+  while (pool->idle_count == 0 && pool->live >= pool->size) {
+    int rc = pthread_cond_timedwait(&pool->available, &pool->lock, &until);
+    /* a signal consumed by a timed-out waiter must not be lost: look at
+     * the pool once more before giving up */
+    if (rc == ETIMEDOUT)
+      return pool->idle_count > 0 || pool->live < pool->size;
+  }
+  return true;
+}
+
+/* Lock held, every instance busy: waits for room as the pool allows
+ * (false, err set: none came). */
+static bool wait_for_instance(tarmac_pool_t *pool, tarmac_error_t *err) {
+  /* a function calling itself through others (A -> B -> A): waiting for
+   * an instance this very thread holds would only time out */
+  if (tarmac_instance_depth() > 0 &&
+      tarmac_instance_chain_count(pool) >= pool->size) {
+    fail_exhausted(pool, NULL, err);
+    return false;
+  }
+  wait_bound_t bound = wait_bound(pool);
+  if (pool->wait_ms > 0) pool->waited++;
+  if (pool->wait_ms == 0 || !wait_for_room(pool, &bound)) {
+    fail_exhausted(pool, &bound, err);
+    return false;
+  }
+  return true;
+}
+
+tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err) {
+  err->kind = TARMAC_ERROR_OTHER;
+  pthread_mutex_lock(&pool->lock);
+  if (pool->idle_count == 0 && pool->live >= pool->size &&
+      !wait_for_instance(pool, err)) {
+    pthread_mutex_unlock(&pool->lock);
+    return NULL;
+  }
+  tarmac_instance_t *instance = pop_idle(pool);
+  if (instance == NULL) pool->live++; /* a free slot: make one in it */
+  pthread_mutex_unlock(&pool->lock);
+  if (instance != NULL) return instance;
+  instance = create(pool, err);
+  if (instance == NULL) {
+    pthread_mutex_lock(&pool->lock);
+    release_slot(pool);
+    pthread_mutex_unlock(&pool->lock);
+  }
+  return instance;
+}
+
+/* Fresh mode with a snapshot: restore, or replace on the spot in the same
+ * slot (making an instance from the snapshot costs about as much as
+ * restoring one). */
 static void give_fresh(tarmac_pool_t *pool, tarmac_instance_t *instance) {
   bool alive = tarmac_instance_alive(instance);
-  if (alive && tarmac_instance_restore(instance)) {
-    keep_or_free(pool, instance, true);
-    return;
+  bool restored = alive && tarmac_instance_restore(instance);
+  if (!restored) {
+    tarmac_instance_free(instance);
+    tarmac_error_t err;
+    instance = create(pool, &err); /* NULL: a taker makes one later */
   }
-  tarmac_instance_free(instance);
-  tarmac_error_t err;
-  instance = create(pool, &err);
   pthread_mutex_lock(&pool->lock);
+  pool->restored += restored;
   pool->discarded += !alive;
-  pool->missing += instance == NULL; /* the refill thread tries again */
-  if (instance == NULL) pthread_cond_signal(&pool->wake);
+  if (instance != NULL)
+    push_idle(pool, instance);
+  else
+    release_slot(pool);
   pthread_mutex_unlock(&pool->lock);
-  if (instance != NULL) keep_or_free(pool, instance, false);
 }
 
 void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
@@ -197,13 +352,16 @@ void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
   }
   bool alive = tarmac_instance_alive(instance);
   if (alive && !pool->fresh) {
-    keep_or_free(pool, instance, false);
+    pthread_mutex_lock(&pool->lock);
+    push_idle(pool, instance);
+    pthread_mutex_unlock(&pool->lock);
     return;
   }
   /* dead, or fresh without a snapshot: a newly started one replaces it */
   tarmac_instance_free(instance);
   pthread_mutex_lock(&pool->lock);
   pool->discarded += !alive;
+  release_slot(pool);
   pool->missing++;
   pthread_cond_signal(&pool->wake);
   pthread_mutex_unlock(&pool->lock);
@@ -211,8 +369,16 @@ void tarmac_pool_give(tarmac_pool_t *pool, tarmac_instance_t *instance) {
 
 tarmac_pool_stats_t tarmac_pool_stats(tarmac_pool_t *pool) {
   pthread_mutex_lock(&pool->lock);
-  tarmac_pool_stats_t stats = {pool->idle_count, pool->created,
-                               pool->discarded, pool->restored};
+  tarmac_pool_stats_t stats = {
+      .idle = pool->idle_count,
+      .busy = pool->live - pool->idle_count,
+      .size = pool->size,
+      .created = pool->created,
+      .discarded = pool->discarded,
+      .restored = pool->restored,
+      .waited = pool->waited,
+      .exhausted = pool->exhausted,
+  };
   pthread_mutex_unlock(&pool->lock);
   return stats;
 }

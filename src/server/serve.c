@@ -1,4 +1,4 @@
-/* The server's main: configuration, logging, engine, pool, HTTP, signals. */
+/* The server's main: configuration, logging, the app, HTTP, signals. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -7,14 +7,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "callbacks/registry.h"
-#include "engine/engine.h"
+#include <semaphore.h>
+
 #include "http/http.h"
 #include "log/log.h"
-#include "runtime/runtime.h"
+#include "server/app.h"
 #include "server/config.h"
-#include "server/function.h"
-#include "server/pool.h"
 #include "server/serve.h"
 
 enum { EXIT_STARTUP = 1, EXIT_USAGE = 64 };
@@ -22,14 +20,13 @@ enum { EXIT_STARTUP = 1, EXIT_USAGE = 64 };
 /* Everything the server holds while it runs; freed in reverse order. */
 typedef struct {
   tarmac_server_config_t config;
-  tarmac_callbacks_t *callbacks;
-  tarmac_engine_t *engine;
-  tarmac_module_t *module;
-  tarmac_pool_t *pool;
-  tarmac_admission_t *admission;
-  tarmac_function_t function;
+  tarmac_app_t *app;
   tarmac_http_server_t *http;
-  char function_name[256];
+  sigset_t signals;   /* SIGTERM, SIGINT: blocked everywhere */
+  pthread_t watcher;  /* waits for them */
+  bool watching;
+  sem_t stop;         /* posted by the watcher */
+  volatile sig_atomic_t signal; /* which one arrived */
 } serve_state_t;
 
 static void configure_logging(const tarmac_server_config_t *config) {
@@ -67,71 +64,6 @@ static int startup_error(const char *fmt, const char *detail) {
   return EXIT_STARTUP;
 }
 
-/* Sets the process guest memory budget and says how it compares with what
- * a full pool may use: past it, requests are answered 503, not the
- * machine's memory exhausted. */
-static void apply_memory_budget(const tarmac_server_config_t *c) {
-  uint64_t ceiling =
-      c->memory_limit ? c->memory_limit : TARMAC_RT_DEFAULT_MEMORY_LIMIT;
-  uint64_t pool_worst = (uint64_t)c->pool_size * ceiling;
-  tarmac_rt_set_memory_budget(c->memory_total_limit);
-  tarmac_logf(pool_worst > c->memory_total_limit ? TARMAC_LOG_WARN
-                                                 : TARMAC_LOG_INFO,
-              "guest memory budget %llu bytes; %u pooled instances at a "
-              "ceiling of %llu bytes each may use %llu (%s)",
-              (unsigned long long)c->memory_total_limit, c->pool_size,
-              (unsigned long long)ceiling, (unsigned long long)pool_worst,
-              pool_worst > c->memory_total_limit
-                  ? "more than the budget: instances past it answer 503"
-                  : "within the budget");
-}
-
-static int load_function(serve_state_t *s) {
-  const tarmac_server_config_t *c = &s->config;
-  if (access(c->wasm_module, R_OK) != 0) {
-    char text[4200];
-    snprintf(text, sizeof(text), "cannot read module %s: %s", c->wasm_module,
-             strerror(errno));
-    return startup_error("%s", text);
-  }
-  s->callbacks = tarmac_callbacks_new();
-  if (s->callbacks == NULL || tarmac_callbacks_add_logging(s->callbacks) != 0)
-    return startup_error("%s", "out of memory");
-  tarmac_engine_config_t engine_config = {.callbacks = s->callbacks,
-                                          .memory_limit = c->memory_limit,
-                                          .timeout_ms = c->timeout_ms};
-  tarmac_error_t err;
-  s->engine = tarmac_engine_new(&engine_config, &err);
-  if (s->engine == NULL) return startup_error("%s", err.message);
-  if (tarmac_module_load(s->engine, c->wasm_module, NULL, &s->module, &err) !=
-      TARMAC_LOAD_OK) {
-    char text[1200 + 4096];
-    snprintf(text, sizeof(text), "cannot load module %s: %s", c->wasm_module,
-             err.message);
-    return startup_error("%s", text);
-  }
-  /* the module's name (file name without .wasm) tags its log lines */
-  snprintf(s->function_name, sizeof(s->function_name), "%s",
-           tarmac_module_name(s->module));
-  apply_memory_budget(c);
-  s->pool = tarmac_pool_new(s->module, c->pool_size, !c->reuse_instances,
-                            &err);
-  if (s->pool == NULL) {
-    char text[1200 + 4096];
-    snprintf(text, sizeof(text), "cannot instantiate module %s: %s",
-             c->wasm_module, err.message);
-    return startup_error("%s", text);
-  }
-  s->admission = tarmac_admission_new(c->max_concurrency, c->queue_timeout_ms);
-  if (s->admission == NULL) return startup_error("%s", "out of memory");
-  s->function = (tarmac_function_t){.pool = s->pool,
-                                    .admission = s->admission,
-                                    .name = s->function_name,
-                                    .maintenance_mode = c->maintenance_mode,
-                                    .timeout_ms = c->timeout_ms};
-  return 0;
-}
-
 static int start_http(serve_state_t *s) {
   const tarmac_server_config_t *c = &s->config;
   tarmac_http_config_t http = {
@@ -151,8 +83,8 @@ static int start_http(serve_state_t *s) {
       .shutdown_timeout_ms = c->shutdown_timeout_ms,
       .send_timeout_ms = c->send_timeout_ms,
       .max_buffered_response_bytes = c->max_buffered_response_bytes,
-      .handler = tarmac_function_handle,
-      .handler_data = &s->function,
+      .handler = tarmac_app_http_handler(),
+      .handler_data = tarmac_app_http_data(s->app),
   };
   char err[512];
   s->http = tarmac_http_server_new(&http, err, sizeof(err));
@@ -168,44 +100,85 @@ static int start_http(serve_state_t *s) {
                     c->listen_addr, "port", port, "tls",
                     c->enable_tls ? "true" : "false", "event_loops", loops,
                     "max_concurrency", concurrency,
-                    "function", s->function_name, "maintenance_mode",
+                    "function", tarmac_app_summary(s->app), "maintenance_mode",
                     c->maintenance_mode ? "true" : "false",
                     (const char *)NULL);
   return 0;
 }
 
-static void release(serve_state_t *s) {
-  if (s->http != NULL) {
-    if (!tarmac_http_server_stop(s->http)) {
-      /* a guest still runs: its instance, module and engine must outlive
-       * it, i.e. live until exit */
-      tarmac_logf(TARMAC_LOG_WARN,
-                  "shutdown timeout: leaving guests that did not return");
-      return;
-    }
-    tarmac_http_server_free(s->http);
-  }
-  if (s->pool != NULL && s->admission != NULL) {
-    tarmac_function_stats_t st = tarmac_function_stats(&s->function);
-    tarmac_admission_stats_t busy = tarmac_admission_stats(s->admission);
-    tarmac_logf(TARMAC_LOG_INFO,
-                "function %s: %lu invocations, %lu deadline exceeded, %lu "
-                "traps, %llu refused over the concurrency limit",
-                s->function_name, st.invocations, st.deadline_exceeded,
-                st.traps, (unsigned long long)busy.refused);
-  }
-  tarmac_admission_free(s->admission);
-  tarmac_pool_free(s->pool);
-  if (s->module != NULL) tarmac_module_release(s->module);
-  tarmac_engine_free(s->engine);
-  tarmac_callbacks_free(s->callbacks);
+/* The watcher touches the app: it ends before the app is freed (sigwait
+ * is a cancellation point). */
+static void stop_watcher(serve_state_t *s) {
+  if (!s->watching) return;
+  if (s->signal == 0) pthread_cancel(s->watcher);
+  pthread_join(s->watcher, NULL);
+  s->watching = false;
 }
 
-static int wait_for_signal(const sigset_t *signals) {
-  int sig = 0;
-  while (sigwait(signals, &sig) != 0) {
+/* Stops what runs, then frees it. Anything still running a guest past
+ * the timeouts keeps the app (instances, modules, engine) until exit. */
+static void release(serve_state_t *s) {
+  stop_watcher(s);
+  bool idle = tarmac_app_stop_tasks(s->app, s->config.shutdown_timeout_ms);
+  if (s->http != NULL) {
+    idle = tarmac_http_server_stop(s->http) && idle;
+    if (idle) tarmac_http_server_free(s->http);
   }
-  return sig;
+  if (!idle) {
+    tarmac_logf(TARMAC_LOG_WARN,
+                "shutdown timeout: leaving guests that did not return");
+    return;
+  }
+  tarmac_app_log_stats(s->app);
+  tarmac_app_free(s->app);
+}
+
+/* The watcher: the first SIGTERM or SIGINT stops init jobs and wakes the
+ * main thread. */
+static void *watch_signals(void *arg) {
+  serve_state_t *s = arg;
+  int sig = 0;
+  while (sigwait(&s->signals, &sig) != 0) {
+  }
+  s->signal = sig;
+  tarmac_app_interrupt(s->app);
+  sem_post(&s->stop);
+  return NULL;
+}
+
+static int start_watcher(serve_state_t *s) {
+  if (sem_init(&s->stop, 0, 0) != 0 ||
+      pthread_create(&s->watcher, NULL, watch_signals, s) != 0)
+    return startup_error("cannot start the signal thread: %s",
+                         strerror(errno));
+  s->watching = true;
+  return 0;
+}
+
+/* Init jobs; in job mode that is all there is. */
+static int run_init(serve_state_t *s) {
+  char err[2048];
+  if (tarmac_app_run_init(s->app, err, sizeof err) != 0) {
+    if (s->signal != 0)
+      snprintf(err, sizeof err, "stopped by %s while running init functions",
+               s->signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    return startup_error("%s", err);
+  }
+  if (s->config.job_mode) tarmac_logf(TARMAC_LOG_INFO, "init functions done");
+  return 0;
+}
+
+static int start(serve_state_t *s) {
+  char err[8192];
+  s->app = tarmac_app_new(&s->config, err, sizeof err);
+  if (s->app == NULL) return startup_error("%s", err);
+  int rc = start_watcher(s);
+  if (rc == 0) rc = run_init(s);
+  if (rc != 0 || s->config.job_mode) return rc;
+  rc = start_http(s);
+  if (rc == 0 && tarmac_app_start_tasks(s->app, err, sizeof err) != 0)
+    rc = startup_error("%s", err);
+  return rc;
 }
 
 int tarmac_serve_main(int argc, char **argv) {
@@ -216,31 +189,30 @@ int tarmac_serve_main(int argc, char **argv) {
   }
   (void)argv;
   /* Static, not on this frame: when a guest outlives the shutdown timeout
-   * its thread still points into this state (function, pool, admission)
-   * while the process exits, after this function has returned. One server
-   * per process: this runs once. */
+   * its thread still points into this state while the process exits,
+   * after this function has returned. One server per process: this runs
+   * once. */
   static serve_state_t s;
   char err[512];
   if (tarmac_server_config_load(&s.config, err, sizeof(err)) != 0)
     return startup_error("%s", err);
   configure_logging(&s.config);
   raise_descriptor_limit();
-  /* Every thread started from here on inherits the blocked signals; this
-   * thread receives them with sigwait. */
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, NULL);
-  int rc = load_function(&s);
-  if (rc == 0) rc = start_http(&s);
-  if (rc != 0) {
-    release(&s);
+  /* Every thread started from here on inherits the blocked signals; the
+   * watcher receives them with sigwait. */
+  sigemptyset(&s.signals);
+  sigaddset(&s.signals, SIGTERM);
+  sigaddset(&s.signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &s.signals, NULL);
+  int rc = start(&s);
+  if (rc != 0 || s.config.job_mode) {
+    if (s.app != NULL) release(&s);
     return rc;
   }
-  int sig = wait_for_signal(&signals);
+  while (sem_wait(&s.stop) != 0) {
+  }
   tarmac_logf(TARMAC_LOG_INFO, "received %s, shutting down",
-              sig == SIGTERM ? "SIGTERM" : "SIGINT");
+              s.signal == SIGTERM ? "SIGTERM" : "SIGINT");
   release(&s);
   tarmac_logf(TARMAC_LOG_INFO, "stopped");
   return 0;

@@ -6,12 +6,6 @@ uint64_t tarmac_clock_ms(clockid_t clock) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-double tarmac_clock_seconds(clockid_t clock) {
-  struct timespec ts;
-  clock_gettime(clock, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct timespec tarmac_clock_after_ms(clockid_t clock, uint64_t ms) {
   struct timespec at;
   clock_gettime(clock, &at);
@@ -22,4 +16,10 @@ struct timespec tarmac_clock_after_ms(clockid_t clock, uint64_t ms) {
     at.tv_nsec -= 1000000000L;
   }
   return at;
+}
+
+uint64_t tarmac_clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

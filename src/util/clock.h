@@ -10,9 +10,9 @@
 
 /* The clock's reading in milliseconds. */
 uint64_t tarmac_clock_ms(clockid_t clock);
-/* The clock's reading in seconds, with nanosecond resolution (for
- * durations reported as metrics). */
-double tarmac_clock_seconds(clockid_t clock);
+/* CLOCK_MONOTONIC in nanoseconds, for measuring durations (vDSO: no
+ * system call). */
+uint64_t tarmac_clock_ns(void);
 /* The clock's reading `ms` milliseconds from now. */
 struct timespec tarmac_clock_after_ms(clockid_t clock, uint64_t ms);
 

@@ -87,7 +87,9 @@ GUEST_MEMORY = 6 * 65536
 
 
 def test_budget(workdir):
-    env = {"APP_WASM_POOL_SIZE": "1",
+    # a pool of 2: the second instance is refused by the budget, not by
+    # the pool's bound
+    env = {"APP_WASM_POOL_SIZE": "2",
            "APP_WASM_MEMORY_TOTAL_LIMIT": str(2 * GUEST_MEMORY)}
     with Server(workdir, env=env) as server:
         check("guest memory budget %d bytes" % (2 * GUEST_MEMORY)

@@ -317,17 +317,18 @@ static void test_config(void) {
   CHECK(c.enable_tls);
   CHECK(strcmp(c.cert_file, "/certs/cert.crt") == 0);
   CHECK(strcmp(c.wasm_module, "/f.wasm") == 0);
+  CHECK(!c.wasm_module_is_seed); /* APP_WASM_FUNCTION: Tarmac v0.4+ */
   CHECK_EQ_INT(c.max_body_bytes, 10 << 20);
-  CHECK_EQ_INT(c.pool_size, 2 * c.event_loops);
+  CHECK_EQ_INT(c.pool_size, 100);
   setenv("APP_WASM_MODULE", "/m.wasm", 1);
   setenv("APP_ENABLE_TLS", "FALSE", 1);
   setenv("APP_MAX_BODY_SIZE", "1M", 1);
   setenv("APP_EVENT_LOOPS", "3", 1);
   CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), 0);
   CHECK(strcmp(c.wasm_module, "/m.wasm") == 0);
+  CHECK(c.wasm_module_is_seed); /* APP_WASM_MODULE: the seed's envelopes */
   CHECK(!c.enable_tls);
   CHECK_EQ_INT(c.max_body_bytes, 1 << 20);
-  CHECK_EQ_INT(c.pool_size, 6);
   setenv("APP_DEBUG", "sometimes", 1);
   CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof(err)), -1);
   CHECK(strstr(err, "APP_DEBUG=sometimes") != NULL);

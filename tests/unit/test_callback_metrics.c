@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "callbacks/encoding.h"
-#include "callbacks/registry.h"
+#include "callbacks/metrics.h"
 #include "metrics/metrics.h"
 #include "test.h"
 

@@ -151,7 +151,11 @@ static void test_load(void) {
   setenv("APP_EVENT_LOOPS", "3", 1);
   CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
   CHECK_EQ_INT(c.memory_limit, 0);
-  CHECK_EQ_INT(c.pool_size, 6);
+  CHECK_EQ_INT(c.pool_size, 100);
+  CHECK_EQ_INT(c.pool_wait_ms, 5000);
+  CHECK_EQ_INT(c.call_depth_limit, 8);
+  CHECK(c.enable_metrics);
+  CHECK(!c.job_mode);
   /* a quarter of 3 loops x 64 threads */
   CHECK_EQ_INT(c.max_concurrency, 48);
   CHECK_EQ_INT(c.queue_timeout_ms, 100);
@@ -177,6 +181,36 @@ static void test_load(void) {
   unsetenv("APP_WASM_MEMORY_LIMIT");
   unsetenv("APP_EVENT_LOOPS");
   unsetenv("APP_WASM_POOL_SIZE");
+}
+
+/* Issue 8's settings: run mode is daemon or job, nothing else; the call
+ * depth and pool wait have ranges. */
+static void test_service_settings(void) {
+  tarmac_server_config_t c;
+  char err[512];
+  setenv("APP_RUN_MODE", "job", 1);
+  setenv("APP_WASM_POOL_WAIT", "250ms", 1);
+  setenv("APP_WASM_CALL_DEPTH_LIMIT", "3", 1);
+  setenv("APP_ENABLE_METRICS", "false", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
+  CHECK(c.job_mode);
+  CHECK_EQ_INT(c.pool_wait_ms, 250);
+  CHECK_EQ_INT(c.call_depth_limit, 3);
+  CHECK(!c.enable_metrics);
+  setenv("APP_RUN_MODE", "cron", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), -1);
+  CHECK(strstr(err, "APP_RUN_MODE=cron is not a run mode (daemon or job)"));
+  unsetenv("APP_RUN_MODE");
+  setenv("APP_WASM_CALL_DEPTH_LIMIT", "33", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), -1);
+  CHECK(strstr(err, "APP_WASM_CALL_DEPTH_LIMIT=33 is not a whole number "
+                    "from 1 to 32"));
+  unsetenv("APP_WASM_CALL_DEPTH_LIMIT");
+  setenv("APP_WASM_POOL_WAIT", "2m", 1);
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), -1);
+  CHECK(strstr(err, "APP_WASM_POOL_WAIT=2m is out of range: from 0ms to 1m"));
+  unsetenv("APP_WASM_POOL_WAIT");
+  unsetenv("APP_ENABLE_METRICS");
 }
 
 /* Fresh instances by default; the process budget defaults to 3/4 of the
@@ -232,5 +266,6 @@ int main(void) {
   test_memory_limit();
   test_numbers();
   test_load();
+  test_service_settings();
   TEST_EXIT();
 }

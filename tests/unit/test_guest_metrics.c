@@ -4,7 +4,7 @@
  * registry shows the guest's metrics and the callback durations. */
 #include <string.h>
 
-#include "callbacks/registry.h"
+#include "callbacks/metrics.h"
 #include "engine/engine_fixture.h"
 #include "metrics/metrics.h"
 #include "test.h"
