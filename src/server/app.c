@@ -117,7 +117,7 @@ static void function_context(const tarmac_app_t *app,
   if (app->file == NULL)
     snprintf(out, size, "%s", "");
   else
-    snprintf(out, size, "%s: service \"%s\": function \"%s\": ",
+    snprintf(out, size, "%s: service \"%s\", function \"%s\": ",
              app->file->path, f->service, f->name);
 }
 

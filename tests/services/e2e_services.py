@@ -24,6 +24,8 @@ usage: e2e_services.py GROUP
              runs gets 503 with a body
   metrics    GET /metrics after traffic: guest and server metrics,
              `promtool check metrics` passes
+  example    the README's two-function service (examples/service) as
+             built, its file used in place: POST /greet, greetings_total
 Environment: TARMAC_SERVE_BIN, SERVICES_GUEST_DIR (the built guests),
 TARMAC_CACHE_DIR, PROMTOOL (optional; else promtool on PATH), and what
 tests/http/e2e_test.py reads (HTTP_GUEST, HELLO_WASM).
@@ -46,7 +48,7 @@ SERVE_BIN = os.environ["TARMAC_SERVE_BIN"]
 GUEST_DIR = os.environ["SERVICES_GUEST_DIR"]
 GUESTS = ["seed_guest", "v01_guest", "v02_guest", "v04_guest",
           "service_guest", "init_ok_guest", "init_flaky_guest",
-          "init_fail_guest", "tick_guest"]
+          "init_fail_guest", "tick_guest", "spin_guest"]
 
 
 # ------------------------------------------------------------ helpers
@@ -338,6 +340,12 @@ def test_schedule(workdir):
         check(pairs_ok, "runs never overlap: start/end alternate (%r)" % seen)
         check("init failed on purpose" in server.log_text(),
               "a failing scheduled task's error is logged")
+        # a task that spins is stopped by its function's deadline, and runs
+        # again at its next tick (its instance replaced)
+        late = "function timed out: deadline of 300 ms exceeded"
+        check(wait_until(lambda: server.log_text().count(late) >= 2, 20),
+              "a spinning scheduled task is stopped at its deadline, "
+              "every run")
         expect(server, "POST", "/", b"x", 200, b"v04:x",
                what="HTTP while tasks run")
         # SIGTERM in the middle of a run: the run may end, then exit
@@ -512,10 +520,25 @@ def test_metrics(workdir):
             print("--- /metrics ---\n" + text[:8000])
 
 
+def test_example(workdir):
+    example = os.environ["EXAMPLE_SERVICE"]
+    with ServiceServer(workdir, example) as server:
+        expect(server, "POST", "/greet", b"world", 200, b"Hello, WORLD!",
+               what="the README's example")
+        expect(server, "POST", "/greet", b"", 500,
+               contains="say who to greet", what="the example's error")
+        expect(server, "GET", "/greet", None, 405, what="POST only")
+        status, _, text, _ = request(server, "GET", "/metrics")
+        check(status == 200 and re.search(
+            rb'(?m)^greetings_total(\{[^}]*\})? 1(\.0+)?$', text),
+              "greetings_total counts the one greeting")
+
+
 GROUPS = {
     "routes": test_routes, "contracts": test_contracts, "init": test_init,
     "job": test_job, "schedule": test_schedule, "calls": test_calls,
     "invalid": test_invalid, "pool": test_pool, "metrics": test_metrics,
+    "example": test_example,
 }
 
 if __name__ == "__main__":
