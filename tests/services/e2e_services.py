@@ -21,7 +21,8 @@ usage: e2e_services.py GROUP
              one, a spinning callee bounded by its caller's deadline
   invalid    every case of invalid.json fails start-up with its message
   pool       pool_size 1 + pool_wait 200ms: a second request while one
-             runs gets 503 with a body
+             runs gets 503 with a body; max_concurrency 1 refuses a second
+             call with 503 naming it
   metrics    GET /metrics after traffic: guest and server metrics,
              `promtool check metrics` passes
   example    the README's two-function service (examples/service) as
@@ -443,6 +444,17 @@ def test_pool(workdir):
               "the slow request completes (%r)" % first)
         expect(server, "POST", "/slow", b"again", 200, b"again",
                what="served again once the instance is free")
+        # max_concurrency 1: a second call is refused by the function's own
+        # gate (after APP_WASM_QUEUE_TIMEOUT_MS), though its pool has room
+        thread, first = start_post(server, "/gated", b"sleep 2000")
+        wait_for_log(server, "sleeping 2000")
+        status, headers, body, _ = request(server, "POST", "/gated", b"hi")
+        check(status == 503 and b"max_concurrency" in body and
+              headers.get("retry-after") == "1",
+              "over the function's max_concurrency: 503 naming it (%s %r)"
+              % (status, body[:200]))
+        thread.join(30)
+        check(first.get("status") == 200, "the gated request completes")
 
 
 def promtool():
