@@ -424,7 +424,8 @@ int tarmac_envelope_response_v01(const uint8_t *data, size_t len,
  * parser straight into the response, with no tree and no allocation per
  * value. It only accepts what the tree parse accepts, with the same result;
  * whenever it meets anything else (an error of any kind, a duplicate key,
- * nesting, or one of the spots where yajl is more lenient than jansson:
+ * nesting under a known key or deeper than SKIP_DEPTH_MAX under an unknown
+ * one, or one of the spots where yajl is more lenient than jansson:
  * \v and \f as white space, lone surrogate escapes, NUL, not quite valid
  * UTF-8, scalar documents) it gives up and the tree parse decides. */
 
@@ -434,12 +435,17 @@ enum root_key { KEY_OTHER, KEY_STATUS, KEY_HEADERS, KEY_PAYLOAD };
 #define STREAM_NAME_MAX 256
 /* Beyond this many headers the duplicate check would grow quadratic. */
 #define STREAM_HEADERS_MAX 64
+/* Values under unknown root keys are skipped (an echoing guest sends the
+ * request envelope's "params" object back); nesting deeper than this
+ * is left to the tree parse, whose own depth limit then decides. */
+#define SKIP_DEPTH_MAX 32
 
 typedef struct {
   tarmac_http_response_t *res;
   const uint8_t *text; /* the document: names pointing into it stay valid */
   size_t text_len;
   int depth;           /* 0 outside the root, 1 in it, 2 in "headers" */
+  int skipping;        /* maps and arrays open under an unknown root key */
   enum root_key key;   /* the root key whose value comes next */
   unsigned seen;       /* root keys met so far (bit per root_key) */
   const char *name;    /* header name whose value comes next */
@@ -482,6 +488,7 @@ static bool has_lenient_spots(const uint8_t *s, size_t len) {
 /* A scalar other than a string: fine only as the value of an unknown root
  * key (or null for a known one). */
 static int on_scalar(stream_t *st, bool is_null) {
+  if (st->skipping) return 1;
   if (st->depth != 1) return 0;
   return st->key == KEY_OTHER || is_null;
 }
@@ -494,7 +501,8 @@ static int on_double(void *ctx, double value) { return on_scalar(ctx, false); }
 
 static int on_integer(void *ctx, long long value) {
   stream_t *st = ctx;
-  if (st->depth != 1 || st->key != KEY_STATUS) return on_scalar(st, false);
+  if (st->skipping || st->depth != 1 || st->key != KEY_STATUS)
+    return on_scalar(st, false);
   if (value == 0) return 1;
   if (value < 200 || value > 599) return 0;
   st->res->status = (int)value;
@@ -515,6 +523,7 @@ static bool header_seen(const tarmac_http_response_t *res, const char *name,
 static int on_string(void *ctx, const unsigned char *s, size_t len) {
   stream_t *st = ctx;
   if (!strict_text(s, len)) return 0;
+  if (st->skipping) return 1;
   if (st->depth == 2)
     return st->res->header_count < STREAM_HEADERS_MAX &&
            !header_seen(st->res, st->name, st->name_len) &&
@@ -551,6 +560,7 @@ static enum root_key root_key(const unsigned char *s, size_t len) {
 static int on_map_key(void *ctx, const unsigned char *s, size_t len) {
   stream_t *st = ctx;
   if (!strict_text(s, len)) return 0;
+  if (st->skipping) return 1;
   if (st->depth == 2) return hold_name(st, s, len);
   st->key = root_key(s, len);
   if (st->key == KEY_OTHER) return 1;
@@ -560,17 +570,25 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len) {
   return 1;
 }
 
+/* A map or array opening under an unknown root key, or inside one. */
+static int skip_open(stream_t *st) {
+  if (st->skipping == 0 && (st->depth != 1 || st->key != KEY_OTHER)) return 0;
+  return ++st->skipping <= SKIP_DEPTH_MAX;
+}
+
 static int on_start_map(void *ctx) {
   stream_t *st = ctx;
-  if (st->depth == 0 || (st->depth == 1 && st->key == KEY_HEADERS)) {
+  if (st->skipping == 0 &&
+      (st->depth == 0 || (st->depth == 1 && st->key == KEY_HEADERS))) {
     st->depth++;
     return 1;
   }
-  return 0;
+  return skip_open(st);
 }
 
 static int on_end_map(void *ctx) {
   stream_t *st = ctx;
+  if (st->skipping) return st->skipping--, 1;
   if (--st->depth == 0) st->root_end = yajl_get_bytes_consumed(st->parser);
   return 1;
 }
@@ -587,7 +605,13 @@ static bool only_space_after(const uint8_t *data, size_t len, size_t from) {
   return true;
 }
 
-static int on_start_array(void *ctx) { return 0; }
+static int on_start_array(void *ctx) { return skip_open(ctx); }
+
+static int on_end_array(void *ctx) {
+  stream_t *st = ctx;
+  st->skipping--;
+  return 1;
+}
 
 static const yajl_callbacks stream_callbacks = {
     .yajl_null = on_null,
@@ -599,6 +623,7 @@ static const yajl_callbacks stream_callbacks = {
     .yajl_map_key = on_map_key,
     .yajl_end_map = on_end_map,
     .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end_array,
 };
 
 /* yajl's allocations per parse (handle, lexer, stacks, and the 2 KiB

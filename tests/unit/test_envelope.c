@@ -59,8 +59,41 @@ static void test_trailing_token_refused(void) {
   tarmac_http_response_free(&res);
 }
 
+/* An echoing guest sends the request envelope back, "params" object and
+ * all: values under unknown keys are skipped on the fast path, however
+ * they nest (within SKIP_DEPTH_MAX), while nesting under a known key, or
+ * deeper, is left to the tree parse. */
+static void test_unknown_nested_values_skipped(void) {
+  static const char echo[] =
+      "{\"headers\":{\"A\":\"b\"},\"params\":{\"id\":\"42\",\"l\":[1,[2.5,"
+      "{\"x\":null}],true]},\"payload\":\"aGk=\",\"status_code\":201}";
+  tarmac_http_response_t res;
+  tarmac_http_response_init(&res);
+  CHECK(tarmac_envelope_response_fast((const uint8_t *)echo, strlen(echo),
+                                      &res));
+  CHECK_EQ_INT(res.status, 201);
+  CHECK_BYTES(res.body.data, res.body.len, "hi");
+  CHECK_EQ_INT(res.header_count, 1);
+  tarmac_http_response_reset(&res);
+  static const char known[] = "{\"payload\":[\"aGk=\"]}";
+  CHECK(!tarmac_envelope_response_fast((const uint8_t *)known, strlen(known),
+                                       &res));
+  char deep[200] = "{\"x\":";
+  for (int i = 0; i < 40; i++) strcat(deep, "[");
+  for (int i = 0; i < 40; i++) strcat(deep, "]");
+  strcat(deep, "}");
+  tarmac_http_response_reset(&res);
+  CHECK(!tarmac_envelope_response_fast((const uint8_t *)deep, strlen(deep),
+                                       &res));
+  char err[256] = "";
+  CHECK_EQ_INT(tarmac_envelope_response((const uint8_t *)deep, strlen(deep),
+                                        &res, err, sizeof err), 0);
+  tarmac_http_response_free(&res);
+}
+
 int main(void) {
   test_long_name_keeps_utf8();
   test_trailing_token_refused();
+  test_unknown_nested_values_skipped();
   TEST_EXIT();
 }
