@@ -334,25 +334,27 @@ static int make_routes(tarmac_app_t *app, char *err, size_t err_size) {
 
 /* ---- metrics collected at scrape time -------------------------------- */
 
+/* One gauge family of every function's pool counts. */
+static void sink_pool_gauge(const tarmac_app_t *app, tarmac_metrics_sink_t *sink,
+                            const tarmac_pool_stats_t *st, bool busy,
+                            const char *name, const char *help) {
+  static const char *const label[] = {"function"};
+  tarmac_metrics_sink_family(sink, TARMAC_METRIC_GAUGE, name, help);
+  for (size_t i = 0; i < app->function_count; i++)
+    tarmac_metrics_sink_sample(sink, label, &app->functions[i].name, 1,
+                               (double)(busy ? st[i].busy : st[i].idle));
+}
+
 static void collect_instances(void *data, tarmac_metrics_sink_t *sink) {
   const tarmac_app_t *app = data;
-  static const char *const label[] = {"function"};
   tarmac_pool_stats_t *st = calloc(app->function_count, sizeof(*st));
   if (st == NULL) return;
   for (size_t i = 0; i < app->function_count; i++)
     st[i] = tarmac_pool_stats(app->functions[i].pool);
-  tarmac_metrics_sink_family(sink, TARMAC_METRIC_GAUGE,
-                             "tarmac_instances_ready",
-                             "Instances of a function ready to run");
-  for (size_t i = 0; i < app->function_count; i++)
-    tarmac_metrics_sink_sample(sink, label, &app->functions[i].name, 1,
-                               (double)st[i].idle);
-  tarmac_metrics_sink_family(sink, TARMAC_METRIC_GAUGE,
-                             "tarmac_instances_busy",
-                             "Instances of a function running a guest");
-  for (size_t i = 0; i < app->function_count; i++)
-    tarmac_metrics_sink_sample(sink, label, &app->functions[i].name, 1,
-                               (double)st[i].busy);
+  sink_pool_gauge(app, sink, st, false, "tarmac_instances_ready",
+                  "Instances of a function ready to run");
+  sink_pool_gauge(app, sink, st, true, "tarmac_instances_busy",
+                  "Instances of a function running a guest");
   free(st);
 }
 

@@ -1,5 +1,7 @@
 #include "guest_util.h"
 
+#include "tarmac.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,4 +120,41 @@ uint8_t *guest_request_body(const char *json, size_t *len) {
   if (b64 == NULL) *len = 0;
   free(b64);
   return body;
+}
+
+/* Encodes the answer and hands it to respond. */
+static int answer(const uint8_t *data, size_t len, guest_envelope_fn respond) {
+  char *b64 = guest_base64_encode(data, len);
+  if (b64 == NULL) return tarmac_fail("out of memory");
+  int rc = respond(b64);
+  free(b64);
+  return rc;
+}
+
+int guest_serve_envelope(const uint8_t *request, const char *prefix,
+                         guest_envelope_fn respond) {
+  const char *envelope = (const char *)request;
+  char *params = guest_json_object(envelope, "params");
+  if (params != NULL && strcmp(params, "{}") != 0) {
+    int rc = answer((const uint8_t *)params, strlen(params), respond);
+    free(params);
+    return rc;
+  }
+  free(params);
+  size_t body_len;
+  uint8_t *body = guest_request_body(envelope, &body_len);
+  if (body == NULL) return tarmac_fail("request payload is not base64");
+  size_t prefix_len = strlen(prefix);
+  uint8_t *text = malloc(prefix_len + body_len + 1);
+  int rc;
+  if (text == NULL) {
+    rc = tarmac_fail("out of memory");
+  } else {
+    memcpy(text, prefix, prefix_len);
+    memcpy(text + prefix_len, body, body_len);
+    rc = answer(text, prefix_len + body_len, respond);
+  }
+  free(text);
+  free(body);
+  return rc;
 }

@@ -19,4 +19,12 @@ char *guest_json_object(const char *json, const char *key);
 /* The decoded body: the base64 string value of "payload" ("" if none). */
 uint8_t *guest_request_body(const char *json, size_t *len);
 
+/* Answers in a contract's response envelope, around the answer's base64. */
+typedef int (*guest_envelope_fn)(const char *b64);
+/* Serves an envelope request: the answer is the request's path parameters
+ * ("params", verbatim) when it has any, else `prefix` + the request body;
+ * `respond` wraps it. Returns what the handler returns. */
+int guest_serve_envelope(const uint8_t *request, const char *prefix,
+                         guest_envelope_fn respond);
+
 #endif

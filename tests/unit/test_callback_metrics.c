@@ -9,6 +9,7 @@
 #include "callbacks/metrics.h"
 #include "metrics/metrics.h"
 #include "test.h"
+#include "render_check.h"
 
 static tarmac_buffer_t response, error;
 
@@ -30,18 +31,6 @@ static int call(const tarmac_callbacks_t *registry, const char *namespace_,
 static int call_json(const tarmac_callbacks_t *registry, const char *op,
                      const char *json) {
   return call(registry, "metrics", op, json, strlen(json));
-}
-
-/* The rendered registry contains want. */
-static void check_rendered(tarmac_metrics_t *m, const char *want) {
-  tarmac_buffer_t out = TARMAC_BUFFER_INIT;
-  CHECK_EQ_INT(tarmac_metrics_render(m, &out), 0);
-  CHECK_EQ_INT(tarmac_buffer_append(&out, "", 1), 0);
-  if (!strstr((const char *)out.data, want)) {
-    fprintf(stderr, "render lacks \"%s\":\n%s\n", want, (char *)out.data);
-    CHECK(0);
-  }
-  tarmac_buffer_free(&out);
 }
 
 static void check_error(const char *want) {

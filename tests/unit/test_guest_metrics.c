@@ -8,6 +8,7 @@
 #include "engine/engine_fixture.h"
 #include "metrics/metrics.h"
 #include "test.h"
+#include "render_check.h"
 
 /* Stands in for the server's tarmac/function route: answers
  * "<operation>(<payload>)", and fails for operation "broken". */
@@ -33,17 +34,6 @@ static void check_invoke(tarmac_instance_t *instance, const char *op,
                              strlen(payload), &result),
       TARMAC_CALL_OK);
   CHECK_BYTES(result.data, result.len, want);
-}
-
-static void check_rendered(tarmac_metrics_t *m, const char *want) {
-  tarmac_buffer_t out = TARMAC_BUFFER_INIT;
-  CHECK_EQ_INT(tarmac_metrics_render(m, &out), 0);
-  CHECK_EQ_INT(tarmac_buffer_append(&out, "", 1), 0);
-  if (!strstr((const char *)out.data, want)) {
-    fprintf(stderr, "render lacks \"%s\":\n%s\n", want, (char *)out.data);
-    CHECK(0);
-  }
-  tarmac_buffer_free(&out);
 }
 
 int main(void) {
