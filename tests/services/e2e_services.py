@@ -25,6 +25,8 @@ usage: e2e_services.py GROUP
              call with 503 naming it
   metrics    GET /metrics after traffic: guest and server metrics,
              `promtool check metrics` passes
+  single     single-function mode: APP_WASM_FUNCTION (v0.4),
+             APP_WASM_CONTRACT, the default module path
   example    the README's two-function service (examples/service) as
              built, its file used in place: POST /greet, greetings_total
 Environment: TARMAC_SERVE_BIN, SERVICES_GUEST_DIR (the built guests),
@@ -532,6 +534,37 @@ def test_metrics(workdir):
             print("--- /metrics ---\n" + text[:8000])
 
 
+def guest_path(name):
+    return os.path.join(GUEST_DIR, name + ".wasm")
+
+
+def test_single(workdir):
+    """Single-function mode: APP_WASM_FUNCTION speaks v0.4 on every path,
+    APP_WASM_CONTRACT picks another generation; a bad contract or the
+    missing default module stop start-up naming them."""
+    env = {"APP_WASM_FUNCTION": guest_path("v04_guest")}
+    with ServiceServer(workdir, "", env) as server:
+        expect(server, "POST", "/any/path", b"x", 200, b"v04:x",
+               what="APP_WASM_FUNCTION: v0.4")
+        expect(server, "POST", "/", b"fail", 500, b"v04 failed on purpose",
+               what="v0.4: 500 with the error text")
+        expect(server, "GET", "/health", None, 200, what="built-in")
+    env = {"APP_WASM_FUNCTION": guest_path("v02_guest"),
+           "APP_WASM_CONTRACT": "v0.3"}
+    with ServiceServer(workdir, "", env) as server:
+        expect(server, "PUT", "/p", b"y", 200, b"v02:PUT:y",
+               what="APP_WASM_CONTRACT=v0.3")
+    code, out, _, _ = run_to_exit("", {"APP_WASM_FUNCTION":
+                                       guest_path("v04_guest"),
+                                       "APP_WASM_CONTRACT": "v9"})
+    check(code == 1 and "APP_WASM_CONTRACT=v9 is not a contract" in out,
+          "a bad APP_WASM_CONTRACT stops start-up (%s %r)" % (code, out))
+    code, out, _, _ = run_to_exit("", {})
+    check(code == 1 and "cannot read module /functions/tarmac.wasm" in out,
+          "the default module is Tarmac's /functions/tarmac.wasm (%s %r)"
+          % (code, out))
+
+
 def test_example(workdir):
     example = os.environ["EXAMPLE_SERVICE"]
     with ServiceServer(workdir, example) as server:
@@ -550,7 +583,7 @@ GROUPS = {
     "routes": test_routes, "contracts": test_contracts, "init": test_init,
     "job": test_job, "schedule": test_schedule, "calls": test_calls,
     "invalid": test_invalid, "pool": test_pool, "metrics": test_metrics,
-    "example": test_example,
+    "example": test_example, "single": test_single,
 }
 
 if __name__ == "__main__":
