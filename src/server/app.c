@@ -195,7 +195,7 @@ static tarmac_pool_config_t pool_config(const tarmac_app_t *app,
                                                  : c->memory_limit}};
 }
 
-static int make_metric_series(tarmac_app_t *app, tarmac_function_t *fn,
+static int make_metric_series(tarmac_function_t *fn,
                               tarmac_metric_family_t *durations) {
   if (durations == NULL) return 0;
   const char *labels[1] = {fn->name};
@@ -227,7 +227,7 @@ static int make_function(tarmac_app_t *app, size_t i,
     if (fn->admission == NULL)
       return snprintf(err, err_size, "out of memory"), -1;
   }
-  if (make_metric_series(app, fn, durations) != 0)
+  if (make_metric_series(fn, durations) != 0)
     return snprintf(err, err_size, "out of memory"), -1;
   app->function_list[i] = fn;
   return 0;
