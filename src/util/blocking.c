@@ -1,3 +1,5 @@
+#include <stddef.h>
+
 #include "util/blocking.h"
 
 /* Set once before the threads that read it start (pthread_create orders
