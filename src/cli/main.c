@@ -15,6 +15,7 @@
 #include "log/log.h"
 #include "runtime/runtime.h"
 #include "server/config.h"
+#include "server/host_callbacks.h"
 #include "server/serve.h"
 #include "util/buffer.h"
 #include "util/fdio.h"
@@ -99,6 +100,19 @@ static tarmac_engine_t *engine_from_env(const tarmac_callbacks_t *callbacks,
   tarmac_engine_t *engine = tarmac_engine_new(&config, &err);
   if (!engine) fprintf(stderr, "tarmac: %s\n", err.message);
   return engine;
+}
+
+/* The callbacks the server would offer (but function calls: there is no
+ * service), from the same APP_* settings. NULL (message printed) when a
+ * setting is bad or a backend cannot be set up. */
+static tarmac_host_callbacks_t *host_callbacks_from_env(void) {
+  tarmac_server_config_t config;
+  char err[1024];
+  tarmac_host_callbacks_t *host = NULL;
+  if (tarmac_server_config_load(&config, err, sizeof err) == 0)
+    host = tarmac_host_callbacks_new(&config, NULL, err, sizeof err);
+  if (host == NULL) fprintf(stderr, "tarmac: %s\n", err);
+  return host;
 }
 
 static int read_stdin(tarmac_buffer_t *into) {
@@ -193,13 +207,10 @@ static int command_call(int argc, char **argv) {
     }
   }
   int code = EXIT_LOAD;
-  tarmac_callbacks_t *callbacks = tarmac_callbacks_new();
+  tarmac_host_callbacks_t *host = host_callbacks_from_env();
   tarmac_engine_t *engine = NULL;
-  if (!callbacks || tarmac_callbacks_add_logging(callbacks) != 0) {
-    fprintf(stderr, "tarmac: out of memory\n");
-    goto done;
-  }
-  engine = engine_from_env(callbacks, timeout_ms);
+  if (!host) goto done;
+  engine = engine_from_env(tarmac_host_callbacks_registry(host), timeout_ms);
   if (!engine) goto done;
   tarmac_module_t *module;
   tarmac_error_t err;
@@ -212,7 +223,7 @@ static int command_call(int argc, char **argv) {
   tarmac_module_release(module);
 done:
   tarmac_engine_free(engine);
-  tarmac_callbacks_free(callbacks);
+  tarmac_host_callbacks_free(host);
   tarmac_buffer_free(&payload);
   return code;
 }

@@ -9,13 +9,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "callbacks/metrics.h"
 #include "callbacks/registry.h"
 #include "engine/engine.h"
 #include "log/log.h"
 #include "runtime/runtime.h"
 #include "server/app.h"
 #include "server/calls.h"
+#include "server/host_callbacks.h"
 #include "server/init_jobs.h"
 #include "server/routes.h"
 #include "server/scheduler.h"
@@ -33,7 +33,8 @@ struct tarmac_app {
   tarmac_service_file_t single;         /* single-function mode's model */
   tarmac_service_function_t single_fn;
   char single_name[256];
-  tarmac_callbacks_t *callbacks;
+  tarmac_host_callbacks_t *host; /* the registry and its backends */
+  tarmac_callbacks_t *callbacks; /* host's registry */
   tarmac_metrics_t *metrics; /* NULL: APP_ENABLE_METRICS=false */
   tarmac_engine_t *engine;
   tarmac_module_t **modules; /* per function; one load per distinct file */
@@ -89,16 +90,15 @@ static int single_model(tarmac_app_t *app, char *err, size_t err_size) {
 /* ---- engine, modules ------------------------------------------------- */
 
 static int make_engine(tarmac_app_t *app, char *err, size_t err_size) {
-  app->callbacks = tarmac_callbacks_new();
-  if (app->callbacks == NULL || tarmac_callbacks_add_logging(app->callbacks))
-    return snprintf(err, err_size, "out of memory"), -1;
   if (app->config->enable_metrics) {
     app->metrics = tarmac_metrics_new();
-    if (app->metrics == NULL ||
-        tarmac_callbacks_add_metrics(app->callbacks, app->metrics) != 0 ||
-        tarmac_callbacks_set_metrics(app->callbacks, app->metrics) != 0)
+    if (app->metrics == NULL)
       return snprintf(err, err_size, "out of memory"), -1;
   }
+  app->host = tarmac_host_callbacks_new(app->config, app->metrics, err,
+                                        err_size);
+  if (app->host == NULL) return -1;
+  app->callbacks = tarmac_host_callbacks_registry(app->host);
   tarmac_engine_config_t engine_config = {
       .callbacks = app->callbacks,
       .memory_limit = app->config->memory_limit,
@@ -303,6 +303,10 @@ static int add_http_route(tarmac_app_t *app, const tarmac_service_route_t *r,
   return 0;
 }
 
+static bool backends_ready(const void *data) {
+  return tarmac_host_callbacks_ready(data);
+}
+
 static int make_routes(tarmac_app_t *app, char *err, size_t err_size) {
   const tarmac_server_config_t *c = app->config;
   app->admission = tarmac_admission_new(c->max_concurrency,
@@ -310,7 +314,9 @@ static int make_routes(tarmac_app_t *app, char *err, size_t err_size) {
   if (app->admission == NULL) return snprintf(err, err_size, "out of memory"), -1;
   tarmac_routes_config_t rc = {.admission = app->admission,
                                .metrics = app->metrics,
-                               .maintenance_mode = c->maintenance_mode};
+                               .maintenance_mode = c->maintenance_mode,
+                               .backends_ready = backends_ready,
+                               .backends_data = app->host};
   app->routes = tarmac_routes_new(&rc, err, err_size);
   if (app->routes == NULL) return -1;
   const tarmac_service_file_t *m = model(app);
@@ -530,7 +536,7 @@ void tarmac_app_free(tarmac_app_t *app) {
   free(app->functions);
   free(app->function_list);
   tarmac_engine_free(app->engine);
-  tarmac_callbacks_free(app->callbacks);
+  tarmac_host_callbacks_free(app->host);
   tarmac_metrics_free(app->metrics);
   tarmac_service_file_free(app->file);
   if (app->init_stop >= 0) close(app->init_stop);

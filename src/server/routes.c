@@ -172,8 +172,11 @@ static route_t *serve_builtin(const tarmac_routes_t *routes,
     return routes->health;
   }
   if (path_is(req, "/ready", 6)) {
-    if (routes->config.maintenance_mode)
+    const tarmac_routes_config_t *c = &routes->config;
+    if (c->maintenance_mode)
       tarmac_http_response_set_text(res, 503, "maintenance mode\n");
+    else if (c->backends_ready != NULL && !c->backends_ready(c->backends_data))
+      tarmac_http_response_set_text(res, 503, "a backend is unreachable\n");
     else
       tarmac_http_response_set_text(res, 200, "ready\n");
     return routes->ready;
