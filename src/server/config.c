@@ -111,6 +111,15 @@ static const setting_t settings[] = {
     UINT("APP_HTTP2_MAX_STREAMS", http2_max_streams, 1, 256),
     UINT("APP_HTTP2_MAX_RESETS", http2_max_resets, 1, 1000000),
     UINT("APP_SHUTDOWN_TIMEOUT_MS", shutdown_timeout_ms, 0, 3600000),
+    /* HTTP client callback (tarmac/httpclient/call, callbacks/httpclient.h) */
+    SIZE("APP_HTTP_CLIENT_MAX_RESPONSE_BODY_SIZE", http_client_max_response_bytes,
+         1, REQUEST_MAX),
+    DURATION("APP_HTTP_CLIENT_CONNECT_TIMEOUT", http_client_connect_timeout_ms,
+             1, TIMEOUT_MAX_MS),
+    DURATION("APP_HTTP_CLIENT_TIMEOUT", http_client_timeout_ms, 1,
+             TIMEOUT_MAX_MS),
+    UINT("APP_HTTP_CLIENT_MAX_REDIRECTS", http_client_max_redirects, 0, 100),
+    STRING("APP_HTTP_CLIENT_ALLOW", http_client_allow),
 };
 
 static const setting_t *find_setting(const char *name) {
@@ -281,6 +290,11 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->http2_max_streams = 100;
   c->http2_max_resets = 100;
   c->shutdown_timeout_ms = 10000;
+  /* HTTP client callback: upstream Tarmac's 10 MiB body cap */
+  c->http_client_max_response_bytes = 10u << 20;
+  c->http_client_connect_timeout_ms = 5000;
+  c->http_client_timeout_ms = 30000;
+  c->http_client_max_redirects = 10;
 }
 
 /* A quarter of the HTTP threads: running guests plus as many waiting for a

@@ -54,6 +54,14 @@ typedef struct {
   unsigned send_timeout_ms;     /* APP_SEND_TIMEOUT_MS, 30000 */
   uint64_t max_buffered_response_bytes; /* APP_MAX_BUFFERED_RESPONSE_BYTES,
                                            256 MiB */
+  /* HTTP client callback (tarmac/httpclient/call) */
+  uint64_t http_client_max_response_bytes; /* APP_HTTP_CLIENT_MAX_RESPONSE_
+                                              BODY_SIZE, 10 MiB */
+  unsigned http_client_connect_timeout_ms; /* APP_HTTP_CLIENT_CONNECT_TIMEOUT,
+                                              5s */
+  unsigned http_client_timeout_ms;   /* APP_HTTP_CLIENT_TIMEOUT, 30s */
+  unsigned http_client_max_redirects; /* APP_HTTP_CLIENT_MAX_REDIRECTS, 10 */
+  char http_client_allow[4096];      /* APP_HTTP_CLIENT_ALLOW, "" = any host */
 } tarmac_server_config_t;
 
 /* Fills config from the environment: defaults, then every APP_* variable
