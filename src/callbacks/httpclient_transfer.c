@@ -144,18 +144,21 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
 
 /* ---- one hop ---- */
 
+/* POSTFIELDS makes curl say POST: any other method with a body, and any
+ * method but GET and HEAD, is named explicitly. */
 static int set_method(CURL *h, const httpc_request_t *req) {
   const Tarmac__HTTPClient *msg = req->msg;
+  bool body = req->send_body && msg->body.len > 0;
+  bool head = strcmp(req->method, "HEAD") == 0;
   int bad = 0;
-  if (strcmp(req->method, "HEAD") == 0)
-    bad |= curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  else if (strcmp(req->method, "GET") != 0)
-    bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-  if (req->send_body && msg->body.len > 0) {
+  if (head) bad |= curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  if (body) {
     bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                             (curl_off_t)msg->body.len);
     bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)msg->body.data);
   }
+  if (body || (!head && strcmp(req->method, "GET") != 0))
+    bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
   return bad ? -1 : 0;
 }
 
