@@ -121,27 +121,32 @@ static inline int tarmac_hp_read_varint(tarmac_hp_reader_t *r, uint64_t *v) {
   return -1;
 }
 
-/* Reads a field: its number, and (wire type 2) its bytes or (0) its
- * value; other wire types are skipped. 0, or -1 when malformed. */
+/* Reads a field: its number, and (wire type 2) its bytes in *sub or (0)
+ * its value in *v; other wire types are skipped. Returns the wire type,
+ * or -1 when malformed. */
 static inline int tarmac_hp_read_field(tarmac_hp_reader_t *r, unsigned *field,
                                        tarmac_hp_reader_t *sub, uint64_t *v) {
   uint64_t tag;
   if (tarmac_hp_read_varint(r, &tag) != 0) return -1;
   *field = (unsigned)(tag >> 3);
   switch (tag & 7) {
-    case 0: return tarmac_hp_read_varint(r, v);
-    case 1: if (r->end - r->p < 8) return -1; r->p += 8; *field = 0; return 0;
-    case 5: if (r->end - r->p < 4) return -1; r->p += 4; *field = 0; return 0;
+    case 0: return tarmac_hp_read_varint(r, v) == 0 ? 0 : -1;
+    case 1: if (r->end - r->p < 8) return -1; r->p += 8; return 1;
+    case 5: if (r->end - r->p < 4) return -1; r->p += 4; return 5;
     case 2:
       if (tarmac_hp_read_varint(r, v) != 0 || *v > (uint64_t)(r->end - r->p))
         return -1;
       sub->p = r->p;
       sub->end = r->p + *v;
       r->p += *v;
-      return 0;
+      return 2;
     default: return -1;
   }
 }
+
+/* The field numbers a message reads, each with its wire type: (field,
+ * wire) pairs as one number. */
+#define TARMAC_HP_KEY(field, wire) ((field) << 3 | (unsigned)(wire))
 
 /* Copies bytes as a NUL-terminated string into the arena. */
 static inline char *tarmac_hp_copy(char **arena, const tarmac_hp_reader_t *s) {
@@ -173,13 +178,17 @@ static inline int tarmac_hp_read_entry(tarmac_hp_reader_t e, char **arena,
   unsigned field;
   uint64_t v;
   while (e.p < e.end) {
-    if (tarmac_hp_read_field(&e, &field, &sub, &v) != 0) return -1;
-    if (field == 1) name = tarmac_hp_copy(arena, &sub);
-    if (field == 2) values = sub;
+    int wire = tarmac_hp_read_field(&e, &field, &sub, &v);
+    if (wire < 0) return -1;
+    if (TARMAC_HP_KEY(field, wire) == TARMAC_HP_KEY(1, 2))
+      name = tarmac_hp_copy(arena, &sub);
+    if (TARMAC_HP_KEY(field, wire) == TARMAC_HP_KEY(2, 2)) values = sub;
   }
   while (values.p && values.p < values.end) {
-    if (tarmac_hp_read_field(&values, &field, &sub, &v) != 0) return -1;
-    if (field == 1 && tarmac_hp_add_header(resp, name, tarmac_hp_copy(arena, &sub)) != 0)
+    int wire = tarmac_hp_read_field(&values, &field, &sub, &v);
+    if (wire < 0) return -1;
+    if (TARMAC_HP_KEY(field, wire) == TARMAC_HP_KEY(1, 2) &&
+        tarmac_hp_add_header(resp, name, tarmac_hp_copy(arena, &sub)) != 0)
       return -1;
   }
   return 0;
@@ -191,9 +200,12 @@ static inline int tarmac_hp_read_status(tarmac_hp_reader_t s, char **arena,
   unsigned field;
   uint64_t v;
   while (s.p < s.end) {
-    if (tarmac_hp_read_field(&s, &field, &sub, &v) != 0) return -1;
-    if (field == 1) resp->status_code = (int)(int32_t)v;
-    if (field == 2) resp->status_text = tarmac_hp_copy(arena, &sub);
+    int wire = tarmac_hp_read_field(&s, &field, &sub, &v);
+    if (wire < 0) return -1;
+    if (TARMAC_HP_KEY(field, wire) == TARMAC_HP_KEY(1, 0))
+      resp->status_code = (int)(int32_t)v;
+    if (TARMAC_HP_KEY(field, wire) == TARMAC_HP_KEY(2, 2))
+      resp->status_text = tarmac_hp_copy(arena, &sub);
   }
   return 0;
 }
@@ -213,13 +225,21 @@ static inline int tarmac_http_proto_response(const uint8_t *reply, size_t len,
   resp->status_text = "";
   resp->body = (const uint8_t *)"";
   while (r.p < r.end) {
-    if (tarmac_hp_read_field(&r, &field, &sub, &v) != 0) return -1;
-    if (field == 1 && tarmac_hp_read_status(sub, &arena, resp) != 0) return -1;
-    if (field == 2) resp->code = (int)(int32_t)v;
-    if (field == 3 && tarmac_hp_read_entry(sub, &arena, resp) != 0) return -1;
-    if (field == 4) {
-      resp->body_len = (size_t)(sub.end - sub.p);
-      resp->body = (const uint8_t *)tarmac_hp_copy(&arena, &sub);
+    int wire = tarmac_hp_read_field(&r, &field, &sub, &v);
+    if (wire < 0) return -1;
+    switch (TARMAC_HP_KEY(field, wire)) {
+      case TARMAC_HP_KEY(1, 2):
+        if (tarmac_hp_read_status(sub, &arena, resp) != 0) return -1;
+        break;
+      case TARMAC_HP_KEY(2, 0): resp->code = (int)(int32_t)v; break;
+      case TARMAC_HP_KEY(3, 2):
+        if (tarmac_hp_read_entry(sub, &arena, resp) != 0) return -1;
+        break;
+      case TARMAC_HP_KEY(4, 2):
+        resp->body_len = (size_t)(sub.end - sub.p);
+        resp->body = (const uint8_t *)tarmac_hp_copy(&arena, &sub);
+        break;
+      default: break; /* unknown or mistyped: skipped */
     }
   }
   return 0;
