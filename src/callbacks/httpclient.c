@@ -147,7 +147,7 @@ int httpc_request_set_url(const tarmac_httpclient_t *client,
                           httpc_request_t *req, const char *url,
                           const char *what, tarmac_callback_status_t *status) {
   tarmac_buffer_t q = TARMAC_BUFFER_INIT;
-  char *scheme = NULL, *host = NULL;
+  char *scheme = NULL, *host = NULL, *full = NULL;
   CURLU *u = curl_url();
   int rc = -1;
   if (u == NULL) {
@@ -158,6 +158,7 @@ int httpc_request_set_url(const tarmac_httpclient_t *client,
   } else if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
              curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+             curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK ||
              host[0] == '\0') {
     tarmac_callback_status_set(status, 400, "%s %s is not a valid absolute URL",
                                what, quoted(url, &q));
@@ -170,8 +171,9 @@ int httpc_request_set_url(const tarmac_httpclient_t *client,
                                "host %s is not allowed (APP_HTTP_CLIENT_ALLOW)",
                                quoted(host, &q));
   } else {
-    rc = replace_url(req, url, host, status);
+    rc = replace_url(req, full, host, status); /* curl gets what was checked */
   }
+  curl_free(full);
   curl_free(scheme);
   curl_free(host);
   curl_url_cleanup(u);
@@ -239,6 +241,13 @@ static bool guest_has_header(const Tarmac__HTTPClient *msg, const char *name) {
   return false;
 }
 
+static int append_raw(struct curl_slist **list, const char *line) {
+  struct curl_slist *next = curl_slist_append(*list, line);
+  if (next == NULL) return -1;
+  *list = next;
+  return 0;
+}
+
 /* Appends "Name: value" (or "Name;" for an empty value: curl reads
  * "Name:" as "do not send Name"). */
 static int append_line(struct curl_slist **list, const char *name,
@@ -246,20 +255,10 @@ static int append_line(struct curl_slist **list, const char *name,
   tarmac_buffer_t line = TARMAC_BUFFER_INIT;
   int rc = value[0] ? tarmac_buffer_appendf(&line, "%s: %s", name, value)
                     : tarmac_buffer_appendf(&line, "%s;", name);
-  struct curl_slist *next = NULL;
-  if (rc == 0 && tarmac_buffer_append(&line, "", 1) == 0)
-    next = curl_slist_append(*list, (const char *)line.data);
+  if (rc == 0) rc = tarmac_buffer_append(&line, "", 1);
+  if (rc == 0) rc = append_raw(list, (const char *)line.data);
   tarmac_buffer_free(&line);
-  if (next == NULL) return -1;
-  *list = next;
-  return 0;
-}
-
-static int append_raw(struct curl_slist **list, const char *line) {
-  struct curl_slist *next = curl_slist_append(*list, line);
-  if (next == NULL) return -1;
-  *list = next;
-  return 0;
+  return rc;
 }
 
 int httpc_request_headers(const httpc_request_t *req,

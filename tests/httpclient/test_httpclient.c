@@ -310,6 +310,65 @@ static void test_allow_list(void) {
   }
 }
 
+/* Matching without network (tarmac_httpclient_check). */
+static void test_allow_matching(void) {
+  tarmac_httpclient_config_t c = defaults();
+  c.allow = "*.example.com,10.0.0.7";
+  char err[256];
+  tarmac_httpclient_t *h = tarmac_httpclient_new(&c, err, sizeof err);
+  CHECK(h != NULL);
+  static const struct {
+    const char *url;
+    int code;
+  } cases[] = {
+      {"http://a.example.com/", 200},     {"https://A.B.Example.COM:8443/x", 200},
+      {"http://example.com/", 403},       {"http://badexample.com/", 403},
+      {"http://a.example.com.evil/", 403}, {"http://10.0.0.7:81/", 200},
+      {"http://10.0.0.70/", 403},         {"http://user@a.example.com/", 200},
+  };
+  for (size_t i = 0; h && i < sizeof cases / sizeof cases[0]; i++) {
+    char json[512];
+    snprintf(json, sizeof json, "{\"url\":\"%s\"}", cases[i].url);
+    tarmac_callback_status_t st;
+    int rc = tarmac_httpclient_check(h, (const uint8_t *)json, strlen(json), &st);
+    if (st.code != cases[i].code)
+      fprintf(stderr, "%s: %d %s\n", cases[i].url, st.code, st.text);
+    CHECK_EQ_INT(st.code, cases[i].code);
+    CHECK_EQ_INT(rc, cases[i].code == 200 ? 0 : -1);
+  }
+  tarmac_httpclient_free(h);
+}
+
+/* Credentials do not follow a redirect to another host. */
+static void test_credentials_stay(void) {
+  tarmac_httpclient_config_t c = defaults();
+  c.allow = "localhost,127.0.0.1";
+  tarmac_callbacks_t *r = registry_with(c);
+  char json[512];
+  snprintf(json, sizeof json,
+           "{\"url\":\"http://localhost:%d/goto?http%%3A//127.0.0.1%%3A%d/"
+           "echo\",\"headers\":{\"Authorization\":\"Bearer s\",\"X-Keep\":"
+           "\"k\"}}",
+           http_port, http_port);
+  CHECK_EQ_INT(call_json(r, json), 0);
+  json_t *j = reply_json();
+  json_t *h = json_object_get(j, "headers");
+  CHECK(json_object_get(h, "X-Got-Authorization") == NULL);
+  CHECK(json_is_string(json_object_get(h, "X-Got-X-Keep")));
+  json_decref(j);
+  /* The same host keeps them. */
+  snprintf(json, sizeof json,
+           "{\"url\":\"http://localhost:%d/redirect/1\",\"headers\":"
+           "{\"Authorization\":\"Bearer s\"}}",
+           http_port);
+  CHECK_EQ_INT(call_json(r, json), 0);
+  j = reply_json();
+  h = json_object_get(j, "headers");
+  CHECK(json_is_string(json_object_get(h, "X-Got-Authorization")));
+  json_decref(j);
+  tarmac_callbacks_free(r);
+}
+
 static void test_body_cap(void) {
   tarmac_httpclient_config_t c = defaults();
   c.max_response_bytes = 1000;
@@ -436,6 +495,8 @@ int main(void) {
   test_redirects(r);
   test_no_redirects();
   test_allow_list();
+  test_allow_matching();
+  test_credentials_stay();
   test_body_cap();
   test_timeouts();
   test_deadline(r);
