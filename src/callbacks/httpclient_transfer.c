@@ -177,8 +177,11 @@ static int set_options(CURL *h, const tarmac_httpclient_t *client,
                           (long)TARMAC_HTTPCLIENT_CONNECTIONS_PER_HANDLE);
   bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
   bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left_ms);
-  bad |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-                          (curl_off_t)client->config.max_response_bytes);
+  /* A Content-Length over the cap is refused before the body is read;
+   * HEAD reads none (curl would refuse its Content-Length too). */
+  if (strcmp(req->method, "HEAD") != 0)
+    bad |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                            (curl_off_t)client->config.max_response_bytes);
   bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "tarmac");
   bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
