@@ -14,6 +14,7 @@
 #include "runtime/deadline.h"
 #include "util/blocking.h"
 #include "util/clock.h"
+#include "util/utf8.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result = CURLE_FAILED_INIT;
@@ -110,6 +111,9 @@ static char *split_header(const char *line, size_t len) {
   pair[name_len] = '\0';
   memcpy(pair + name_len + 1, v, value_len);
   pair[name_len + 1 + value_len] = '\0';
+  /* A reply's strings must be UTF-8 to be written as JSON (Go's client
+   * would fail on them in protobuf): other bytes become '?'. */
+  tarmac_utf8_scrub((unsigned char *)pair, name_len + 1 + value_len);
   canonical_name(pair);
   return pair;
 }

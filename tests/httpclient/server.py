@@ -12,7 +12,8 @@ Paths (any method):
   /echo              200; body = the request body; headers X-Method (the
                      method), X-Got-<name> for each request header (all
                      values joined by ", "), X-Multi twice (a, b), and
-                     X-Peer-Port (the client's port: connection reuse)
+                     X-Peer-Port (the client's port: connection reuse),
+                     X-Latin1 (a value that is not UTF-8)
   /redirect/<n>      302 to /redirect/<n-1>; /redirect/0 is /echo
   /goto?<url>        302 to the URL (percent-encoded)
   /see-other         303 to /echo
@@ -52,6 +53,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def echo(self, data):
         headers = [("X-Method", self.command), ("X-Multi", "a"), ("X-Multi", "b"),
+                   ("X-Latin1", "caf\xe9"),  # sent as one byte 0xE9: not UTF-8
                    ("X-Peer-Port", str(self.client_address[1]))]
         for name in sorted(set(self.headers.keys())):
             headers.append(("X-Got-" + name, ", ".join(self.headers.get_all(name))))

@@ -166,6 +166,7 @@ static void test_json_form(const tarmac_callbacks_t *r) {
   CHECK(json_is_array(multi) && json_array_size(multi) == 2 &&
         strcmp(json_string_value(json_array_get(multi, 1)), "b") == 0);
   CHECK(json_object_get(h, "X-Got-Expect") == NULL); /* no 100-continue */
+  CHECK(strcmp(json_string_value(json_object_get(h, "X-Latin1")), "caf?") == 0);
   json_decref(j);
 }
 
