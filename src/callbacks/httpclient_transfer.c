@@ -278,8 +278,10 @@ static int follow(tarmac_httpclient_t *client, CURL *h, httpc_request_t *req,
   curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
   if (location == NULL ||
-      httpc_request_set_url(client, req, location, "redirect", status) != 0)
+      httpc_request_set_url(client, req, location, "redirect", status) != 0) {
+    if (status->code == 400) status->code = 502; /* the server's fault */
     return -1;
+  }
   if (code <= 303 && strcmp(req->method, "GET") != 0 &&
       strcmp(req->method, "HEAD") != 0) {
     req->method = "GET";

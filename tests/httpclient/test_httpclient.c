@@ -251,6 +251,14 @@ static void test_redirects(const tarmac_callbacks_t *r) {
                                        http_port), NULL, 0, false),
                -1);
   CHECK(error_has("too many redirects (more than 10"));
+  /* A redirect to another scheme is the server's fault: 502. */
+  CHECK_EQ_INT(proto_call(r, "GET", at("http://127.0.0.1:%d/goto?ftp%%3A//x/",
+                                       http_port), NULL, 0, false),
+               -1);
+  CHECK(error_has("redirect \"ftp://x/\" is not http or https"));
+  m = reply_proto();
+  CHECK(m && m->status && m->status->code == 502);
+  if (m) tarmac__httpclient_response__free_unpacked(m, NULL);
   /* 303 turns a POST into a GET without its body. */
   CHECK_EQ_INT(proto_call(r, "POST", at("http://127.0.0.1:%d/see-other",
                                         http_port), (const uint8_t *)"x", 1,
