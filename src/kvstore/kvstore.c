@@ -1,0 +1,76 @@
+/* The kvstore front: opens the configured backend and checks the bounds
+ * every backend shares before handing an operation on. */
+#include <stdio.h>
+
+#include "kvstore/kvstore_internal.h"
+
+tarmac_kvstore_t *tarmac_kvstore_open(const tarmac_kvstore_config_t *config,
+                                      char *err, size_t err_size) {
+  switch (config->type) {
+    case TARMAC_KV_MEMORY:
+      return tarmac_kvstore_memory_new(config->memory_limit, err, err_size);
+    case TARMAC_KV_LMDB: return tarmac_kvstore_lmdb_new(config, err, err_size);
+    case TARMAC_KV_REDIS:
+      return tarmac_kvstore_redis_new(config, err, err_size);
+  }
+  snprintf(err, err_size, "unknown key-value store type %d", (int)config->type);
+  return NULL;
+}
+
+void tarmac_kvstore_free(tarmac_kvstore_t *store) {
+  if (store) store->ops->free(store);
+}
+
+static bool key_ok(size_t key_len, char *err, size_t err_size) {
+  if (key_len == 0 || key_len > TARMAC_KV_KEY_MAX) {
+    snprintf(err, err_size, "key must be 1 to %d bytes (it is %zu)",
+             TARMAC_KV_KEY_MAX, key_len);
+    return false;
+  }
+  return true;
+}
+
+tarmac_kv_result_t tarmac_kvstore_get(tarmac_kvstore_t *store, const char *key,
+                                      size_t key_len, tarmac_buffer_t *value,
+                                      char *err, size_t err_size) {
+  if (!key_ok(key_len, err, err_size)) return TARMAC_KV_ERROR;
+  return store->ops->get(store, key, key_len, value, err, err_size);
+}
+
+tarmac_kv_result_t tarmac_kvstore_set(tarmac_kvstore_t *store, const char *key,
+                                      size_t key_len, const uint8_t *data,
+                                      size_t len, char *err, size_t err_size) {
+  if (!key_ok(key_len, err, err_size)) return TARMAC_KV_ERROR;
+  if (len > TARMAC_KV_VALUE_MAX) {
+    snprintf(err, err_size, "value of %zu bytes is larger than %u", len,
+             TARMAC_KV_VALUE_MAX);
+    return TARMAC_KV_ERROR;
+  }
+  return store->ops->set(store, key, key_len, data, len, err, err_size);
+}
+
+tarmac_kv_result_t tarmac_kvstore_delete(tarmac_kvstore_t *store,
+                                         const char *key, size_t key_len,
+                                         char *err, size_t err_size) {
+  if (!key_ok(key_len, err, err_size)) return TARMAC_KV_ERROR;
+  return store->ops->del(store, key, key_len, err, err_size);
+}
+
+tarmac_kv_result_t tarmac_kvstore_keys(tarmac_kvstore_t *store,
+                                       tarmac_kv_key_fn fn, void *ctx,
+                                       char *err, size_t err_size) {
+  return store->ops->keys(store, fn, ctx, err, err_size);
+}
+
+bool tarmac_kvstore_reachable(const tarmac_kvstore_t *store) {
+  return store->ops->reachable == NULL || store->ops->reachable(store);
+}
+
+const char *tarmac_kvstore_type_name(tarmac_kv_type_t type) {
+  switch (type) {
+    case TARMAC_KV_MEMORY: return "memory";
+    case TARMAC_KV_LMDB: return "lmdb";
+    case TARMAC_KV_REDIS: return "redis";
+  }
+  return "unknown";
+}
