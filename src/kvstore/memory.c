@@ -129,37 +129,42 @@ static entry_t *entry_new(uint64_t h, const char *key, size_t key_len,
   return e;
 }
 
+/* Replacing an entry counts only the difference against the cap. */
+static bool recharge(memory_store_t *m, uint64_t new_cost, uint64_t old_cost) {
+  if (new_cost > old_cost) return reserve(m, new_cost - old_cost);
+  release(m, old_cost - new_cost);
+  return true;
+}
+
 static tarmac_kv_result_t mem_set(tarmac_kvstore_t *base, const char *key,
                                   size_t key_len, const uint8_t *data,
                                   size_t len, char *err, size_t err_size) {
   memory_store_t *m = (memory_store_t *)base;
-  uint64_t h = hash_key(key, key_len), cost = entry_cost(key_len, len);
-  if (!reserve(m, cost)) {
-    snprintf(err, err_size,
-             "the in-memory store is full (its limit is %llu bytes)",
-             (unsigned long long)m->limit);
-    return TARMAC_KV_FULL;
-  }
+  uint64_t h = hash_key(key, key_len);
   entry_t *e = entry_new(h, key, key_len, data, len);
-  if (!e) {
-    release(m, cost);
-    snprintf(err, err_size, "out of memory");
-    return TARMAC_KV_ERROR;
-  }
+  if (!e) return snprintf(err, err_size, "out of memory"), TARMAC_KV_ERROR;
   shard_t *s = shard_of(m, h);
   pthread_rwlock_wrlock(&s->lock);
   entry_t **slot = find_slot(s, h, key, key_len), *old = *slot;
-  if (old) {
+  bool room = recharge(m, entry_cost(key_len, len),
+                       old ? entry_cost(old->key_len, old->value_len) : 0);
+  if (room && old) {
     e->next = old->next;
     *slot = e;
-  } else {
+  } else if (room) {
     e->next = s->buckets[h & (s->bucket_count - 1)];
     s->buckets[h & (s->bucket_count - 1)] = e;
     s->count++;
     maybe_grow(s);
   }
   pthread_rwlock_unlock(&s->lock);
-  if (old) release(m, entry_cost(old->key_len, old->value_len));
+  if (!room) {
+    free(e);
+    snprintf(err, err_size,
+             "the in-memory store is full (its limit is %llu bytes)",
+             (unsigned long long)m->limit);
+    return TARMAC_KV_FULL;
+  }
   free(old);
   return TARMAC_KV_OK;
 }
