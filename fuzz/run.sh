@@ -15,7 +15,8 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(wasm_binary config base64 envelope_request envelope_response
-           http_framing router service_file callback_protobuf callback_json)
+           http_framing router service_file callback_protobuf callback_json
+           callback_kvstore)
 fi
 
 mkdir -p build-fuzz/artifacts
@@ -38,7 +39,8 @@ for t in "${targets[@]}"; do
   args=(-seed=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048
         -artifact_prefix="build-fuzz/artifacts/$t-")
   case "$t" in
-    envelope_response | callback_json) args+=(-dict=fuzz/json.dict) ;;
+    envelope_response | callback_json | callback_kvstore)
+      args+=(-dict=fuzz/json.dict) ;;
     service_file) args+=(-dict=fuzz/service_file.dict) ;;
   esac
   if "build-fuzz/fuzz_$t" "${args[@]}" "$scratch/$t" "fuzz/corpus/$t" \

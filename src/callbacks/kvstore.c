@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "callbacks/encoding.h"
+#include "util/utf8.h"
 
 #define STATUS_FULL 507 /* HTTP's Insufficient Storage */
 
@@ -42,6 +43,12 @@ static bool key_allowed(const char *key, tarmac_callback_status_t *status) {
     tarmac_callback_status_set(status, 400,
                                "key is %zu bytes long; at most %d are allowed",
                                len, TARMAC_KV_KEY_MAX);
+    return false;
+  }
+  /* proto3 strings are UTF-8 (the Go SDK refuses others), and keys must
+   * come back out of `keys` in JSON too */
+  if (!tarmac_utf8_valid((const unsigned char *)key, len)) {
+    tarmac_callback_status_set(status, 400, "key is not valid UTF-8");
     return false;
   }
   return true;
@@ -134,10 +141,14 @@ typedef struct {
   size_t count, cap;
 } key_list_t;
 
-/* Collects a key as a string (a key with a NUL byte, which no guest can
- * set through these callbacks, is cut there). */
+/* Collects a key as a string. Keys no guest can set through these
+ * callbacks (holding NUL or not UTF-8: another Redis client's) are left
+ * out: a proto3 string cannot carry them. */
 static int collect_key(void *ctx, const char *key, size_t len) {
   key_list_t *list = ctx;
+  if (memchr(key, '\0', len) ||
+      !tarmac_utf8_valid((const unsigned char *)key, len))
+    return 0;
   char *copy = strndup(key, len);
   if (!copy) return -1;
   if (list->count == list->cap) { /* doubling: linear in the keys */
