@@ -248,6 +248,7 @@ static int kv_call(const char *op, const char *key, const void *data,
                    size_t data_len, uint8_t **reply, size_t *reply_len,
                    uint8_t **out, size_t *out_len) {
   size_t len, unused;
+  if (out) *out = NULL;
   if (!key) return TARMAC_ERROR;
   uint8_t *payload = tarmac_proto_kv(key, data, data_len, &len);
   if (!payload) return TARMAC_ERROR;
@@ -346,6 +347,7 @@ int tarmac_kv_keys(char ***keys, size_t *count, uint8_t **out,
   static const uint8_t return_proto[] = {0x08, 0x01}; /* return_proto: true */
   uint8_t *reply = NULL;
   size_t reply_len = 0, unused;
+  if (out) *out = NULL;
   *keys = NULL;
   *count = 0;
   int rc = tarmac_host_call("tarmac", "kvstore", "keys", return_proto,
