@@ -4,7 +4,9 @@
  *           different shards never meet; readers of one shard share it),
  *           bounded by a total byte cap (memory.c).
  *   lmdb:   the "internal" store, persistent (one LMDB environment, a
- *           file with mode 0600), read transactions for get/keys (lmdb.c).
+ *           file with mode 0600), read transactions for get/keys; a
+ *           second open of the same file in one process is refused, as
+ *           LMDB requires (lmdb.c).
  *   redis:  a bounded pool of hiredis connections with connect/read/write
  *           timeouts, reconnecting after failures, AUTH and SELECT from
  *           the settings, and a background PING while unreachable

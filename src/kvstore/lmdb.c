@@ -4,21 +4,64 @@
  * and power loss. MDB_NOTLS: a read transaction is not tied to its thread,
  * as guest threads come and go. LMDB serialises writers itself; waiting
  * for its writer lock and the commit's sync are blocking waits. */
+#include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kvstore/kvstore_internal.h"
 #include "util/blocking.h"
 
 #define FILE_MODE 0600
 
-typedef struct {
+typedef struct lmdb_store {
   tarmac_kvstore_t base;
   MDB_env *env;
   MDB_dbi dbi;
+  dev_t dev; /* the file's identity, for the open list */
+  ino_t ino;
+  struct lmdb_store *next_open;
 } lmdb_store_t;
+
+/* LMDB forbids opening one environment twice in a process (closing the
+ * second file descriptor drops the first one's locks): a process-wide
+ * rule, so a process-wide list of the open files enforces it. */
+static pthread_mutex_t open_mutex = PTHREAD_MUTEX_INITIALIZER;
+static lmdb_store_t *open_stores;
+
+/* Under open_mutex: whether path is a file some store has open. */
+static bool already_open(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) return false;
+  for (lmdb_store_t *l = open_stores; l; l = l->next_open)
+    if (l->dev == st.st_dev && l->ino == st.st_ino) return true;
+  return false;
+}
+
+/* Under open_mutex: adds an opened store to the list. */
+static int remember_open(lmdb_store_t *l) {
+  int fd;
+  struct stat st;
+  if (mdb_env_get_fd(l->env, &fd) != 0 || fstat(fd, &st) != 0) return -1;
+  l->dev = st.st_dev;
+  l->ino = st.st_ino;
+  l->next_open = open_stores;
+  open_stores = l;
+  return 0;
+}
+
+static void forget_open(lmdb_store_t *l) {
+  pthread_mutex_lock(&open_mutex);
+  for (lmdb_store_t **p = &open_stores; *p; p = &(*p)->next_open)
+    if (*p == l) {
+      *p = l->next_open;
+      break;
+    }
+  pthread_mutex_unlock(&open_mutex);
+}
 
 static tarmac_kv_result_t fail(int rc, const char *what, char *err,
                                size_t err_size) {
@@ -119,6 +162,7 @@ static tarmac_kv_result_t lmdb_keys(tarmac_kvstore_t *base,
 
 static void lmdb_free(tarmac_kvstore_t *base) {
   lmdb_store_t *l = (lmdb_store_t *)base;
+  forget_open(l);
   mdb_env_close(l->env);
   free(l);
 }
@@ -140,26 +184,45 @@ static int open_dbi(lmdb_store_t *l) {
   return mdb_txn_commit(txn);
 }
 
+/* Opens the environment; 0 or an LMDB error with *step naming the stage. */
+static int open_env(lmdb_store_t *l, const tarmac_kvstore_config_t *c,
+                    const char **step) {
+  int rc = mdb_env_create(&l->env), dead = 0;
+  *step = "create";
+  if (rc == 0 && (rc = mdb_env_set_mapsize(l->env, c->map_size)) != 0)
+    *step = "map size";
+  if (rc == 0 &&
+      (rc = mdb_env_open(l->env, c->path, MDB_NOSUBDIR | MDB_NOTLS,
+                         FILE_MODE)) != 0)
+    *step = "open";
+  /* Readers of processes killed while reading hold no pages hostage. */
+  if (rc == 0 && (rc = mdb_reader_check(l->env, &dead)) != 0)
+    *step = "reader check";
+  if (rc == 0 && (rc = open_dbi(l)) != 0) *step = "open database";
+  if (rc == 0 && remember_open(l) != 0) {
+    *step = "identify the file";
+    rc = EIO;
+  }
+  return rc;
+}
+
 tarmac_kvstore_t *tarmac_kvstore_lmdb_new(const tarmac_kvstore_config_t *c,
                                           char *err, size_t err_size) {
   lmdb_store_t *l = calloc(1, sizeof *l);
   if (!l) return snprintf(err, err_size, "out of memory"), NULL;
   l->base.ops = &lmdb_ops;
-  int rc = mdb_env_create(&l->env), dead = 0;
-  const char *step = "create";
-  if (rc == 0 && (rc = mdb_env_set_mapsize(l->env, c->map_size)) != 0)
-    step = "map size";
-  /* Readers of processes killed while reading hold no pages hostage. */
-  if (rc == 0 &&
-      (rc = mdb_env_open(l->env, c->path, MDB_NOSUBDIR | MDB_NOTLS,
-                         FILE_MODE)) != 0)
-    step = "open";
-  if (rc == 0 && (rc = mdb_reader_check(l->env, &dead)) != 0)
-    step = "reader check";
-  if (rc == 0 && (rc = open_dbi(l)) != 0) step = "open database";
+  const char *step = "open";
+  int rc = EBUSY;
+  pthread_mutex_lock(&open_mutex);
+  if (!already_open(c->path)) rc = open_env(l, c, &step);
+  pthread_mutex_unlock(&open_mutex);
   if (rc == 0) return &l->base;
-  snprintf(err, err_size, "key-value store %s: %s: %s", c->path, step,
-           mdb_strerror(rc));
+  if (rc == EBUSY)
+    snprintf(err, err_size, "key-value store %s is already open in this "
+             "process", c->path);
+  else
+    snprintf(err, err_size, "key-value store %s: %s: %s", c->path, step,
+             mdb_strerror(rc));
   if (l->env) mdb_env_close(l->env);
   free(l);
   return NULL;

@@ -248,6 +248,8 @@ static void test_lmdb(void) {
   CHECK(s != NULL);
   if (!s) return;
   test_store(s);
+  CHECK(tarmac_kvstore_open(&c, err, sizeof err) == NULL); /* one env */
+  CHECK(strstr(err, "already open in this process") != NULL);
   CHECK_EQ_INT(tarmac_kvstore_set(s, "kept", 4, (uint8_t *)"yes", 3, err,
                                   sizeof err), TARMAC_KV_OK);
   tarmac_kvstore_free(s);
