@@ -117,21 +117,29 @@ static redisContext *connect_server(redis_store_t *r, char *err,
   return c;
 }
 
+static bool pool_full(const redis_store_t *r) {
+  return r->idle_count == 0 && r->open_count >= r->pool_size;
+}
+
 /* Takes an idle connection or the right to open one (*c NULL), waiting
- * until the deadline. 0, or -1 with err (the pool stayed busy). */
+ * until the deadline. 0, or -1 with err (the pool stayed busy). The
+ * blocking hook runs outside the pool's mutex. */
 static int pool_take(redis_store_t *r, redisContext **c, char *err,
                      size_t err_size) {
   uint64_t now = tarmac_clock_ns();
   struct timespec until = to_timespec(
       tarmac_rt_deadline_bound(now + r->read_ms * NS_PER_MS));
   int rc = 0;
+  bool waited = false;
   *c = NULL;
   pthread_mutex_lock(&r->mutex);
-  if (r->idle_count == 0 && r->open_count >= r->pool_size) {
+  if (pool_full(r)) {
+    pthread_mutex_unlock(&r->mutex);
     tarmac_blocking_begin();
-    while (rc == 0 && r->idle_count == 0 && r->open_count >= r->pool_size)
+    waited = true;
+    pthread_mutex_lock(&r->mutex);
+    while (rc == 0 && pool_full(r))
       rc = pthread_cond_timedwait(&r->returned, &r->mutex, &until);
-    tarmac_blocking_end();
   }
   if (r->idle_count > 0) {
     *c = r->idle[--r->idle_count];
@@ -141,6 +149,7 @@ static int pool_take(redis_store_t *r, redisContext **c, char *err,
     rc = 0;
   }
   pthread_mutex_unlock(&r->mutex);
+  if (waited) tarmac_blocking_end();
   if (rc != 0)
     snprintf(err, err_size, "redis: all %zu connections stayed busy",
              r->pool_size);
