@@ -4,20 +4,22 @@
  * pool_size exist, or waits for one to come back (until its deadline).
  * Every wait (pool, connect, round trip) is bracketed by
  * tarmac_blocking_begin/end and bounded by the configured timeout and the
- * guest's deadline. A connection that fails is dropped (the next call
+ * guest's deadline (round trips poll the socket: see wait_ready). A connection that fails is dropped (the next call
  * reconnects); a reused connection that fails is retried once on a fresh
  * one, since a server restart breaks every pooled connection and GET, SET,
  * DEL and SCAN may safely be sent twice. `reachable` follows the last
  * outcome of a call or of the background PING (every check_interval_ms on
  * its own connection), so /ready needs no round trip. */
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "kvstore/kvstore_internal.h"
 #include "runtime/deadline.h"
@@ -65,29 +67,71 @@ static uint64_t time_left(unsigned ms) {
   return until > now ? until - now : 0;
 }
 
-/* Sends one command and reads its reply; NULL: the connection failed. */
+/* Waits until fd is ready for `events` or `ms` (cut at the deadline) have
+ * passed. poll, not socket timeouts: the deadline's signal interrupts a
+ * blocking read every millisecond once due, and hiredis retries reads
+ * interrupted that way, so a socket timeout would never expire. */
+static bool wait_ready(int fd, short events, uint64_t until_ns) {
+  for (;;) {
+    uint64_t now = tarmac_clock_ns();
+    if (now >= until_ns) return false;
+    uint64_t ms = (until_ns - now + NS_PER_MS - 1) / NS_PER_MS;
+    struct pollfd p = {fd, events, 0};
+    int rc = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return false;
+  }
+}
+
+/* Writes the queued command, then reads until a whole reply is in. */
+static redisReply *exchange(redis_store_t *r, redisContext *c,
+                            const char **why) {
+  uint64_t until = tarmac_rt_deadline_bound(tarmac_clock_ns() +
+                                            r->write_ms * NS_PER_MS);
+  int done = 0;
+  void *reply = NULL;
+  while (!done) {
+    if (!wait_ready(c->fd, POLLOUT, until))
+      return *why = "write timed out", NULL;
+    if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
+  }
+  until = tarmac_rt_deadline_bound(tarmac_clock_ns() + r->read_ms * NS_PER_MS);
+  for (;;) {
+    if (redisGetReplyFromReader(c, &reply) != REDIS_OK) return NULL;
+    if (reply) return reply;
+    if (!wait_ready(c->fd, POLLIN, until)) return *why = "read timed out", NULL;
+    if (redisBufferRead(c) != REDIS_OK) return NULL;
+  }
+}
+
+/* Sends one command and reads its reply; NULL with err: the connection
+ * failed or timed out (the caller drops it). */
 static redisReply *round_trip(redis_store_t *r, redisContext *c, int argc,
-                              const char **argv, const size_t *lens) {
-  uint64_t rd = time_left(r->read_ms), wr = time_left(r->write_ms);
-  if (rd == 0 || wr == 0) return NULL;
-  struct timeval rtv = to_timeval(rd), wtv = to_timeval(wr);
-  if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof rtv) != 0 ||
-      setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &wtv, sizeof wtv) != 0)
-    return NULL;
-  tarmac_blocking_begin();
-  redisReply *reply = redisCommandArgv(c, argc, argv, lens);
-  tarmac_blocking_end();
+                              const char **argv, const size_t *lens,
+                              char *err, size_t err_size) {
+  const char *why = "out of memory";
+  redisReply *reply = NULL;
+  if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK) {
+    tarmac_blocking_begin();
+    reply = exchange(r, c, &why);
+    tarmac_blocking_end();
+  }
+  if (!reply)
+    snprintf(err, err_size, "redis %s:%d %s: %s", r->host, r->port, argv[0],
+             c->err ? c->errstr
+             : tarmac_rt_deadline_expired() ? "the call's deadline passed"
+                                            : why);
   return reply;
 }
 
 /* Runs a setup command (AUTH, SELECT); 0 or -1 with err. */
 static int setup_command(redis_store_t *r, redisContext *c, int argc,
                          const char **argv, char *err, size_t err_size) {
-  redisReply *reply = round_trip(r, c, argc, argv, NULL);
+  redisReply *reply = round_trip(r, c, argc, argv, NULL, err, err_size);
   int rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -1;
-  if (rc != 0)
+  if (reply && rc != 0)
     snprintf(err, err_size, "redis %s:%d %s: %s", r->host, r->port, argv[0],
-             reply ? reply->str : c->err ? c->errstr : "timed out");
+             reply->str);
   if (reply) freeReplyObject(reply);
   return rc;
 }
@@ -105,6 +149,16 @@ static redisContext *connect_server(redis_store_t *r, char *err,
     if (c) redisFree(c);
     return NULL;
   }
+  /* From here on I/O is driven by poll (exchange): a non-blocking socket,
+   * and hiredis told so, so a full send buffer never blocks a write. */
+  int fl = fcntl(c->fd, F_GETFL);
+  if (fl == -1 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+    snprintf(err, err_size, "redis %s:%d: fcntl: %s", r->host, r->port,
+             strerror(errno));
+    redisFree(c);
+    return NULL;
+  }
+  c->flags &= ~REDIS_BLOCK;
   char db[16];
   snprintf(db, sizeof db, "%u", r->database);
   const char *auth[] = {"AUTH", r->password}, *select[] = {"SELECT", db};
@@ -179,14 +233,12 @@ static redisReply *command(redis_store_t *r, int argc, const char **argv,
       pool_give(r, NULL, false);
       break;
     }
-    redisReply *reply = round_trip(r, c, argc, argv, lens);
+    redisReply *reply = round_trip(r, c, argc, argv, lens, err, err_size);
     if (reply) {
       pool_give(r, c, true);
       atomic_store(&r->reachable, true);
       return reply;
     }
-    snprintf(err, err_size, "redis %s:%d %s: %s", r->host, r->port, argv[0],
-             c->err ? c->errstr : "the call's deadline passed");
     pool_give(r, c, false);
     if (fresh || tarmac_rt_deadline_expired()) break;
   }
@@ -299,8 +351,9 @@ static void check_once(redis_store_t *r) {
   char err[TARMAC_KV_ERR_MAX];
   if (!r->check_conn) r->check_conn = connect_server(r, err, sizeof err);
   const char *argv[] = {"PING"};
-  redisReply *reply =
-      r->check_conn ? round_trip(r, r->check_conn, 1, argv, NULL) : NULL;
+  redisReply *reply = r->check_conn ? round_trip(r, r->check_conn, 1, argv,
+                                                 NULL, err, sizeof err)
+                                    : NULL;
   bool ok = reply && reply->type != REDIS_REPLY_ERROR;
   if (reply) freeReplyObject(reply);
   if (!ok && r->check_conn) {
