@@ -16,6 +16,10 @@
 #include "util/blocking.h"
 
 #define FILE_MODE 0600
+/* Read transactions at once (LMDB's default is 126): one per guest thread
+ * in get/keys, and a server may run thousands of guest threads. A slot is
+ * 64 bytes of the lock file. */
+#define MAX_READERS 4096
 
 typedef struct lmdb_store {
   tarmac_kvstore_t base;
@@ -191,6 +195,8 @@ static int open_env(lmdb_store_t *l, const tarmac_kvstore_config_t *c,
   *step = "create";
   if (rc == 0 && (rc = mdb_env_set_mapsize(l->env, c->map_size)) != 0)
     *step = "map size";
+  if (rc == 0 && (rc = mdb_env_set_maxreaders(l->env, MAX_READERS)) != 0)
+    *step = "readers";
   if (rc == 0 &&
       (rc = mdb_env_open(l->env, c->path, MDB_NOSUBDIR | MDB_NOTLS,
                          FILE_MODE)) != 0)
