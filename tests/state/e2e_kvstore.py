@@ -6,7 +6,8 @@ helpers (protobuf) and with the exact payload bytes this script chooses:
 the JSON of older SDKs and the protobuf of the current Go SDK.
 
 usage: e2e_kvstore.py GROUP
-  memory      every operation, both encodings, APP_KVSTORE_TYPE=in-memory
+  memory      every operation, both encodings, APP_KVSTORE_TYPE=in-memory;
+              no kvstore routes when disabled; a bad type stops start-up
   internal    the same on LMDB (APP_KVSTORE_TYPE=internal); file mode 0600
   redis       the same on Redis (a redis-server started here, with a
               password and database 3: AUTH and SELECT from the settings)
@@ -38,7 +39,8 @@ GUEST = os.path.join(os.environ["STATE_GUEST_DIR"], "kv_guest.wasm")
 # e2e_services reads its guest folder at import; ours is not used by it.
 os.environ.setdefault("SERVICES_GUEST_DIR", os.environ["STATE_GUEST_DIR"])
 from e2e_test import check, free_port, run_group, wait_until  # noqa: E402
-from e2e_services import ServiceServer, expect, request  # noqa: E402
+from e2e_services import (ServiceServer, expect, request,  # noqa: E402
+                           run_to_exit)
 
 PASSWORD = "s3cret pass"
 DATABASE = 3
@@ -210,6 +212,15 @@ def test_memory(workdir):
     with serve(workdir, {"APP_ENABLE_KVSTORE": "true",
                          "APP_KVSTORE_TYPE": "in-memory"}) as server:
         check_all(server, "in-memory")
+    with serve(workdir, {}) as server:
+        cmd(server, "sdk get a", 500, contains='no host callback for binding '
+            '"tarmac", namespace "kvstore"', what="APP_ENABLE_KVSTORE off")
+    code, out, _, _ = run_to_exit("", {"APP_WASM_FUNCTION": GUEST,
+                                       "APP_ENABLE_KVSTORE": "true",
+                                       "APP_KVSTORE_TYPE": "nope"})
+    check(code == 1 and "APP_KVSTORE_TYPE=nope is not a key-value store type"
+          in out, "a bad APP_KVSTORE_TYPE stops start-up (%s %r)"
+          % (code, out))
 
 
 def test_internal(workdir):
