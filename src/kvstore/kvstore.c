@@ -53,12 +53,3 @@ tarmac_kv_result_t tarmac_kvstore_keys(tarmac_kvstore_t *store,
 bool tarmac_kvstore_reachable(const tarmac_kvstore_t *store) {
   return store->ops->reachable == NULL || store->ops->reachable(store);
 }
-
-const char *tarmac_kvstore_type_name(tarmac_kv_type_t type) {
-  switch (type) {
-    case TARMAC_KV_MEMORY: return "memory";
-    case TARMAC_KV_LMDB: return "lmdb";
-    case TARMAC_KV_REDIS: return "redis";
-  }
-  return "unknown";
-}

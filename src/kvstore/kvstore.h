@@ -106,7 +106,4 @@ tarmac_kv_result_t tarmac_kvstore_keys(tarmac_kvstore_t *store,
  * embedded stores. */
 bool tarmac_kvstore_reachable(const tarmac_kvstore_t *store);
 
-/* "memory", "lmdb", "redis". */
-const char *tarmac_kvstore_type_name(tarmac_kv_type_t type);
-
 #endif
