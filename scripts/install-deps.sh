@@ -23,6 +23,8 @@ PACKAGES=(
   # tests (h2load from nghttp2-client drives HTTP/2 load)
   python3 curl openssl nghttp2-client procps
   prometheus # promtool checks the /metrics exposition (unit_metrics_promtool)
+  # key-value store: LMDB and hiredis; tests/state starts its own redis-server
+  liblmdb-dev libhiredis-dev redis-server
 )
 
 missing=()
@@ -39,5 +41,17 @@ SUDO=
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Server packages (redis-server) must not start their system service: the
+# tests start their own servers on free ports. policy-rc.d exit 101 =
+# "action forbidden" for invoke-rc.d, for the install only.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=true
+fi
+cleanup() { if $own_policy; then $SUDO rm -f "$policy"; fi; }
+trap cleanup EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -244,6 +244,132 @@ int tarmac_metric_histogram(const char *name, double value) {
   return metric_call("histogram", name, NULL, 1, value);
 }
 
+/* One kvstore call with {key, data?}; the reply in *reply on success, the
+ * error text in *out on failure (when out is not NULL). */
+static int kv_call(const char *op, const char *key, const void *data,
+                   size_t data_len, uint8_t **reply, size_t *reply_len,
+                   uint8_t **out, size_t *out_len) {
+  size_t len, unused;
+  if (out) *out = NULL;
+  if (!key) return TARMAC_ERROR;
+  uint8_t *payload = tarmac_proto_kv(key, data, data_len, &len);
+  if (!payload) return TARMAC_ERROR;
+  int rc = tarmac_host_call("tarmac", "kvstore", op, payload, len, reply,
+                            reply_len);
+  free(payload);
+  if (rc != TARMAC_OK && out) {
+    *out = *reply;
+    *(out_len ? out_len : &unused) = *reply_len;
+    *reply = NULL;
+  }
+  return rc;
+}
+
+int tarmac_kv_get(const char *key, uint8_t **out, size_t *out_len) {
+  uint8_t *reply = NULL, *value = NULL;
+  size_t reply_len = 0, unused;
+  if (out) *out = NULL;
+  int rc = kv_call("get", key, NULL, 0, &reply, &reply_len, out, out_len);
+  const uint8_t *p = reply, *end = reply + reply_len, *data, *found = NULL;
+  uint64_t flen, found_len = 0;
+  unsigned field;
+  while (rc == TARMAC_OK && p && p < end)
+    if ((p = tarmac_proto_field(p, end, &field, &data, &flen)) && field == 2 &&
+        data)
+      found = data, found_len = flen;
+  if (rc == TARMAC_OK && !p) rc = TARMAC_ERROR; /* a malformed reply */
+  if (rc == TARMAC_OK && (value = malloc((size_t)found_len + 1))) {
+    if (found_len) memcpy(value, found, (size_t)found_len);
+    value[found_len] = '\0';
+  } else if (rc == TARMAC_OK) {
+    rc = TARMAC_ERROR;
+  }
+  if (rc == TARMAC_OK && out) {
+    *out = value;
+    *(out_len ? out_len : &unused) = (size_t)found_len;
+  } else {
+    free(value);
+  }
+  free(reply);
+  return rc;
+}
+
+int tarmac_kv_set(const char *key, const void *data, size_t len,
+                  uint8_t **out, size_t *out_len) {
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  if (!data && len) return TARMAC_ERROR;
+  int rc = kv_call("set", key, data ? data : "", len, &reply, &reply_len, out,
+                   out_len);
+  free(reply);
+  return rc;
+}
+
+int tarmac_kv_delete(const char *key, uint8_t **out, size_t *out_len) {
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  int rc = kv_call("delete", key, NULL, 0, &reply, &reply_len, out, out_len);
+  free(reply);
+  return rc;
+}
+
+void tarmac_kv_keys_free(char **keys, size_t count) {
+  for (size_t i = 0; keys && i < count; i++) free(keys[i]);
+  free(keys);
+}
+
+/* The repeated field 2 (keys) of a KVStoreKeysResponse; -1 when
+ * malformed or out of memory. */
+static int kv_keys_parse(const uint8_t *p, const uint8_t *end, char ***keys,
+                         size_t *count) {
+  size_t cap = 0;
+  const uint8_t *data;
+  uint64_t len;
+  unsigned field;
+  while (p < end) {
+    if (!(p = tarmac_proto_field(p, end, &field, &data, &len))) return -1;
+    if (field != 2 || !data) continue;
+    if (*count == cap) {
+      cap = cap ? cap * 2 : 16;
+      char **grown = realloc(*keys, cap * sizeof *grown);
+      if (!grown) return -1;
+      *keys = grown;
+    }
+    char *key = malloc((size_t)len + 1);
+    if (!key) return -1;
+    memcpy(key, data, (size_t)len);
+    key[len] = '\0';
+    (*keys)[(*count)++] = key;
+  }
+  return 0;
+}
+
+int tarmac_kv_keys(char ***keys, size_t *count, uint8_t **out,
+                   size_t *out_len) {
+  static const uint8_t return_proto[] = {0x08, 0x01}; /* return_proto: true */
+  uint8_t *reply = NULL;
+  size_t reply_len = 0, unused;
+  if (out) *out = NULL;
+  *keys = NULL;
+  *count = 0;
+  int rc = tarmac_host_call("tarmac", "kvstore", "keys", return_proto,
+                            sizeof return_proto, &reply, &reply_len);
+  if (rc == TARMAC_OK &&
+      kv_keys_parse(reply, reply + reply_len, keys, count) != 0) {
+    tarmac_kv_keys_free(*keys, *count);
+    *keys = NULL;
+    *count = 0;
+    rc = TARMAC_ERROR;
+  }
+  if (rc != TARMAC_OK && out) {
+    *out = reply;
+    *(out_len ? out_len : &unused) = reply_len;
+    reply = NULL;
+  }
+  free(reply);
+  return rc;
+}
+
 /* ---- HTTP client (tarmac/httpclient/call) ---- */
 
 /* A failed host call gives the guest the error text only (not the

@@ -66,4 +66,72 @@ static inline uint8_t *tarmac_proto_metric(const char *name, const char *text,
   return buf;
 }
 
+/* Key-value store messages (tarmac/kvstore): KVStoreGet{key = 1},
+ * KVStoreSet{key = 1, data = 2 (bytes)}, KVStoreDelete{key = 1},
+ * KVStoreKeys{return_proto = 1 (bool)}; replies are read with
+ * tarmac_proto_field. */
+
+/* A bytes field (wire type 2) of len bytes; proto3 leaves empty ones out. */
+static inline uint8_t *tarmac_proto_bytes(uint8_t *p, unsigned field,
+                                          const void *data, size_t len) {
+  if (len == 0) return p;
+  *p++ = (uint8_t)(field << 3 | 2);
+  p = tarmac_proto_varint(p, len);
+  memcpy(p, data, len);
+  return p + len;
+}
+
+/* Encodes {key = 1, data = 2} (data NULL: {key = 1} alone). Returns a
+ * malloc()ed buffer and its length in *len, or NULL (no memory). */
+static inline uint8_t *tarmac_proto_kv(const char *key, const void *data,
+                                       size_t data_len, size_t *len) {
+  size_t klen = strlen(key);
+  if (klen > SIZE_MAX / 2 - 32 || data_len > SIZE_MAX / 2 - 32) return NULL;
+  uint8_t *buf = malloc(klen + data_len + 2 * 11);
+  if (!buf) return NULL;
+  uint8_t *p = tarmac_proto_bytes(buf, 1, key, klen);
+  if (data) p = tarmac_proto_bytes(p, 2, data, data_len);
+  *len = (size_t)(p - buf);
+  return buf;
+}
+
+/* Reads a varint; NULL when it runs past end or beyond 64 bits. */
+static inline const uint8_t *tarmac_proto_read_varint(const uint8_t *p,
+                                                      const uint8_t *end,
+                                                      uint64_t *v) {
+  *v = 0;
+  for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
+    uint8_t b = *p++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return p;
+  }
+  return NULL;
+}
+
+/* Reads the field at p: its number in *field, and for a length-delimited
+ * field its bytes in *data / *len (else *data NULL, a varint's value in
+ * *len). Returns the position after it, or NULL when malformed. */
+static inline const uint8_t *tarmac_proto_field(const uint8_t *p,
+                                                const uint8_t *end,
+                                                unsigned *field,
+                                                const uint8_t **data,
+                                                uint64_t *len) {
+  uint64_t tag;
+  if (!(p = tarmac_proto_read_varint(p, end, &tag))) return NULL;
+  *field = (unsigned)(tag >> 3);
+  *data = NULL;
+  switch (tag & 7) {
+    case 0: return tarmac_proto_read_varint(p, end, len);
+    case 1: *len = 8; return (size_t)(end - p) >= 8 ? p + 8 : NULL;
+    case 5: *len = 4; return (size_t)(end - p) >= 4 ? p + 4 : NULL;
+    case 2:
+      if (!(p = tarmac_proto_read_varint(p, end, len)) ||
+          *len > (uint64_t)(end - p))
+        return NULL;
+      *data = p;
+      return p + *len;
+  }
+  return NULL;
+}
+
 #endif
