@@ -20,6 +20,7 @@ Paths (any method):
   /big/<n>           200 with n bytes of 'x' (Content-Length set)
   /stream/<n>        200 with n bytes, chunked (no Content-Length)
   /hang              reads the request, never answers
+  /headers/<n>       200 with n headers X-H-<i>
 """
 import http.server
 import os
@@ -87,6 +88,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(200, b"x" * int(parts[1]))
         elif parts[0] == "stream":
             self.stream(int(parts[1]))
+        elif parts[0] == "headers":
+            self.send(200, b"", [("X-H-%d" % i, "v") for i in range(int(parts[1]))])
         elif parts[0] == "hang":
             threading.Event().wait()
         else:

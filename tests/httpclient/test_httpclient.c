@@ -8,6 +8,7 @@
  * guest's deadline, a refused connection, `insecure`, connection reuse,
  * and bad input. */
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -404,6 +405,62 @@ static void test_body_cap(void) {
   tarmac_callbacks_free(r);
 }
 
+static void test_response_header_bound(const tarmac_callbacks_t *r) {
+  CHECK_EQ_INT(proto_call(r, "GET", at("http://127.0.0.1:%d/headers/400",
+                                       http_port), NULL, 0, false),
+               0);
+  Tarmac__HTTPClientResponse *m = reply_proto();
+  CHECK(m && proto_header(m, "X-H-399") != NULL);
+  if (m) tarmac__httpclient_response__free_unpacked(m, NULL);
+  CHECK_EQ_INT(proto_call(r, "GET", at("http://127.0.0.1:%d/headers/600",
+                                       http_port), NULL, 0, false),
+               -1);
+  CHECK(error_has("has more than 500 headers"));
+}
+
+/* Threads share the client's pool of handles. */
+typedef struct {
+  const tarmac_callbacks_t *registry;
+  int ok;
+} worker_t;
+
+static void *worker(void *arg) {
+  worker_t *w = arg;
+  char json[256];
+  snprintf(json, sizeof json,
+           "{\"method\":\"POST\",\"url\":\"http://127.0.0.1:%d/echo\","
+           "\"body\":\"aGk=\"}",
+           http_port);
+  tarmac_host_call_t c = {.binding = "tarmac", .binding_len = 6,
+                          .namespace_ = "httpclient", .namespace_len = 10,
+                          .operation = "call", .operation_len = 4,
+                          .payload = (const uint8_t *)json,
+                          .payload_len = strlen(json)};
+  for (int i = 0; i < 25; i++) {
+    tarmac_buffer_t out = TARMAC_BUFFER_INIT, err = TARMAC_BUFFER_INIT;
+    if (tarmac_callbacks_dispatch(w->registry, &c, &out, &err) == 0 &&
+        memmem(out.data, out.len, "\"body\":\"aGk=\"", 13) != NULL)
+      w->ok++;
+    tarmac_buffer_free(&out);
+    tarmac_buffer_free(&err);
+  }
+  return NULL;
+}
+
+static void test_threads(const tarmac_callbacks_t *r) {
+  enum { THREADS = 8 };
+  pthread_t t[THREADS];
+  worker_t w[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    w[i] = (worker_t){r, 0};
+    CHECK_EQ_INT(pthread_create(&t[i], NULL, worker, &w[i]), 0);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(t[i], NULL);
+    CHECK_EQ_INT(w[i].ok, 25);
+  }
+}
+
 static void test_timeouts(void) {
   tarmac_httpclient_config_t c = defaults();
   c.connect_timeout_ms = 300;
@@ -511,6 +568,8 @@ int main(void) {
   test_allow_matching();
   test_credentials_stay();
   test_body_cap();
+  test_response_header_bound(r);
+  test_threads(r);
   test_timeouts();
   test_deadline(r);
   test_refused(r);
