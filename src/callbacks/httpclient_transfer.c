@@ -37,22 +37,26 @@ void httpc_pool_free(tarmac_httpclient_t *client) {
   pthread_mutex_destroy(&client->pool_mutex);
 }
 
+/* A pooled handle, or a new one (also when the lock fails). */
 static CURL *pool_take(tarmac_httpclient_t *client) {
   CURL *h = NULL;
-  pthread_mutex_lock(&client->pool_mutex);
-  if (client->pooled > 0) h = client->pool[--client->pooled];
-  pthread_mutex_unlock(&client->pool_mutex);
+  if (pthread_mutex_lock(&client->pool_mutex) == 0) {
+    if (client->pooled > 0) h = client->pool[--client->pooled];
+    pthread_mutex_unlock(&client->pool_mutex);
+  }
   return h ? h : curl_easy_init();
 }
 
+/* Keeps h for the next call when there is room, else closes it. */
 static void pool_return(tarmac_httpclient_t *client, CURL *h) {
   curl_easy_reset(h); /* keeps the connection and DNS caches */
-  pthread_mutex_lock(&client->pool_mutex);
-  if (client->pooled < TARMAC_HTTPCLIENT_POOL_MAX) {
-    client->pool[client->pooled++] = h;
-    h = NULL;
+  if (pthread_mutex_lock(&client->pool_mutex) == 0) {
+    if (client->pooled < TARMAC_HTTPCLIENT_POOL_MAX) {
+      client->pool[client->pooled++] = h;
+      h = NULL;
+    }
+    pthread_mutex_unlock(&client->pool_mutex);
   }
-  pthread_mutex_unlock(&client->pool_mutex);
   if (h) curl_easy_cleanup(h);
 }
 
@@ -257,7 +261,11 @@ static int perform(tarmac_httpclient_t *client, CURL *h,
     transfer_failed(req, resp, sink.max_body, rc, errbuf, status);
     return -1;
   }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->code);
+  if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->code) != CURLE_OK) {
+    tarmac_callback_status_set(status, 502, "request to host \"%s\": no "
+                               "response status", req->host);
+    return -1;
+  }
   return 0;
 }
 
@@ -268,17 +276,13 @@ static bool is_redirect(long code) {
          code == 308;
 }
 
-/* Moves req to the Location of this response (as Go's client: 301, 302
- * and 303 turn a method other than GET or HEAD into a GET without body).
- * 0, or -1 with status set (refused host, bad URL). */
-static int follow(tarmac_httpclient_t *client, CURL *h, httpc_request_t *req,
+/* Moves req to location, the Location of a `code` response (as Go's
+ * client: 301, 302 and 303 turn a method other than GET or HEAD into a GET
+ * without body). 0, or -1 with status set (refused host, bad URL). */
+static int follow(tarmac_httpclient_t *client, const char *location,
+                  long code, httpc_request_t *req,
                   tarmac_callback_status_t *status) {
-  char *location = NULL; /* the handle's, valid until its next transfer */
-  long code = 0;
-  curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-  if (location == NULL ||
-      httpc_request_set_url(client, req, location, "redirect", status) != 0) {
+  if (httpc_request_set_url(client, req, location, "redirect", status) != 0) {
     if (status->code == 400) status->code = 502; /* the server's fault */
     return -1;
   }
@@ -301,8 +305,9 @@ void httpc_transfer(tarmac_httpclient_t *client, httpc_request_t *req,
   }
   for (unsigned hops = 0;; hops++) {
     if (perform(client, h, req, end_ns, resp, status) != 0) break;
-    char *location = NULL;
-    curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
+    char *location = NULL; /* the handle's, until its next transfer */
+    if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location) != CURLE_OK)
+      location = NULL;
     if (!is_redirect(resp->code) || location == NULL ||
         client->config.max_redirects == 0)
       break;
@@ -313,7 +318,7 @@ void httpc_transfer(tarmac_httpclient_t *client, httpc_request_t *req,
           client->config.max_redirects, req->host);
       break;
     }
-    if (follow(client, h, req, status) != 0) break;
+    if (follow(client, location, resp->code, req, status) != 0) break;
   }
   pool_return(client, h);
 }
