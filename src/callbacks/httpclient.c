@@ -117,10 +117,7 @@ static bool is_token(const char *s) {
 }
 
 static const char *quoted(const char *s, tarmac_buffer_t *buf) {
-  if (tarmac_callbacks_append_quoted(buf, s, strlen(s)) != 0 ||
-      tarmac_buffer_append(buf, "", 1) != 0)
-    return "(text)";
-  return (const char *)buf->data;
+  return tarmac_callbacks_quoted(s, buf, "(text)");
 }
 
 /* Moves req to url on host; a redirect to another host drops the guest's
