@@ -1,6 +1,8 @@
 /* The crew of each loop: the thread driving it, spares parked for
  * takeovers, and threads finishing a handler after losing the baton; plus
- * the process-wide watchdog that notices stalled handlers. A crew thread
+ * the process-wide watchdog that notices stalled handlers, and the
+ * util/blocking hook through which a handler about to wait hands its loop
+ * on at once. A crew thread
  * only ever serves its own loop, and lives until that loop is closed, so
  * h2o's thread-local buffer allocators are never shared between loops. */
 #include <errno.h>
@@ -10,6 +12,7 @@
 
 #include "http/loop.h"
 #include "log/log.h"
+#include "util/blocking.h"
 
 /* Parks a thread that gave its baton away. true = it was handed the baton
  * again; false = the loop is finished and the thread should exit. */
@@ -52,7 +55,7 @@ void tarmac_http_crew_reclaim(http_loop_t *loop) {
    * thread's call is in flight, and a loop is torn down only with none. */
   h2o_multithread_send_message(&loop->control, NULL);
   while (loop->returns == 0)
-    pthread_cond_wait(&loop->crew_cond, &loop->crew_lock);
+    pthread_cond_wait(&loop->return_cond, &loop->crew_lock);
   loop->returns--;
   atomic_fetch_sub(&loop->returners, 1);
   pthread_mutex_unlock(&loop->crew_lock);
@@ -64,7 +67,7 @@ bool tarmac_http_crew_yield(http_loop_t *loop) {
   bool yield = waiting > loop->returns;
   if (yield) {
     loop->returns++;
-    pthread_cond_broadcast(&loop->crew_cond);
+    pthread_cond_signal(&loop->return_cond); /* any returner will do */
   }
   pthread_mutex_unlock(&loop->crew_lock);
   return yield;
@@ -118,23 +121,75 @@ void tarmac_http_crew_join(tarmac_http_server_t *server) {
     pthread_join(server->crew_threads[i], NULL);
 }
 
-/* The handler on this loop has been running for at least one tick: give
- * the loop to a parked spare, or to a new thread while the crew is below
- * its maximum. At the maximum the loop waits for a thread to come back. */
-static void take_over(http_loop_t *loop) {
-  unsigned max = loop->server->config.max_threads_per_loop;
-  pthread_mutex_lock(&loop->crew_lock);
-  bool spare = loop->idle > loop->handoffs;
-  if (!loop->finished && (spare || loop->threads < max) &&
-      tarmac_baton_take(&loop->baton)) {
-    if (spare || tarmac_http_crew_spawn(loop) != 0) {
-      /* a parked spare takes it; if spawning failed, the stalled thread
-       * itself picks the baton up when its handler returns */
-      loop->handoffs++;
-      pthread_cond_broadcast(&loop->crew_cond);
-    }
+/* Whether the loop can be handed on now (crew_lock held): to a parked
+ * spare (*spare), or to a new thread while the crew is below its maximum.
+ * At the maximum the loop waits for a thread to come back. */
+static bool can_hand_on(http_loop_t *loop, bool *spare) {
+  *spare = loop->idle > loop->handoffs;
+  return !loop->finished &&
+         (*spare || loop->threads < loop->server->config.max_threads_per_loop);
+}
+
+/* The baton was taken from the running handler (crew_lock held): a parked
+ * spare picks it up, or a new thread; if spawning failed, the handler's
+ * thread itself picks it up when its handler returns (crew_reclaim). */
+static void hand_on(http_loop_t *loop, bool spare) {
+  if (spare || tarmac_http_crew_spawn(loop) != 0) {
+    loop->handoffs++;
+    pthread_cond_signal(&loop->crew_cond); /* one hand-off, one spare */
   }
+}
+
+/* The handler on this loop has been running for at least one tick. */
+static void take_over(http_loop_t *loop) {
+  pthread_mutex_lock(&loop->crew_lock);
+  bool spare;
+  if (can_hand_on(loop, &spare) && tarmac_baton_take(&loop->baton))
+    hand_on(loop, spare);
   pthread_mutex_unlock(&loop->crew_lock);
+}
+
+/* The loop this thread drives while it runs a handler, and the handler's
+ * baton token: what the blocking hook hands on. Per thread by nature (the
+ * hook takes no argument); NULL on threads that drive no loop (scheduler,
+ * init jobs, tarmac call), outside handlers, once the loop was handed on,
+ * and when APP_HANDOFF_BEFORE_WAIT is off. */
+static _Thread_local http_loop_t *handler_loop;
+static _Thread_local uint64_t handler_token;
+
+void tarmac_http_crew_handler_start(http_loop_t *loop, uint64_t token) {
+  if (!loop->server->config.handoff_before_wait) return;
+  handler_loop = loop;
+  handler_token = token;
+}
+
+void tarmac_http_crew_handler_done(void) { handler_loop = NULL; }
+
+/* tarmac_blocking_begin on a thread about to wait on the outside world:
+ * when it drives a loop, the loop goes to a spare now, as the watchdog
+ * would give it after a period. One thread-local load otherwise. */
+static void hand_on_before_wait(void) {
+  http_loop_t *loop = handler_loop;
+  if (loop == NULL) return;
+  handler_loop = NULL; /* the loop is no longer this thread's to give */
+  pthread_mutex_lock(&loop->crew_lock);
+  bool spare;
+  if (can_hand_on(loop, &spare) &&
+      tarmac_baton_release(&loop->baton, handler_token))
+    hand_on(loop, spare);
+  pthread_mutex_unlock(&loop->crew_lock);
+}
+
+static void install_hooks_once(void) {
+  /* after the wait nothing is due: the handler returns, finds its baton
+   * gone and waits for the loop like any taken-over handler */
+  tarmac_blocking_hooks_t hooks = {.begin = hand_on_before_wait, .end = NULL};
+  tarmac_blocking_set_hooks(&hooks);
+}
+
+void tarmac_http_crew_install_hooks(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install_hooks_once);
 }
 
 /* Waits one watchdog period, or less when the server stops (stop signals

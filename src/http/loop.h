@@ -141,7 +141,8 @@ struct http_loop {
 
   /* the crew; under crew_lock */
   pthread_mutex_t crew_lock;
-  pthread_cond_t crew_cond;
+  pthread_cond_t crew_cond;   /* parked spares: a hand-off, or finished */
+  pthread_cond_t return_cond; /* returners: the driver gave the loop back */
   unsigned threads;   /* alive */
   unsigned idle;      /* parked spares */
   unsigned handoffs;  /* batons given to parked spares, not yet picked up */
@@ -253,6 +254,14 @@ void tarmac_http_crew_reclaim(http_loop_t *loop);
 /* Driver, outside h2o's call stack: when a returner waits, gives it the
  * baton and parks. true = this thread no longer drives. */
 bool tarmac_http_crew_yield(http_loop_t *loop);
+/* Around a handler run by the driver (run_pending): while it runs, a
+ * tarmac_blocking_begin() on this thread hands the loop on at once
+ * (APP_HANDOFF_BEFORE_WAIT). `token` is the handler's baton token. */
+void tarmac_http_crew_handler_start(http_loop_t *loop, uint64_t token);
+void tarmac_http_crew_handler_done(void);
+/* Installs the util/blocking hooks (once per process; later calls do
+ * nothing). */
+void tarmac_http_crew_install_hooks(void);
 /* The watchdog thread body. */
 void *tarmac_http_watchdog_main(void *server);
 /* Driver: runs the loop until stop or until it gives the baton to a

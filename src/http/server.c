@@ -114,7 +114,9 @@ static void run_pending(h2o_timeout_entry_t *entry) {
       continue;
     }
     uint64_t token = tarmac_baton_enter(&loop->baton);
+    tarmac_http_crew_handler_start(loop, token);
     config->handler(config->handler_data, &call->request, &call->response);
+    tarmac_http_crew_handler_done();
     if (!tarmac_baton_leave(&loop->baton, token))
       tarmac_http_crew_reclaim(loop);
     tarmac_http_call_finish(call);
@@ -188,6 +190,7 @@ static void finish_loop(http_loop_t *loop) {
   pthread_mutex_lock(&loop->crew_lock);
   loop->finished = true;
   pthread_cond_broadcast(&loop->crew_cond);
+  pthread_cond_broadcast(&loop->return_cond);
   pthread_mutex_unlock(&loop->crew_lock);
 }
 
@@ -233,6 +236,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   atomic_init(&loop->returners, 0);
   pthread_mutex_init(&loop->crew_lock, NULL);
   pthread_cond_init(&loop->crew_cond, NULL);
+  pthread_cond_init(&loop->return_cond, NULL);
   loop->listen_fd = tarmac_listen_open(&server->addr, err, err_size);
   if (loop->listen_fd < 0) return -1;
   loop->evloop = h2o_evloop_create();
@@ -317,6 +321,7 @@ fail:
 
 int tarmac_http_server_start(tarmac_http_server_t *server, char *err,
                              size_t err_size) {
+  tarmac_http_crew_install_hooks();
   for (unsigned i = 0; i < server->loop_count; i++) {
     http_loop_t *loop = &server->loops[i];
     pthread_mutex_lock(&loop->crew_lock);
@@ -388,6 +393,7 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
     tarmac_http_call_free_spares(loop);
     pthread_mutex_destroy(&loop->crew_lock);
     pthread_cond_destroy(&loop->crew_cond);
+    pthread_cond_destroy(&loop->return_cond);
   }
   free(server->loops);
   free(server->crew_threads);
