@@ -48,12 +48,14 @@ void tarmac_http_crew_reclaim(http_loop_t *loop) {
     return;
   }
   atomic_fetch_add(&loop->returners, 1);
+  pthread_mutex_unlock(&loop->crew_lock); /* no system call under the lock */
   /* Wake the driver with a message-less send: it only writes to the queue's
    * pipe, so nothing of this thread or its call stays queued in h2o after
    * the baton comes back (a message inside the call did, and was written
    * to after the call had been reused or freed). The queue is alive: this
    * thread's call is in flight, and a loop is torn down only with none. */
   h2o_multithread_send_message(&loop->control, NULL);
+  pthread_mutex_lock(&loop->crew_lock);
   while (loop->returns == 0)
     pthread_cond_wait(&loop->return_cond, &loop->crew_lock);
   loop->returns--;
@@ -65,11 +67,11 @@ bool tarmac_http_crew_yield(http_loop_t *loop) {
   pthread_mutex_lock(&loop->crew_lock);
   unsigned waiting = atomic_load(&loop->returners);
   bool yield = waiting > loop->returns;
-  if (yield) {
-    loop->returns++;
-    pthread_cond_signal(&loop->return_cond); /* any returner will do */
-  }
+  if (yield) loop->returns++;
   pthread_mutex_unlock(&loop->crew_lock);
+  /* after the unlock, so the returner does not wake into a held lock; any
+   * returner will do */
+  if (yield) pthread_cond_signal(&loop->return_cond);
   return yield;
 }
 
@@ -132,21 +134,23 @@ static bool can_hand_on(http_loop_t *loop, bool *spare) {
 
 /* The baton was taken from the running handler (crew_lock held): a parked
  * spare picks it up, or a new thread; if spawning failed, the handler's
- * thread itself picks it up when its handler returns (crew_reclaim). */
-static void hand_on(http_loop_t *loop, bool spare) {
-  if (spare || tarmac_http_crew_spawn(loop) != 0) {
-    loop->handoffs++;
-    pthread_cond_signal(&loop->crew_cond); /* one hand-off, one spare */
-  }
+ * thread itself picks it up when its handler returns (crew_reclaim). true
+ * when a spare is to be woken: the caller signals crew_cond once it has
+ * released the lock (so the spare does not wake into a held lock). */
+static bool hand_on(http_loop_t *loop, bool spare) {
+  if (!spare && tarmac_http_crew_spawn(loop) == 0) return false;
+  loop->handoffs++;
+  return true;
 }
 
 /* The handler on this loop has been running for at least one tick. */
 static void take_over(http_loop_t *loop) {
   pthread_mutex_lock(&loop->crew_lock);
-  bool spare;
+  bool spare, wake = false;
   if (can_hand_on(loop, &spare) && tarmac_baton_take(&loop->baton))
-    hand_on(loop, spare);
+    wake = hand_on(loop, spare);
   pthread_mutex_unlock(&loop->crew_lock);
+  if (wake) pthread_cond_signal(&loop->crew_cond); /* one hand-off, one spare */
 }
 
 /* The loop this thread drives while it runs a handler, and the handler's
@@ -173,11 +177,12 @@ static void hand_on_before_wait(void) {
   if (loop == NULL) return;
   handler_loop = NULL; /* the loop is no longer this thread's to give */
   pthread_mutex_lock(&loop->crew_lock);
-  bool spare;
+  bool spare, wake = false;
   if (can_hand_on(loop, &spare) &&
       tarmac_baton_release(&loop->baton, handler_token))
-    hand_on(loop, spare);
+    wake = hand_on(loop, spare);
   pthread_mutex_unlock(&loop->crew_lock);
+  if (wake) pthread_cond_signal(&loop->crew_cond);
 }
 
 static void install_hooks_once(void) {
