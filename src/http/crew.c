@@ -175,12 +175,16 @@ void tarmac_http_crew_handler_done(void) { handler_loop = NULL; }
 static void hand_on_before_wait(void) {
   http_loop_t *loop = handler_loop;
   if (loop == NULL) return;
-  handler_loop = NULL; /* the loop is no longer this thread's to give */
   pthread_mutex_lock(&loop->crew_lock);
   bool spare, wake = false;
-  if (can_hand_on(loop, &spare) &&
-      tarmac_baton_release(&loop->baton, handler_token))
-    wake = hand_on(loop, spare);
+  if (can_hand_on(loop, &spare)) {
+    /* released now, or taken by the watchdog already: either way the loop
+     * is no longer this thread's to give. With no room (the crew at its
+     * maximum) a later wait of the same guest tries again. */
+    handler_loop = NULL;
+    if (tarmac_baton_release(&loop->baton, handler_token))
+      wake = hand_on(loop, spare);
+  }
   pthread_mutex_unlock(&loop->crew_lock);
   if (wake) pthread_cond_signal(&loop->crew_cond);
 }
