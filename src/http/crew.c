@@ -2,9 +2,9 @@
  * takeovers, and threads finishing a handler after losing the baton; plus
  * the process-wide watchdog that notices stalled handlers, and the
  * util/blocking hook through which a handler about to wait hands its loop
- * on at once. A crew thread
- * only ever serves its own loop, and lives until that loop is closed, so
- * h2o's thread-local buffer allocators are never shared between loops. */
+ * on at once. A crew thread only ever serves its own loop, and lives until
+ * that loop is closed, so h2o's thread-local buffer allocators are never
+ * shared between loops. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
