@@ -53,8 +53,11 @@ void tarmac_http_crew_reclaim(http_loop_t *loop) {
    * pipe, so nothing of this thread or its call stays queued in h2o after
    * the baton comes back (a message inside the call did, and was written
    * to after the call had been reused or freed). The queue is alive: this
-   * thread's call is in flight, and a loop is torn down only with none. */
-  h2o_multithread_send_message(&loop->control, NULL);
+   * thread's call is in flight, and a loop is torn down only with none.
+   * Only when the driver may block (loop->polling; read after the
+   * increment above): a busy driver reads `returners` at its next turn. */
+  if (atomic_load(&loop->polling))
+    h2o_multithread_send_message(&loop->control, NULL);
   pthread_mutex_lock(&loop->crew_lock);
   while (loop->returns == 0)
     pthread_cond_wait(&loop->return_cond, &loop->crew_lock);

@@ -151,6 +151,13 @@ struct http_loop {
   /* threads whose handler finished after the baton was taken; they wait,
    * inside h2o's call stack, for the driver to give the loop back */
   atomic_uint returners;
+  /* The driver may be about to block in h2o's epoll wait: from the top of
+   * tarmac_http_loop_drive until its handlers run (run_pending) or the
+   * iteration ends. A returner pokes the loop's pipe only while it is set;
+   * otherwise the driver is busy and reads `returners` at its next turn.
+   * Both sides store, then load the other's word, sequentially consistent:
+   * the driver sees the returner or the returner sees the flag. */
+  atomic_bool polling;
 };
 
 struct tarmac_http_server {

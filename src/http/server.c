@@ -100,6 +100,8 @@ static void run_pending(h2o_timeout_entry_t *entry) {
   http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(http_loop_t, run_entry, entry);
   const tarmac_http_config_t *config = &loop->server->config;
   http_call_t *call;
+  /* past this iteration's epoll wait: returners need not poke the pipe */
+  atomic_store_explicit(&loop->polling, false, memory_order_relaxed);
   while ((call = pop_pending(loop)) != NULL) {
     if (call->req == NULL) { /* abandoned while it waited */
       tarmac_http_call_release(call);
@@ -196,8 +198,8 @@ static void finish_loop(http_loop_t *loop) {
 
 bool tarmac_http_loop_drive(http_loop_t *loop) {
   for (;;) {
-    if (atomic_load_explicit(&loop->returners, memory_order_relaxed) > 0 &&
-        tarmac_http_crew_yield(loop))
+    atomic_store(&loop->polling, true); /* before reading returners */
+    if (atomic_load(&loop->returners) > 0 && tarmac_http_crew_yield(loop))
       return false;
     /* calls left behind by a thread whose baton was taken */
     schedule_pending(loop);
@@ -206,6 +208,7 @@ bool tarmac_http_loop_drive(http_loop_t *loop) {
       return true;
     }
     h2o_evloop_run(loop->evloop, loop->stopping ? STOP_POLL_MS : INT32_MAX);
+    atomic_store_explicit(&loop->polling, false, memory_order_relaxed);
   }
 }
 
@@ -234,6 +237,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->pending_tail = &loop->pending_head;
   tarmac_baton_init(&loop->baton);
   atomic_init(&loop->returners, 0);
+  atomic_init(&loop->polling, false);
   pthread_mutex_init(&loop->crew_lock, NULL);
   pthread_cond_init(&loop->crew_cond, NULL);
   pthread_cond_init(&loop->return_cond, NULL);
