@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "util/blocking.h"
 #include "util/clock.h"
 
 struct tarmac_admission {
@@ -81,17 +80,8 @@ static bool wait_for_slot(tarmac_admission_t *a) {
   return taken;
 }
 
-/* The wait for a slot is a wait like a round trip: the HTTP loop of the
- * thread is handed on before it (util/blocking.h), outside the lock. */
-static bool wait_handing_on(tarmac_admission_t *a) {
-  tarmac_blocking_begin();
-  bool taken = wait_for_slot(a);
-  tarmac_blocking_end();
-  return taken;
-}
-
 bool tarmac_admission_enter(tarmac_admission_t *a) {
-  bool admitted = try_take(a) || (a->wait_ms > 0 && wait_handing_on(a));
+  bool admitted = try_take(a) || (a->wait_ms > 0 && wait_for_slot(a));
   atomic_fetch_add_explicit(admitted ? &a->admitted : &a->refused, 1,
                             memory_order_relaxed);
   return admitted;
