@@ -6,6 +6,7 @@
  * that loop is closed, so h2o's thread-local buffer allocators are never
  * shared between loops. */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,7 +40,12 @@ static void thread_exit(http_loop_t *loop) {
   pthread_mutex_unlock(&server->done_lock);
 }
 
-void tarmac_http_crew_reclaim(http_loop_t *loop) {
+/* Where a crew thread lands when it jumps out of h2o's call stack after
+ * giving its call back (tarmac_http_crew_return): set at the thread's
+ * start, per thread by nature. */
+static _Thread_local jmp_buf *crew_start;
+
+void tarmac_http_crew_return(http_loop_t *loop, http_call_t *call) {
   pthread_mutex_lock(&loop->crew_lock);
   if (loop->handoffs > loop->idle) {
     /* a baton nobody can pick up (no spare, no new thread): take it */
@@ -47,41 +53,52 @@ void tarmac_http_crew_reclaim(http_loop_t *loop) {
     pthread_mutex_unlock(&loop->crew_lock);
     return;
   }
-  atomic_fetch_add(&loop->returners, 1);
-  pthread_mutex_unlock(&loop->crew_lock); /* no system call under the lock */
+  call->next = loop->returned;
+  loop->returned = call;
+  atomic_fetch_add(&loop->returned_count, 1);
   /* Wake the driver with a message-less send: it only writes to the queue's
-   * pipe, so nothing of this thread or its call stays queued in h2o after
-   * the baton comes back (a message inside the call did, and was written
-   * to after the call had been reused or freed). The queue is alive: this
-   * thread's call is in flight, and a loop is torn down only with none.
-   * Only when the driver may block (loop->polling; read after the
-   * increment above): a busy driver reads `returners` at its next turn. */
+   * pipe, so nothing of this thread or the call stays queued in h2o. Under
+   * the lock: the driver takes the call only under it, and the loop (and
+   * its queue) is torn down only once the call is answered. Only when the
+   * driver may block (loop->polling, read after the increment above): a
+   * busy driver looks at returned_count at its next turn. */
   if (atomic_load(&loop->polling))
     h2o_multithread_send_message(&loop->control, NULL);
-  pthread_mutex_lock(&loop->crew_lock);
-  while (loop->returns == 0)
-    pthread_cond_wait(&loop->return_cond, &loop->crew_lock);
-  loop->returns--;
-  atomic_fetch_sub(&loop->returners, 1);
   pthread_mutex_unlock(&loop->crew_lock);
+  /* The frames skipped (h2o_evloop_run iterating the loop's timers,
+   * h2o_timeout_run popping entries, run_pending) hold nothing across a
+   * callback: the driver runs the rest of that work in its own
+   * iterations. */
+  longjmp(*crew_start, 1);
 }
 
-bool tarmac_http_crew_yield(http_loop_t *loop) {
+http_call_t *tarmac_http_crew_take_returned(http_loop_t *loop) {
   pthread_mutex_lock(&loop->crew_lock);
-  unsigned waiting = atomic_load(&loop->returners);
-  bool yield = waiting > loop->returns;
-  if (yield) loop->returns++;
+  http_call_t *newest = loop->returned;
+  loop->returned = NULL;
+  atomic_store(&loop->returned_count, 0);
   pthread_mutex_unlock(&loop->crew_lock);
-  /* after the unlock, so the returner does not wake into a held lock; any
-   * returner will do */
-  if (yield) pthread_cond_signal(&loop->return_cond);
-  return yield;
+  http_call_t *oldest = NULL;
+  while (newest != NULL) { /* reversed: answered in the order returned */
+    http_call_t *next = newest->next;
+    newest->next = oldest;
+    oldest = newest;
+    newest = next;
+  }
+  return oldest;
 }
 
 static void *crew_main(void *arg) {
   http_loop_t *loop = arg;
   h2o_socket_buffer_prototype.allocator.max = 0; /* see server_new */
-  while (!tarmac_http_loop_drive(loop) && park(loop)) {
+  jmp_buf start;
+  crew_start = &start;
+  if (setjmp(start) != 0) {
+    /* a thread that gave its call back lands here: a spare until it is
+     * handed the loop, or until the loop is finished */
+    if (park(loop)) tarmac_http_loop_drive(loop);
+  } else {
+    tarmac_http_loop_drive(loop);
   }
   thread_exit(loop);
   return NULL;
@@ -137,7 +154,7 @@ static bool can_hand_on(http_loop_t *loop, bool *spare) {
 
 /* The baton was taken from the running handler (crew_lock held): a parked
  * spare picks it up, or a new thread; if spawning failed, the handler's
- * thread itself picks it up when its handler returns (crew_reclaim). true
+ * thread itself picks it up when its handler returns (crew_return). true
  * when a spare is to be woken: the caller signals crew_cond once it has
  * released the lock (so the spare does not wake into a held lock). */
 static bool hand_on(http_loop_t *loop, bool spare) {
@@ -194,7 +211,7 @@ static void hand_on_before_wait(void) {
 
 static void install_hooks_once(void) {
   /* after the wait nothing is due: the handler returns, finds its baton
-   * gone and waits for the loop like any taken-over handler */
+   * gone and gives its call back like any taken-over handler */
   tarmac_blocking_hooks_t hooks = {.begin = hand_on_before_wait, .end = NULL};
   tarmac_blocking_set_hooks(&hooks);
 }
