@@ -276,7 +276,9 @@ def kvstore(args, d, script):
         procs.append(start_tarmac(
             args, ports["redis"], "false", cert, key,
             dict(env, APP_KVSTORE_TYPE="redis",
-                 APP_REDIS_SERVER="127.0.0.1:%d" % redis_port)))
+                 APP_REDIS_SERVER="127.0.0.1:%d" % redis_port,
+                 # a connection for every request that may wait at once
+                 APP_REDIS_POOL_SIZE=str(args.connections))))
         urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("redis", "memory")]
         rates = median_rates(urls, script, args)
         print_pair("one kvstore get per request (JSON form)", args,
