@@ -4,13 +4,27 @@ same run, against nginx returning the same body over the same number of
 connections; prints both request rates and their ratio, for HTTP/1.1
 keep-alive over plain HTTP and over TLS.
 
-usage: run_bench.py TARMAC_BIN HELLO_WASM [--duration S] [--connections N]
-                    [--threads N] [--rounds N] [--fresh-vs-reuse | --routes]
+usage: run_bench.py TARMAC_BIN GUEST_WASM [--duration S] [--connections N]
+                    [--threads N] [--rounds N]
+                    [--fresh-vs-reuse | --routes | --sleep | --kvstore]
+GUEST_WASM is the hello function, except with --sleep (the 1 ms sleeping
+guest, bench/http/sleep_guest.c) and --kvstore (the kvstore get guest,
+bench/http/kv_guest.c).
 --fresh-vs-reuse compares Tarmac with itself instead: fresh instances (the
 default) against APP_WASM_REUSE_INSTANCES=true, same binary, plain HTTP.
 --routes compares, in one run over plain HTTP, single-function mode with
 metrics off (the baseline), a 50-route service file with metrics off, and
 the same service with metrics on: the cost of routing and of metrics.
+--sleep compares, over plain HTTP, a guest that sleeps 1 ms per request
+(WASI poll_oneoff) with the hand-off before waits on (the default) and off
+(APP_HANDOFF_BEFORE_WAIT=false): the loop is handed to a spare thread
+before the sleep, or held until the watchdog's period. Target: 20,000
+req/s at 64 connections on 2 cores with it on.
+--kvstore compares one kvstore get per request on APP_KVSTORE_TYPE=in-memory
+and on redis (redis-server started here on a free port in a temporary
+directory). Target: redis at least 50% of in-memory.
+Both give the server threads and concurrency for every connection to wait
+at once (APP_MAX_THREADS_PER_LOOP, APP_WASM_MAX_CONCURRENCY).
 TARMAC_BIN is run as `TARMAC_BIN serve`. Needs wrk, nginx (nginx-light),
 openssl: bench/http/install-tools.sh installs them (the bench-http build
 target runs it first). TARMAC_CACHE_DIR is honoured.
@@ -200,6 +214,79 @@ def routes_and_metrics(args, d, script):
         stop(procs)
 
 
+def waiting_env(args):
+    """Room for every connection's request to wait at once: threads on any
+    one loop (the kernel spreads connections over the loops unevenly) and
+    guest concurrency."""
+    return {"APP_MAX_THREADS_PER_LOOP": str(args.connections + 2),
+            "APP_WASM_MAX_CONCURRENCY": str(args.connections * 2),
+            "APP_ENABLE_METRICS": "false"}
+
+
+def print_pair(what, args, labels, rates):
+    print("wrk: %d threads, %d connections, %d s per run, median of %d "
+          "alternating runs, %d cores, POST %r, HTTP/1.1 keep-alive, plain "
+          "HTTP; %s" % (args.threads, args.connections, args.duration,
+                        args.rounds, os.cpu_count() or 1, BODY, what))
+    print("%18s %18s %8s" % (labels[0] + " req/s", labels[1] + " req/s",
+                             "ratio"))
+    print("%18.0f %18.0f %7.0f%%" % (rates[0], rates[1],
+                                     100.0 * rates[0] / rates[1]))
+
+
+def sleeping(args, d, script):
+    cert, key = os.path.join(d, "cert.crt"), os.path.join(d, "key.key")
+    ports = free_ports(["before", "held"])
+    procs = []
+    try:
+        env = waiting_env(args)
+        procs.append(start_tarmac(args, ports["before"], "false", cert, key,
+                                  dict(env, APP_HANDOFF_BEFORE_WAIT="true")))
+        procs.append(start_tarmac(args, ports["held"], "false", cert, key,
+                                  dict(env, APP_HANDOFF_BEFORE_WAIT="false")))
+        urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("before", "held")]
+        rates = median_rates(urls, script, args)
+        print_pair("guest sleeps 1 ms per request (poll_oneoff)", args,
+                   ["hand-off before", "knob off"], rates)
+    finally:
+        stop(procs)
+
+
+def start_redis(d):
+    """redis-server on a free port, its files in d, nothing saved."""
+    port = free_ports(["redis"])["redis"]
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", d, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL)
+    wait_port(port, proc, "redis-server")
+    return proc, port
+
+
+def kvstore(args, d, script):
+    cert, key = os.path.join(d, "cert.crt"), os.path.join(d, "key.key")
+    ports = free_ports(["memory", "redis"])
+    procs = []
+    try:
+        redis, redis_port = start_redis(d)
+        procs.append(redis)
+        env = dict(waiting_env(args), APP_ENABLE_KVSTORE="true")
+        procs.append(start_tarmac(args, ports["memory"], "false", cert, key,
+                                  dict(env, APP_KVSTORE_TYPE="in-memory")))
+        procs.append(start_tarmac(
+            args, ports["redis"], "false", cert, key,
+            dict(env, APP_KVSTORE_TYPE="redis",
+                 APP_REDIS_SERVER="127.0.0.1:%d" % redis_port,
+                 # a connection for every request that may wait at once
+                 APP_REDIS_POOL_SIZE=str(args.connections))))
+        urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("redis", "memory")]
+        rates = median_rates(urls, script, args)
+        print_pair("one kvstore get per request (JSON form)", args,
+                   ["redis", "in-memory"], rates)
+    finally:
+        stop(procs)
+
+
 def stop(procs):
     for p in procs:
         p.send_signal(signal.SIGTERM)
@@ -220,9 +307,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fresh-vs-reuse", action="store_true")
     parser.add_argument("--routes", action="store_true")
+    parser.add_argument("--sleep", action="store_true")
+    parser.add_argument("--kvstore", action="store_true")
     args = parser.parse_args()
     search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    for tool in ("wrk", "nginx", "openssl"):
+    tools = ["wrk", "openssl"]
+    if args.kvstore:
+        tools.append("redis-server")
+    if not (args.sleep or args.kvstore):
+        tools.append("nginx")
+    for tool in tools:
         if shutil.which(tool, path=search) is None:
             sys.exit("run_bench: %s is missing; run bench/http/install-tools.sh"
                      % tool)
@@ -242,6 +336,12 @@ def main():
             return 0
         if args.routes:
             routes_and_metrics(args, d, script)
+            return 0
+        if args.sleep:
+            sleeping(args, d, script)
+            return 0
+        if args.kvstore:
+            kvstore(args, d, script)
             return 0
         ports = free_ports(["tarmac_plain", "tarmac_tls", "nginx_plain",
                             "nginx_tls"])

@@ -20,6 +20,14 @@ bool tarmac_baton_leave(tarmac_baton_t *baton, uint64_t token) {
       memory_order_acquire);
 }
 
+bool tarmac_baton_release(tarmac_baton_t *baton, uint64_t token) {
+  uint64_t expected = token;
+  /* next epoch, idle, as a takeover: this handler's leave() will fail */
+  return atomic_compare_exchange_strong_explicit(
+      &baton->state, &expected, token + 1, memory_order_acq_rel,
+      memory_order_acquire);
+}
+
 bool tarmac_baton_stalled(tarmac_baton_t *baton) {
   uint64_t now = atomic_load_explicit(&baton->state, memory_order_acquire);
   if ((now & 1) == 0) {

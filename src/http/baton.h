@@ -5,7 +5,8 @@
  * A watchdog that sees the same handler still running on two consecutive
  * ticks takes the baton away and gives it to a spare thread; the slow
  * handler's thread then learns, when its handler returns, that it no longer
- * holds the loop. No lock and no system call on the fast path.
+ * holds the loop. A handler about to block (util/blocking.h) gives the
+ * baton up itself, the same way, without waiting for the watchdog. No lock and no system call on the fast path.
  *
  * State word: bit 0 = a handler is running; the other bits are an epoch
  * that changes at every handler start and every takeover, so a stale
@@ -30,6 +31,12 @@ uint64_t tarmac_baton_enter(tarmac_baton_t *baton);
 /* Holder: the handler returned. true = still the holder; false = the baton
  * was taken away meanwhile and this thread must not touch the loop. */
 bool tarmac_baton_leave(tarmac_baton_t *baton, uint64_t token);
+
+/* Holder, inside a handler that is about to wait on the outside world:
+ * gives the baton up at once (the caller must give the loop to another
+ * thread, as after a watchdog takeover). `token` is the handler's, from
+ * tarmac_baton_enter. false when the watchdog took it first. */
+bool tarmac_baton_release(tarmac_baton_t *baton, uint64_t token);
 
 /* Watchdog tick: true when a handler has been running since the previous
  * tick (it is now marked as taken; the caller must give the loop to another

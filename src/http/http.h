@@ -8,8 +8,12 @@
  * connection, so a client that disappears cannot pull it away) and fills a
  * response. The handler runs on an event-loop thread, inline, outside the
  * protocol code; when it runs longer than `handoff_ms` the loop is handed to
- * a spare thread so the connections sharing that loop keep being served.
- * Handlers may therefore block, and must be thread-safe. */
+ * a spare thread so the connections sharing that loop keep being served;
+ * with `handoff_before_wait`, a handler that announces a wait through
+ * util/blocking.h (a sleep, a network round trip) gives it up at once.
+ * tarmac_http_server_start installs those hooks (once per process; on
+ * threads that drive no loop they do nothing). Handlers may therefore
+ * block, and must be thread-safe. */
 #ifndef TARMAC_HTTP_HTTP_H
 #define TARMAC_HTTP_HTTP_H
 
@@ -82,6 +86,8 @@ typedef struct {
   unsigned loops;           /* event loops (threads serving sockets) */
   unsigned max_threads_per_loop; /* driver + spares a loop may use */
   unsigned handoff_ms;      /* a handler running longer gives its loop up */
+  bool handoff_before_wait; /* a handler about to wait on the outside world
+                               (util/blocking.h) gives its loop up at once */
   size_t max_body_bytes;    /* larger bodies get 413 */
   size_t max_header_bytes;  /* larger header sections get 431 */
   unsigned max_header_count; /* requests with more header fields get 431 */

@@ -53,16 +53,17 @@ typedef struct {
 
 /* One request from arrival to answer. Owned by the loop while pending, and
  * by the thread running its handler until that thread answers it (after a
- * takeover, once it has the loop back). Nothing of a call is ever handed to
- * h2o or to another thread beyond that ownership: h2o copies the answer,
- * and a returner wakes the driver without a message (crew.c). */
+ * takeover, it gives the answered call back to the loop's driver through
+ * loop->returned). Nothing of a call is ever handed to h2o beyond that
+ * ownership: h2o copies the answer, and a returning thread wakes the driver
+ * without a message (crew.c). */
 struct http_call {
   http_loop_t *loop;
   h2o_req_t *req;          /* NULL once h2o disposed the request */
   http_call_ref_t *ref;    /* in req->pool */
   uint64_t conn_id;
   int version;             /* 0x101, 0x200, ... */
-  http_call_t *next;       /* pending list */
+  http_call_t *next;       /* pending list, or loop->returned */
   tarmac_http_request_t request; /* points into storage / headers */
   tarmac_http_header_t *headers;
   size_t header_cap;       /* entries headers has room for */
@@ -112,7 +113,7 @@ struct http_loop {
   int listen_fd;
   h2o_socket_t *listener;
   /* stop requests (stop_message, from tarmac_http_server_stop) and
-   * message-less wake-ups from returners (crew.c) */
+   * message-less wake-ups from threads returning calls (crew.c) */
   h2o_multithread_receiver_t control;
   h2o_multithread_message_t stop_message;
   h2o_timeout_entry_t run_entry; /* zero-timeout that runs pending calls */
@@ -141,15 +142,23 @@ struct http_loop {
 
   /* the crew; under crew_lock */
   pthread_mutex_t crew_lock;
-  pthread_cond_t crew_cond;
+  pthread_cond_t crew_cond;   /* parked spares: a hand-off, or finished */
   unsigned threads;   /* alive */
   unsigned idle;      /* parked spares */
   unsigned handoffs;  /* batons given to parked spares, not yet picked up */
-  unsigned returns;   /* batons granted to returners, not yet picked up */
   bool finished;      /* the loop is torn down; crew threads exit */
-  /* threads whose handler finished after the baton was taken; they wait,
-   * inside h2o's call stack, for the driver to give the loop back */
-  atomic_uint returners;
+  /* calls answered by threads that lost the baton while their guest ran,
+   * for the driver to send (linked by `next`, newest first) */
+  http_call_t *returned;
+  atomic_uint returned_count; /* how many are linked, for a lock-free peek */
+  /* The driver may be about to block in h2o's epoll wait: from the top of
+   * tarmac_http_loop_drive until its handlers run (run_pending) or the
+   * iteration ends. A thread returning a call pokes the loop's pipe only
+   * while it is set; otherwise the driver is busy and reads
+   * `returned_count` at its next turn. Both sides store, then load the
+   * other's word, sequentially consistent: the driver sees the call or the
+   * returning thread sees the flag. */
+  atomic_bool polling;
 };
 
 struct tarmac_http_server {
@@ -246,18 +255,30 @@ int tarmac_http_crew_spawn(http_loop_t *loop);
 /* Joins every crew thread started so far; call only once all have ended
  * (threads_alive 0). */
 void tarmac_http_crew_join(tarmac_http_server_t *server);
-/* A thread whose handler returned after its baton was taken: blocks until
- * the loop is its own again (wakes the driver). The caller holds an
- * in-flight call, so the loop cannot be torn down meanwhile. */
-void tarmac_http_crew_reclaim(http_loop_t *loop);
-/* Driver, outside h2o's call stack: when a returner waits, gives it the
- * baton and parks. true = this thread no longer drives. */
-bool tarmac_http_crew_yield(http_loop_t *loop);
+/* A thread whose handler returned after its baton was taken, with its
+ * answered call: gives the call to the driver (loop->returned; wakes it)
+ * and jumps out of h2o's call stack, whose frames it may no longer touch,
+ * back to its crew thread's start, where it parks as a spare. Returns only
+ * when the baton was left for this very thread (no spare and no new thread
+ * could take it): the caller then still drives and answers the call. */
+void tarmac_http_crew_return(http_loop_t *loop, http_call_t *call);
+/* Driver: the calls returned by other threads, oldest first (the list is
+ * emptied); NULL when none. */
+http_call_t *tarmac_http_crew_take_returned(http_loop_t *loop);
+/* Around a handler run by the driver (run_pending): while it runs, a
+ * tarmac_blocking_begin() on this thread hands the loop on at once
+ * (APP_HANDOFF_BEFORE_WAIT). `token` is the handler's baton token. */
+void tarmac_http_crew_handler_start(http_loop_t *loop, uint64_t token);
+void tarmac_http_crew_handler_done(void);
+/* Installs the util/blocking hooks (once per process; later calls do
+ * nothing). */
+void tarmac_http_crew_install_hooks(void);
 /* The watchdog thread body. */
 void *tarmac_http_watchdog_main(void *server);
-/* Driver: runs the loop until stop or until it gives the baton to a
- * returner (server.c). Returns true when the loop is finished. */
-bool tarmac_http_loop_drive(http_loop_t *loop);
+/* Driver: runs the loop until it is finished (server.c). A thread whose
+ * baton is taken while its guest runs leaves it through
+ * tarmac_http_crew_return instead. */
+void tarmac_http_loop_drive(http_loop_t *loop);
 /* Clock in milliseconds (monotonic). */
 static inline uint64_t tarmac_http_now_ms(void) {
   return tarmac_clock_ms(CLOCK_MONOTONIC);

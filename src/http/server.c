@@ -52,7 +52,9 @@ static http_call_t *pop_pending(http_loop_t *loop) {
  * response's write completes and the connection reads again before h2o
  * next updates its epoll registrations (no epoll_ctl per request). */
 static void schedule_pending(http_loop_t *loop) {
-  if (loop->pending_head != NULL && !h2o_timeout_is_linked(&loop->run_entry))
+  bool work = loop->pending_head != NULL ||
+              atomic_load(&loop->returned_count) > 0; /* see polling */
+  if (work && !h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
 }
 
@@ -83,8 +85,8 @@ static void begin_shutdown(http_loop_t *loop) {
   h2o_context_request_shutdown(&loop->ctx);
 }
 
-/* The only message ever sent is the loop's stop_message (returners wake
- * the loop without one), so any delivery means: stop. */
+/* The only message ever sent is the loop's stop_message (returning threads
+ * wake the loop without one), so any delivery means: stop. */
 static void on_control(h2o_multithread_receiver_t *receiver,
                        h2o_linklist_t *messages) {
   while (!h2o_linklist_is_empty(messages))
@@ -92,14 +94,29 @@ static void on_control(h2o_multithread_receiver_t *receiver,
   begin_shutdown(H2O_STRUCT_FROM_MEMBER(http_loop_t, control, receiver));
 }
 
+/* Sends the answers of calls whose threads lost the baton meanwhile. */
+static void finish_returned(http_loop_t *loop) {
+  if (atomic_load_explicit(&loop->returned_count, memory_order_relaxed) == 0)
+    return;
+  http_call_t *call = tarmac_http_crew_take_returned(loop);
+  while (call != NULL) {
+    http_call_t *next = call->next;
+    tarmac_http_call_finish(call);
+    call = next;
+  }
+}
+
 /* Runs pending handlers inline, from the zero timeout. When the baton was
- * taken while a handler ran, this thread waits for the loop to be its own
- * again before it touches h2o (it is inside h2o's call stack, whose frames
- * re-read all loop state after a callback returns). */
+ * taken while a handler ran, this thread gives its answered call to the
+ * driver and leaves h2o's call stack without touching it again
+ * (tarmac_http_crew_return). */
 static void run_pending(h2o_timeout_entry_t *entry) {
   http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(http_loop_t, run_entry, entry);
   const tarmac_http_config_t *config = &loop->server->config;
   http_call_t *call;
+  /* past this iteration's epoll wait: returning threads need not poke */
+  atomic_store_explicit(&loop->polling, false, memory_order_relaxed);
+  finish_returned(loop);
   while ((call = pop_pending(loop)) != NULL) {
     if (call->req == NULL) { /* abandoned while it waited */
       tarmac_http_call_release(call);
@@ -114,9 +131,11 @@ static void run_pending(h2o_timeout_entry_t *entry) {
       continue;
     }
     uint64_t token = tarmac_baton_enter(&loop->baton);
+    tarmac_http_crew_handler_start(loop, token);
     config->handler(config->handler_data, &call->request, &call->response);
+    tarmac_http_crew_handler_done();
     if (!tarmac_baton_leave(&loop->baton, token))
-      tarmac_http_crew_reclaim(loop);
+      tarmac_http_crew_return(loop, call); /* returns only if still driver */
     tarmac_http_call_finish(call);
   }
 }
@@ -191,18 +210,19 @@ static void finish_loop(http_loop_t *loop) {
   pthread_mutex_unlock(&loop->crew_lock);
 }
 
-bool tarmac_http_loop_drive(http_loop_t *loop) {
+void tarmac_http_loop_drive(http_loop_t *loop) {
   for (;;) {
-    if (atomic_load_explicit(&loop->returners, memory_order_relaxed) > 0 &&
-        tarmac_http_crew_yield(loop))
-      return false;
-    /* calls left behind by a thread whose baton was taken */
+    /* before reading returned_count (schedule_pending) */
+    atomic_store(&loop->polling, true);
+    /* calls left behind by a thread whose baton was taken, and calls
+     * returned by such threads */
     schedule_pending(loop);
     if (loop->stopping && shutdown_step(loop)) {
       finish_loop(loop);
-      return true;
+      return;
     }
     h2o_evloop_run(loop->evloop, loop->stopping ? STOP_POLL_MS : INT32_MAX);
+    atomic_store_explicit(&loop->polling, false, memory_order_relaxed);
   }
 }
 
@@ -230,7 +250,8 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->index = index;
   loop->pending_tail = &loop->pending_head;
   tarmac_baton_init(&loop->baton);
-  atomic_init(&loop->returners, 0);
+  atomic_init(&loop->returned_count, 0);
+  atomic_init(&loop->polling, false);
   pthread_mutex_init(&loop->crew_lock, NULL);
   pthread_cond_init(&loop->crew_cond, NULL);
   loop->listen_fd = tarmac_listen_open(&server->addr, err, err_size);
@@ -317,6 +338,7 @@ fail:
 
 int tarmac_http_server_start(tarmac_http_server_t *server, char *err,
                              size_t err_size) {
+  tarmac_http_crew_install_hooks();
   for (unsigned i = 0; i < server->loop_count; i++) {
     http_loop_t *loop = &server->loops[i];
     pthread_mutex_lock(&loop->crew_lock);

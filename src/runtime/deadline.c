@@ -12,6 +12,7 @@
 
 #include "runtime/runtime.h"
 #include "runtime/runtime_internal.h"
+#include "util/blocking.h"
 
 #define NS_PER_S UINT64_C(1000000000)
 /* A thread past its deadline is signalled again this often until it
@@ -346,10 +347,13 @@ uint64_t tarmac_rt_deadline_bound(uint64_t until_ns) {
 
 void tarmac_rt_sleep_until(uint64_t until_ns) {
   struct timespec end = to_timespec(tarmac_rt_deadline_bound(until_ns));
+  /* a sleeping guest must not hold its event loop (util/blocking.h) */
+  tarmac_blocking_begin();
   /* TIMER_ABSTIME: EINTR (a stale deadline signal, SA_RESTART or not)
    * resumes the same wait instead of starting it over */
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) == EINTR) {
   }
+  tarmac_blocking_end();
   if (tarmac_rt_deadline_expired())
     tarmac_rt_trap_detail_set(TARMAC_TRAP_DEADLINE, "");
 }

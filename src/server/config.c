@@ -93,6 +93,9 @@ static const setting_t settings[] = {
     UINT("APP_EVENT_LOOPS", event_loops, 1, 256),
     UINT("APP_MAX_THREADS_PER_LOOP", max_threads_per_loop, 2, 4096),
     UINT("APP_HANDOFF_MS", handoff_ms, 1, 60000),
+    /* waiting without idling a core (issue 9): hand the loop on before a
+     * guest's wait instead of after APP_HANDOFF_MS */
+    BOOL("APP_HANDOFF_BEFORE_WAIT", handoff_before_wait),
     UINT("APP_WASM_POOL_SIZE", pool_size, 1, 100000),
     UINT("APP_WASM_MAX_CONCURRENCY", max_concurrency, 1, 1000000),
     UINT("APP_WASM_QUEUE_TIMEOUT_MS", queue_timeout_ms, 0, 60000),
@@ -295,6 +298,7 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->event_loops = cpu_count();
   c->max_threads_per_loop = 64;
   c->handoff_ms = 10;
+  c->handoff_before_wait = true;
   c->pool_size = 100; /* Tarmac's default; instances are made on demand */
   c->max_concurrency = 0; /* a quarter of the threads, once known */
   c->queue_timeout_ms = 100;

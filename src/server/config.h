@@ -31,6 +31,9 @@ typedef struct {
   unsigned event_loops;      /* APP_EVENT_LOOPS, number of CPUs */
   unsigned max_threads_per_loop; /* APP_MAX_THREADS_PER_LOOP, 64 */
   unsigned handoff_ms;       /* APP_HANDOFF_MS, 10 */
+  bool handoff_before_wait;  /* APP_HANDOFF_BEFORE_WAIT, true: a guest about
+                                to wait (sleep, round trip) hands its loop
+                                on at once */
   unsigned pool_size;        /* APP_WASM_POOL_SIZE, 100: instances of a
                                 function at most (made on demand) */
   unsigned max_concurrency;  /* APP_WASM_MAX_CONCURRENCY, a quarter of

@@ -74,6 +74,7 @@ static int start_http(serve_state_t *s) {
       .loops = c->event_loops,
       .max_threads_per_loop = c->max_threads_per_loop,
       .handoff_ms = c->handoff_ms,
+      .handoff_before_wait = c->handoff_before_wait,
       .max_body_bytes = c->max_body_bytes,
       .max_header_bytes = c->max_header_bytes,
       .max_header_count = c->max_header_count,

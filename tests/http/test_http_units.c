@@ -249,6 +249,36 @@ static void test_baton(void) {
   CHECK(!tarmac_baton_take(&b));
 }
 
+/* A handler about to wait gives the baton up itself (util/blocking.h):
+ * its leave() then fails, a later handler is unaffected, and a release
+ * racing a watchdog takeover lets exactly one of them win. */
+static void test_baton_release(void) {
+  tarmac_baton_t b;
+  tarmac_baton_init(&b);
+  uint64_t t = tarmac_baton_enter(&b);
+  CHECK(tarmac_baton_release(&b, t));
+  CHECK(!tarmac_baton_release(&b, t)); /* once */
+  CHECK(!tarmac_baton_stalled(&b));    /* idle: nothing to take */
+  CHECK(!tarmac_baton_leave(&b, t));
+  uint64_t t2 = tarmac_baton_enter(&b); /* the new driver's handler */
+  CHECK(t2 != t);
+  CHECK(!tarmac_baton_release(&b, t)); /* a stale token cannot */
+  CHECK(tarmac_baton_leave(&b, t2));
+  /* the watchdog took it first: the release fails */
+  t = tarmac_baton_enter(&b);
+  CHECK(!tarmac_baton_stalled(&b));
+  CHECK(tarmac_baton_stalled(&b));
+  CHECK(tarmac_baton_take(&b));
+  CHECK(!tarmac_baton_release(&b, t));
+  /* released first: the watchdog's takeover of its observation fails */
+  t = tarmac_baton_enter(&b);
+  CHECK(!tarmac_baton_stalled(&b));
+  CHECK(tarmac_baton_stalled(&b));
+  CHECK(tarmac_baton_release(&b, t));
+  CHECK(!tarmac_baton_take(&b));
+  CHECK(!tarmac_baton_leave(&b, t));
+}
+
 static void test_churn(void) {
   static tarmac_http_server_t server;
   static http_loop_t loop;
@@ -350,6 +380,7 @@ int main(void) {
   test_response_envelope_edges();
   test_response_headers();
   test_baton();
+  test_baton_release();
   test_churn();
   test_config();
   TEST_EXIT();
