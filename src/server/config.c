@@ -111,6 +111,17 @@ static const setting_t settings[] = {
     UINT("APP_HTTP2_MAX_STREAMS", http2_max_streams, 1, 256),
     UINT("APP_HTTP2_MAX_RESETS", http2_max_resets, 1, 1000000),
     UINT("APP_SHUTDOWN_TIMEOUT_MS", shutdown_timeout_ms, 0, 3600000),
+    /* SQL (tarmac/sql callbacks): a pool beyond 1000 connections would
+     * exhaust any database's connection slots; a result is held in memory
+     * twice (rows, then the reply), so at most 256 MiB. */
+    BOOL("APP_ENABLE_SQL", enable_sql),
+    STRING("APP_SQL_TYPE", sql_type),
+    STRING("APP_SQL_DSN", sql_dsn),
+    UINT("APP_SQL_POOL_SIZE", sql_pool_size, 1, 1000),
+    DURATION("APP_SQL_CONNECT_TIMEOUT", sql_connect_timeout_ms, 1,
+             TIMEOUT_MAX_MS),
+    DURATION("APP_SQL_QUERY_TIMEOUT", sql_query_timeout_ms, 1, TIMEOUT_MAX_MS),
+    SIZE("APP_SQL_MAX_RESULT_SIZE", sql_max_result_bytes, 2, (uint64_t)1 << 28),
 };
 
 static const setting_t *find_setting(const char *name) {
@@ -281,6 +292,11 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->http2_max_streams = 100;
   c->http2_max_resets = 100;
   c->shutdown_timeout_ms = 10000;
+  strcpy(c->sql_type, "sqlite"); /* SQL */
+  c->sql_pool_size = 10;
+  c->sql_connect_timeout_ms = 5000;
+  c->sql_query_timeout_ms = 30000;
+  c->sql_max_result_bytes = 16u << 20;
 }
 
 /* A quarter of the HTTP threads: running guests plus as many waiting for a

@@ -54,6 +54,14 @@ typedef struct {
   unsigned send_timeout_ms;     /* APP_SEND_TIMEOUT_MS, 30000 */
   uint64_t max_buffered_response_bytes; /* APP_MAX_BUFFERED_RESPONSE_BYTES,
                                            256 MiB */
+  /* SQL (tarmac/sql callbacks, src/sql; docs/configuration.md "SQL") */
+  bool enable_sql;               /* APP_ENABLE_SQL, false */
+  char sql_type[32];             /* APP_SQL_TYPE, sqlite | postgres | mysql */
+  char sql_dsn[4096];            /* APP_SQL_DSN, "" (sqlite: in memory) */
+  unsigned sql_pool_size;        /* APP_SQL_POOL_SIZE, 10 connections */
+  unsigned sql_connect_timeout_ms; /* APP_SQL_CONNECT_TIMEOUT, 5s */
+  unsigned sql_query_timeout_ms;   /* APP_SQL_QUERY_TIMEOUT, 30s */
+  uint64_t sql_max_result_bytes;   /* APP_SQL_MAX_RESULT_SIZE, 16 MiB */
 } tarmac_server_config_t;
 
 /* Fills config from the environment: defaults, then every APP_* variable
