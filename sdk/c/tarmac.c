@@ -241,3 +241,65 @@ int tarmac_metric_gauge(const char *name, const char *action) {
 int tarmac_metric_histogram(const char *name, double value) {
   return metric_call("histogram", name, NULL, 1, value);
 }
+
+/* SQL: one round trip; the reply's fields are picked out of the
+ * protobuf. */
+static int sql_call(const char *op, const char *query, size_t len,
+                    uint8_t **out, size_t *out_len) {
+  size_t payload_len;
+  uint8_t *payload = tarmac_proto_sql(query, len, &payload_len);
+  if (!payload) return TARMAC_ERROR;
+  int rc = tarmac_host_call("tarmac", "sql", op, payload, payload_len, out,
+                            out_len);
+  free(payload);
+  return rc;
+}
+
+int tarmac_sql_query(const char *query, size_t len, uint8_t **rows,
+                     size_t *rows_len) {
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  int rc = sql_call("query", query, len, &reply, &reply_len);
+  if (rc != TARMAC_OK || !reply) {
+    *rows = reply;
+    *rows_len = reply_len;
+    return TARMAC_ERROR;
+  }
+  const uint8_t *p = reply, *end = reply + reply_len, *data = NULL;
+  size_t data_len = 0;
+  tarmac_proto_field_t f;
+  while ((rc = tarmac_proto_next(&p, end, &f)) == 1)
+    if (f.field == 5 && f.wire == 2) data = f.data, data_len = f.len;
+  *rows = malloc(data_len + 1);
+  if (*rows) {
+    if (data_len) memcpy(*rows, data, data_len);
+    (*rows)[data_len] = '\0';
+  }
+  *rows_len = *rows ? data_len : 0;
+  free(reply);
+  return rc == 0 && *rows ? TARMAC_OK : TARMAC_ERROR;
+}
+
+int tarmac_sql_exec(const char *query, size_t len, int64_t *last_insert_id,
+                    int64_t *rows_affected, char **error) {
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  int rc = sql_call("exec", query, len, &reply, &reply_len);
+  if (error) *error = NULL;
+  if (last_insert_id) *last_insert_id = 0; /* proto3 leaves zeros out */
+  if (rows_affected) *rows_affected = 0;
+  if (rc != TARMAC_OK) {
+    if (error) *error = (char *)reply; else free(reply);
+    return TARMAC_ERROR;
+  }
+  const uint8_t *p = reply, *end = reply + reply_len;
+  tarmac_proto_field_t f;
+  while ((rc = tarmac_proto_next(&p, end, &f)) == 1) {
+    if (f.field == 2 && f.wire == 0 && last_insert_id)
+      *last_insert_id = (int64_t)f.varint;
+    if (f.field == 3 && f.wire == 0 && rows_affected)
+      *rows_affected = (int64_t)f.varint;
+  }
+  free(reply);
+  return rc == 0 ? TARMAC_OK : TARMAC_ERROR;
+}
