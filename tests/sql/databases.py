@@ -39,11 +39,13 @@ class _Database:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    stop_signal = signal.SIGTERM
+
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
             self.proc = None
             return
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(self.stop_signal)
         try:
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
@@ -61,7 +63,10 @@ class _Database:
 
 class Postgres(_Database):
     """A PostgreSQL cluster with database `tarmac`, user `postgres`, trust
-    authentication on 127.0.0.1:port."""
+    authentication on 127.0.0.1:port. Stopped with SIGINT: PostgreSQL's
+    fast shutdown, which disconnects clients (SIGTERM waits for them)."""
+
+    stop_signal = signal.SIGINT
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="tarmac-pg-")
@@ -88,13 +93,15 @@ class Postgres(_Database):
 
     def start(self, create=True):
         log = open(self.log_path, "ab")
+        # postgres itself is the child (not runuser), so signals reach it
         self.proc = subprocess.Popen(
-            ["runuser", "-u", "postgres", "--",
-             os.path.join(PG_BIN, "postgres"), "-D", self.data,
+            [os.path.join(PG_BIN, "postgres"), "-D", self.data,
              "-p", str(self.port), "-k", self.dir,
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-             "-c", "max_connections=100"],
-            stdout=log, stderr=log, cwd=self.dir)
+             "-c", "max_connections=100", "-c", "TimeZone=UTC",
+             "-c", "lc_monetary=C"],
+            stdout=log, stderr=log, cwd=self.dir, user="postgres",
+            group="postgres", extra_groups=[])
         log.close()
         _wait(self._ready, 60, "PostgreSQL: " + self.log_text())
         if create and not self._exists:
@@ -107,7 +114,8 @@ class Postgres(_Database):
         if self.proc.poll() is not None:
             raise RuntimeError("postgres exited: " + self.log_text())
         rc = subprocess.run([os.path.join(PG_BIN, "pg_isready"), "-q", "-h",
-                             "127.0.0.1", "-p", str(self.port)]).returncode
+                             "127.0.0.1", "-p", str(self.port), "-U",
+                             "postgres"]).returncode
         return rc == 0
 
     def sql(self, statement, db="tarmac"):
