@@ -33,9 +33,27 @@ int tarmac_sql_rows_begin(tarmac_sql_rows_t *rows, tarmac_sql_result_t *result,
   return check(rows, tarmac_buffer_append(&result->data, "[", 1));
 }
 
+/* A copy of name with invalid UTF-8 replaced by U+FFFD: the reply's
+ * columns are protobuf strings, which must be UTF-8. */
+static char *utf8_copy(const char *name) {
+  const unsigned char *s = (const unsigned char *)name;
+  size_t len = strlen(name);
+  tarmac_buffer_t out = TARMAC_BUFFER_INIT;
+  for (size_t i = 0; i < len;) {
+    size_t n = tarmac_utf8_sequence(s + i, len - i);
+    int rc = n ? tarmac_buffer_append(&out, s + i, n)
+               : tarmac_buffer_append(&out, "\xef\xbf\xbd", 3);
+    if (rc != 0) return tarmac_buffer_free(&out), NULL;
+    i += n ? n : 1;
+  }
+  if (tarmac_buffer_append(&out, "", 1) != 0)
+    return tarmac_buffer_free(&out), NULL;
+  return (char *)out.data;
+}
+
 int tarmac_sql_rows_column(tarmac_sql_rows_t *rows, size_t i,
                            const char *name) {
-  rows->result->columns[i] = strdup(name ? name : "");
+  rows->result->columns[i] = utf8_copy(name ? name : "");
   return check(rows, rows->result->columns[i] ? 0 : -1);
 }
 
