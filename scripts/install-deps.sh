@@ -21,6 +21,10 @@ PACKAGES=(
   # tests (h2load from nghttp2-client drives HTTP/2 load)
   python3 curl openssl nghttp2-client procps
   prometheus # promtool checks the /metrics exposition (unit_metrics_promtool)
+  # SQL callbacks (src/sql): the client libraries, and the servers that
+  # tests/sql starts in temporary folders (never as system services)
+  libsqlite3-dev libpq-dev libmariadb-dev postgresql-15 mariadb-server
+  mariadb-client
 )
 
 missing=()
@@ -37,5 +41,17 @@ SUDO=
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Server packages (postgresql, mariadb-server) must not start services:
+# policy-rc.d's exit status 101 ("action forbidden") stops invoke-rc.d;
+# ours only, removed afterwards.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=true
+fi
+cleanup() { if $own_policy; then $SUDO rm -f "$policy"; fi; }
+trap cleanup EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
