@@ -178,7 +178,7 @@ int tarmac_sql_value_text(tarmac_sql_rows_t *rows, const char *text,
 int tarmac_sql_value_bytes(tarmac_sql_rows_t *rows, const uint8_t *data,
                            size_t len) {
   tarmac_buffer_t *out = &rows->result->data;
-  if (len / 4 * 3 > rows->max_bytes) /* before encoding a huge blob */
+  if (len / 3 * 4 > rows->max_bytes) /* before encoding a huge blob */
     return tarmac_sql_status_set(rows->status, 413,
                                  "query result is larger than %zu bytes",
                                  rows->max_bytes);

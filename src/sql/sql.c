@@ -113,7 +113,7 @@ tarmac_sql_t *tarmac_sql_open(const tarmac_sql_config_t *config, char *err,
   sql->config = *config;
   sql->config.dsn = sql->dsn_copy;
   /* an in-memory SQLite database lives in its connection: one only */
-  if (config->type == TARMAC_SQL_SQLITE && (dsn[0] == 0 || strcmp(dsn, ":memory:") == 0 || strstr(dsn, "mode=memory")))
+  if (config->type == TARMAC_SQL_SQLITE && tarmac_sql_sqlite_in_memory(dsn))
     sql->config.pool_size = 1;
   return sql;
 }

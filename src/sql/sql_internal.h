@@ -92,6 +92,9 @@ typedef struct {
 } tarmac_sql_backend_t;
 
 extern const tarmac_sql_backend_t tarmac_sql_sqlite_backend;
+/* Whether an SQLite DSN names an in-memory database ("", ":memory:",
+ * mode=memory), which exists once per connection (sql/sqlite.c). */
+bool tarmac_sql_sqlite_in_memory(const char *dsn);
 extern const tarmac_sql_backend_t tarmac_sql_postgres_backend;
 extern const tarmac_sql_backend_t tarmac_sql_mysql_backend;
 

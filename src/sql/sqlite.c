@@ -52,7 +52,7 @@ static int progress(void *data) {
   return tarmac_clock_ns() >= c->until_ns; /* non-zero interrupts */
 }
 
-static bool in_memory(const char *dsn) {
+bool tarmac_sql_sqlite_in_memory(const char *dsn) {
   return dsn[0] == '\0' || strcmp(dsn, ":memory:") == 0 ||
          strstr(dsn, "mode=memory") != NULL;
 }
@@ -66,7 +66,7 @@ static void *connect_db(const tarmac_sql_config_t *config, uint64_t until_ns,
               SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
   const char *dsn = config->dsn[0] ? config->dsn : ":memory:";
   int rc = sqlite3_open_v2(dsn, &c->db, flags, NULL);
-  if (rc == SQLITE_OK && !in_memory(config->dsn))
+  if (rc == SQLITE_OK && !tarmac_sql_sqlite_in_memory(config->dsn))
     rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
     tarmac_sql_status_set(status, 500, "sqlite: cannot open %s: %s", dsn,

@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
@@ -299,6 +300,34 @@ def test_types(server, kind):
     expect(got, 200, want.encode(), "type mapping")
 
 
+def test_timeouts(workdir, db, kind):
+    """A statement past APP_SQL_QUERY_TIMEOUT answers 504 (the guest fails:
+    HTTP 500 with the text) in about that time; one past the guest's
+    deadline (APP_WASM_TIMEOUT) ends at the deadline; then the pool
+    answers again."""
+    sleep = {"postgres": "SELECT pg_sleep(20) AS s",
+             "mysql": "SELECT SLEEP(20) AS s"}[kind]
+    sql_type = "postgres" if kind == "postgres" else "mysql"
+    env = {"APP_SQL_QUERY_TIMEOUT": "500ms", "APP_SQL_POOL_SIZE": "1"}
+    with SqlServer(workdir, sql_type, db.dsn(), env) as server:
+        t0 = time.time()
+        expect_in(query(server, sleep), 500, ["stopped at the deadline"],
+                  "query timeout")
+        check(time.time() - t0 < 5, "query timeout took %.1fs" %
+              (time.time() - t0))
+        expect(query(server, "SELECT 1 AS one"), 200, b'[{"one":1}]',
+               "pool answers after a timeout")
+    env = {"APP_WASM_TIMEOUT": "1s", "APP_SQL_POOL_SIZE": "1"}
+    with SqlServer(workdir, sql_type, db.dsn(), env) as server:
+        t0 = time.time()
+        got = query(server, sleep)
+        check(got[0] != 200 and time.time() - t0 < 5,
+              "guest deadline bounds the statement: %r after %.1fs" %
+              (got, time.time() - t0))
+        expect(query(server, "SELECT 1 AS one"), 200, b'[{"one":1}]',
+               "pool answers after a deadline")
+
+
 def backend_group(kind):
     def run(workdir):
         db = databases.Postgres() if kind == "postgres" else \
@@ -312,6 +341,7 @@ def backend_group(kind):
                 test_big_value(server, kind)
                 test_restart(server, db, kind)
                 test_concurrency(server, kind)
+            test_timeouts(workdir, db, kind)
     return run
 
 

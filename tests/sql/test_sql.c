@@ -186,6 +186,30 @@ static void test_size_bound(void) {
   tarmac_sql_close(sql);
 }
 
+/* A statement past the query timeout is interrupted: 504, and the
+ * connection answers the next call. */
+static void test_timeout(void) {
+  char err[256];
+  tarmac_sql_config_t c = {.type = TARMAC_SQL_SQLITE, .dsn = "",
+                           .pool_size = 1, .connect_timeout_ms = 1000,
+                           .query_timeout_ms = 200, .max_result_bytes = 100};
+  tarmac_sql_t *sql = tarmac_sql_open(&c, err, sizeof err);
+  CHECK(sql != NULL);
+  if (!sql) return;
+  tarmac_sql_result_t res;
+  tarmac_sql_status_t st;
+  const char *q = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                  "FROM n) SELECT count(*) FROM n";
+  CHECK_EQ_INT(tarmac_sql_query(sql, (const uint8_t *)q, strlen(q), &res, &st),
+               504);
+  CHECK(strstr(st.message, "deadline") != NULL);
+  tarmac_sql_result_free(&res);
+  CHECK_EQ_INT(tarmac_sql_query(sql, (const uint8_t *)"SELECT 1", 8, &res,
+                                &st), 200);
+  tarmac_sql_result_free(&res);
+  tarmac_sql_close(sql);
+}
+
 /* A 1 MiB text value in and out, through the JSON form. */
 static void test_big_value(tarmac_callbacks_t *r, reply_t *reply) {
   size_t n = 1u << 20;
@@ -330,6 +354,7 @@ int main(void) {
   tarmac_callbacks_free(r);
   tarmac_sql_close(sql);
   test_size_bound();
+  test_timeout();
   test_threads();
   test_unreachable(TARMAC_SQL_POSTGRES,
                    "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2");
