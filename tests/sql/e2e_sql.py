@@ -340,7 +340,8 @@ def backend_group(kind):
                 test_errors(server, kind)
                 test_big_value(server, kind)
                 test_restart(server, db, kind)
-                test_concurrency(server, kind)
+                test_concurrency(server, kind,
+                                 ops=1000 if kind == "postgres" else 100)
             test_timeouts(workdir, db, kind)
     return run
 
