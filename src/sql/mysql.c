@@ -128,13 +128,16 @@ static void *connect_db(const tarmac_sql_config_t *config, uint64_t until_ns,
   MYSQL *m = mysql_init(NULL), *ok = NULL;
   if (!m) return tarmac_sql_status_set(status, 500, "out of memory"), NULL;
   unsigned seconds = (config->connect_timeout_ms + 999) / 1000;
+  unsigned no_local_infile = 0;
   uint64_t until = tarmac_clock_ns() +
                    (uint64_t)config->connect_timeout_ms * 1000000u;
   if (until > until_ns) until = until_ns;
   if (parse_dsn(config->dsn, &d) != 0 ||
       mysql_options(m, MYSQL_OPT_NONBLOCK, 0) != 0 ||
       mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4") != 0 ||
-      mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &seconds) != 0) {
+      mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &seconds) != 0 ||
+      /* LOAD DATA LOCAL INFILE would let a guest read the server's files */
+      mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no_local_infile) != 0) {
     tarmac_sql_status_set(status, 500, "mysql: cannot set up a connection");
     mysql_close(m);
     return NULL;

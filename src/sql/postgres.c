@@ -119,12 +119,29 @@ static int statement_failed(PGconn *pg, PGresult *res, tarmac_sql_call_t *call,
                                state ? state : "unknown");
 }
 
+/* COPY would wait for (or send) data this interface has no way to carry,
+ * and libpq answers a COPY state for as long as it lasts: refused, and the
+ * connection given up rather than ended mid-COPY. */
+static bool copy_refused(ExecStatusType st, tarmac_sql_call_t *call,
+                         tarmac_sql_status_t *status) {
+  if (st != PGRES_COPY_IN && st != PGRES_COPY_OUT && st != PGRES_COPY_BOTH)
+    return false;
+  call->broken = true;
+  tarmac_sql_status_set(status, 400, "postgres: COPY FROM STDIN / TO STDOUT "
+                        "is not supported");
+  return true;
+}
+
 /* Reads results to the end; keeps the first failure in status. */
 static int drain(PGconn *pg, tarmac_sql_call_t *call,
                  tarmac_sql_status_t *status, int64_t *affected) {
   PGresult *res;
   while ((res = next_result(pg, call, status)) != NULL) {
     ExecStatusType st = PQresultStatus(res);
+    if (copy_refused(st, call, status)) {
+      PQclear(res);
+      return status->code;
+    }
     if (status->code == 200 && st == PGRES_FATAL_ERROR)
       statement_failed(pg, res, call, status);
     else if (affected && st == PGRES_COMMAND_OK)
@@ -237,6 +254,10 @@ static int query(void *conn, tarmac_sql_call_t *call, tarmac_sql_rows_t *rows,
   PGresult *res;
   while ((res = next_result(pg, call, status)) != NULL) {
     ExecStatusType st = PQresultStatus(res);
+    if (copy_refused(st, call, status)) {
+      PQclear(res);
+      return status->code;
+    }
     if (st == PGRES_FATAL_ERROR) {
       statement_failed(pg, res, call, status);
     } else if (status->code == 200 &&

@@ -57,6 +57,15 @@ bool tarmac_sql_sqlite_in_memory(const char *dsn) {
          strstr(dsn, "mode=memory") != NULL;
 }
 
+/* Guests' SQL is hostile: no ATTACH (nor VACUUM INTO, which attaches),
+ * which would read or write any file the server may; defensive mode
+ * (no writable_schema, no shadow-table writes that corrupt the file).
+ * Extensions stay off (SQLite's default). */
+static void harden(sqlite3 *db) {
+  sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+}
+
 static void *connect_db(const tarmac_sql_config_t *config, uint64_t until_ns,
                         tarmac_sql_status_t *status) {
   (void)until_ns;
@@ -76,6 +85,7 @@ static void *connect_db(const tarmac_sql_config_t *config, uint64_t until_ns,
     return NULL;
   }
   sqlite3_progress_handler(c->db, 1000, progress, c);
+  harden(c->db);
   return c;
 }
 
@@ -91,9 +101,12 @@ static void start(sqlite_conn_t *c, const tarmac_sql_call_t *call) {
   sqlite3_busy_timeout(c->db, ms > 0x7fffffff ? 0x7fffffff : (int)ms);
 }
 
-static bool blank(const char *s) {
-  while (*s && strchr(" \t\r\n;", *s)) s++;
-  return *s == '\0';
+/* Whether text holds another statement (not just blanks or comments). */
+static bool has_statement(sqlite3 *db, const char *text) {
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2(db, text, -1, &stmt, NULL);
+  sqlite3_finalize(stmt);
+  return rc != SQLITE_OK || stmt != NULL;
 }
 
 static int put_value(sqlite3_stmt *stmt, int i, tarmac_sql_rows_t *rows) {
@@ -146,7 +159,7 @@ static int query(void *conn, tarmac_sql_call_t *call, tarmac_sql_rows_t *rows,
   if (rc != SQLITE_OK) return fail(c, rc, call, status);
   if (!stmt)
     return tarmac_sql_status_set(status, 400, "query holds no statement");
-  if (tail && !blank(tail))
+  if (tail && has_statement(c->db, tail))
     rc = tarmac_sql_status_set(status, 400,
                                "query must be one statement (use exec for "
                                "more)");

@@ -171,6 +171,18 @@ def test_errors(server, kind):
               "missing table")
     expect_in(execute(server, "INSERT INTO items (id) VALUES (1)"), 500,
               ["uplicate"], "constraint")
+    if kind == "mysql":  # the client must not send the server's files
+        got = execute(server, "LOAD DATA LOCAL INFILE '/etc/hostname' INTO "
+                      "TABLE items (name)")
+        check(got[0] == 500 and b"mysql:" in got[1],
+              "LOAD DATA LOCAL refused: %r" % (got,))
+    if kind == "postgres":  # COPY has no way through: refused, not hung
+        expect_in(execute(server, "COPY items FROM STDIN"), 500,
+                  ["COPY FROM STDIN / TO STDOUT is not supported"], "COPY in")
+        expect_in(query(server, "COPY items TO STDOUT"), 500,
+                  ["not supported"], "COPY out")
+        expect(query(server, "SELECT 1 AS one"), 200, b'[{"one":1}]',
+               "pool answers after COPY")
 
 
 def test_big_value(server, kind):

@@ -166,6 +166,16 @@ static void test_statuses(tarmac_callbacks_t *r, reply_t *reply) {
   CHECK_EQ_INT(call_json(r, "exec", "INSERT INTO t (id) VALUES (2)", reply),
                -1);
   check_error(reply, "UNIQUE constraint failed");
+  /* hostile SQL: no other files, no schema writes */
+  CHECK_EQ_INT(call_json(r, "exec", "ATTACH DATABASE '/tmp/tarmac-x.db' AS x",
+                         reply), -1);
+  check_error(reply, "too many attached databases");
+  CHECK_EQ_INT(call_json(r, "exec", "VACUUM INTO '/tmp/tarmac-y.db'", reply),
+               -1);
+  CHECK(access("/tmp/tarmac-y.db", F_OK) != 0);
+  CHECK_EQ_INT(call_json(r, "exec", "PRAGMA writable_schema = ON; UPDATE "
+                         "sqlite_schema SET sql = 'x'", reply), -1);
+  CHECK_EQ_INT(call_json(r, "query", "SELECT 1; -- a comment", reply), 0);
 }
 
 static void test_size_bound(void) {
