@@ -160,6 +160,11 @@ timeout:
 
 static void disconnect(void *conn) { mysql_close(conn); }
 
+/* The server sends nothing to an idle session unless it is closing it. */
+static bool alive(void *conn) {
+  return !tarmac_sql_fd_readable(mysql_get_socket(conn));
+}
+
 static int timed_out(tarmac_sql_call_t *call, tarmac_sql_status_t *status) {
   call->broken = true;
   return tarmac_sql_status_set(status, 504,
@@ -304,5 +309,5 @@ static int exec(void *conn, tarmac_sql_call_t *call,
 
 const tarmac_sql_backend_t tarmac_sql_mysql_backend = {
     .name = "mysql", .check_dsn = check_dsn, .connect = connect_db,
-    .disconnect = disconnect, .query = query, .exec = exec,
+    .disconnect = disconnect, .alive = alive, .query = query, .exec = exec,
 };

@@ -196,6 +196,16 @@ static void *connect_db(const tarmac_sql_config_t *config, uint64_t until_ns,
 
 static void disconnect(void *conn) { PQfinish(conn); }
 
+/* An idle session with input pending: read it; a server that shut down
+ * sent its FATAL notice and closed, which leaves the connection bad. */
+static bool alive(void *conn) {
+  PGconn *pg = conn;
+  if (PQstatus(pg) != CONNECTION_OK) return false;
+  if (!tarmac_sql_fd_readable(PQsocket(pg))) return true;
+  return PQconsumeInput(pg) && PQstatus(pg) == CONNECTION_OK &&
+         !tarmac_sql_fd_readable(PQsocket(pg));
+}
+
 static int put_value(const PGresult *res, int col, tarmac_sql_rows_t *rows) {
   if (PQgetisnull(res, 0, col)) return tarmac_sql_value_null(rows);
   const char *text = PQgetvalue(res, 0, col);
@@ -287,5 +297,5 @@ static int exec(void *conn, tarmac_sql_call_t *call,
 
 const tarmac_sql_backend_t tarmac_sql_postgres_backend = {
     .name = "postgres", .check_dsn = check_dsn, .connect = connect_db,
-    .disconnect = disconnect, .query = query, .exec = exec,
+    .disconnect = disconnect, .alive = alive, .query = query, .exec = exec,
 };

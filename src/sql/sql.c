@@ -34,6 +34,9 @@ int tarmac_sql_status_set(tarmac_sql_status_t *status, int code,
   va_start(ap, fmt);
   vsnprintf(status->message, sizeof status->message, fmt, ap);
   va_end(ap);
+  /* database messages span lines (libpq's do): one line of text */
+  for (char *c = status->message; *c; c++)
+    if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
   status->code = code;
   return code;
 }
@@ -53,6 +56,11 @@ int tarmac_sql_wait_fd(int fd, short events, uint64_t until_ns) {
     if (rc > 0) return 1;
     if (rc < 0 && errno != EINTR) return -1;
   }
+}
+
+bool tarmac_sql_fd_readable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  return poll(&p, 1, 0) != 0; /* an error counts: the socket is unusable */
 }
 
 int tarmac_sql_type_parse(const char *name, tarmac_sql_type_t *out) {
@@ -145,7 +153,7 @@ static int take_slot(tarmac_sql_t *sql, uint64_t until_ns, void **conn,
           "in use)", sql->config.pool_size);
   }
   if (sql->idle_count > 0) {
-    *conn = sql->idle[--sql->idle_count];
+    *conn = sql->idle[--sql->idle_count]; /* checked by acquire */
   } else {
     *conn = NULL;
     sql->open_count++;
@@ -153,12 +161,31 @@ static int take_slot(tarmac_sql_t *sql, uint64_t until_ns, void **conn,
   return 0;
 }
 
+/* Takes a slot; an idle connection the server has dropped (it restarted,
+ * or closed idle sessions) is closed and its slot reused, so a database
+ * that came back answers the next call instead of failing it once per
+ * pooled connection. */
+static int take_live_slot(tarmac_sql_t *sql, uint64_t until_ns, void **conn,
+                          tarmac_sql_status_t *status) {
+  for (;;) {
+    if (pthread_mutex_lock(&sql->mutex) != 0)
+      return tarmac_sql_status_set(status, 500, "SQL pool lock failed");
+    int rc = take_slot(sql, until_ns, conn, status);
+    pthread_mutex_unlock(&sql->mutex);
+    if (rc != 0 || !*conn || !sql->backend->alive ||
+        sql->backend->alive(*conn))
+      return rc;
+    sql->backend->disconnect(*conn);
+    *conn = NULL;
+    pthread_mutex_lock(&sql->mutex);
+    sql->open_count--; /* the slot is free again: take it below */
+    pthread_mutex_unlock(&sql->mutex);
+  }
+}
+
 static int acquire(tarmac_sql_t *sql, uint64_t until_ns, void **conn,
                    tarmac_sql_status_t *status) {
-  if (pthread_mutex_lock(&sql->mutex) != 0)
-    return tarmac_sql_status_set(status, 500, "SQL pool lock failed");
-  int rc = take_slot(sql, until_ns, conn, status);
-  pthread_mutex_unlock(&sql->mutex);
+  int rc = take_live_slot(sql, until_ns, conn, status);
   if (rc != 0 || *conn) return rc;
   tarmac_blocking_begin();
   *conn = sql->backend->connect(&sql->config, until_ns, status);

@@ -76,6 +76,11 @@ int tarmac_sql_value_time(tarmac_sql_rows_t *rows, const char *text,
 int tarmac_sql_value_json(tarmac_sql_rows_t *rows, const char *text,
                           size_t len);
 
+/* Whether an idle connection's socket has something to read: on a
+ * connection nobody is using, that is the server closing it (or saying
+ * it is about to). */
+bool tarmac_sql_fd_readable(int fd);
+
 /* A backend. connect returns a connection or NULL with status set (500,
  * 504); query and exec return status->code and set call->broken when the
  * connection must not be reused. */
@@ -85,6 +90,9 @@ typedef struct {
   void *(*connect)(const tarmac_sql_config_t *config, uint64_t until_ns,
                    tarmac_sql_status_t *status);
   void (*disconnect)(void *conn);
+  /* Whether an idle connection is still usable, without a round trip (a
+   * server that went away has closed it or said so); NULL: always. */
+  bool (*alive)(void *conn);
   int (*query)(void *conn, tarmac_sql_call_t *call, tarmac_sql_rows_t *rows,
                tarmac_sql_result_t *result, tarmac_sql_status_t *status);
   int (*exec)(void *conn, tarmac_sql_call_t *call,
