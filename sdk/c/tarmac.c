@@ -242,6 +242,132 @@ int tarmac_metric_histogram(const char *name, double value) {
   return metric_call("histogram", name, NULL, 1, value);
 }
 
+/* One kvstore call with {key, data?}; the reply in *reply on success, the
+ * error text in *out on failure (when out is not NULL). */
+static int kv_call(const char *op, const char *key, const void *data,
+                   size_t data_len, uint8_t **reply, size_t *reply_len,
+                   uint8_t **out, size_t *out_len) {
+  size_t len, unused;
+  if (out) *out = NULL;
+  if (!key) return TARMAC_ERROR;
+  uint8_t *payload = tarmac_proto_kv(key, data, data_len, &len);
+  if (!payload) return TARMAC_ERROR;
+  int rc = tarmac_host_call("tarmac", "kvstore", op, payload, len, reply,
+                            reply_len);
+  free(payload);
+  if (rc != TARMAC_OK && out) {
+    *out = *reply;
+    *(out_len ? out_len : &unused) = *reply_len;
+    *reply = NULL;
+  }
+  return rc;
+}
+
+int tarmac_kv_get(const char *key, uint8_t **out, size_t *out_len) {
+  uint8_t *reply = NULL, *value = NULL;
+  size_t reply_len = 0, unused;
+  if (out) *out = NULL;
+  int rc = kv_call("get", key, NULL, 0, &reply, &reply_len, out, out_len);
+  const uint8_t *p = reply, *end = reply + reply_len, *data, *found = NULL;
+  uint64_t flen, found_len = 0;
+  unsigned field;
+  while (rc == TARMAC_OK && p && p < end)
+    if ((p = tarmac_proto_field(p, end, &field, &data, &flen)) && field == 2 &&
+        data)
+      found = data, found_len = flen;
+  if (rc == TARMAC_OK && !p) rc = TARMAC_ERROR; /* a malformed reply */
+  if (rc == TARMAC_OK && (value = malloc((size_t)found_len + 1))) {
+    if (found_len) memcpy(value, found, (size_t)found_len);
+    value[found_len] = '\0';
+  } else if (rc == TARMAC_OK) {
+    rc = TARMAC_ERROR;
+  }
+  if (rc == TARMAC_OK && out) {
+    *out = value;
+    *(out_len ? out_len : &unused) = (size_t)found_len;
+  } else {
+    free(value);
+  }
+  free(reply);
+  return rc;
+}
+
+int tarmac_kv_set(const char *key, const void *data, size_t len,
+                  uint8_t **out, size_t *out_len) {
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  if (!data && len) return TARMAC_ERROR;
+  int rc = kv_call("set", key, data ? data : "", len, &reply, &reply_len, out,
+                   out_len);
+  free(reply);
+  return rc;
+}
+
+int tarmac_kv_delete(const char *key, uint8_t **out, size_t *out_len) {
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  int rc = kv_call("delete", key, NULL, 0, &reply, &reply_len, out, out_len);
+  free(reply);
+  return rc;
+}
+
+void tarmac_kv_keys_free(char **keys, size_t count) {
+  for (size_t i = 0; keys && i < count; i++) free(keys[i]);
+  free(keys);
+}
+
+/* The repeated field 2 (keys) of a KVStoreKeysResponse; -1 when
+ * malformed or out of memory. */
+static int kv_keys_parse(const uint8_t *p, const uint8_t *end, char ***keys,
+                         size_t *count) {
+  size_t cap = 0;
+  const uint8_t *data;
+  uint64_t len;
+  unsigned field;
+  while (p < end) {
+    if (!(p = tarmac_proto_field(p, end, &field, &data, &len))) return -1;
+    if (field != 2 || !data) continue;
+    if (*count == cap) {
+      cap = cap ? cap * 2 : 16;
+      char **grown = realloc(*keys, cap * sizeof *grown);
+      if (!grown) return -1;
+      *keys = grown;
+    }
+    char *key = malloc((size_t)len + 1);
+    if (!key) return -1;
+    memcpy(key, data, (size_t)len);
+    key[len] = '\0';
+    (*keys)[(*count)++] = key;
+  }
+  return 0;
+}
+
+int tarmac_kv_keys(char ***keys, size_t *count, uint8_t **out,
+                   size_t *out_len) {
+  static const uint8_t return_proto[] = {0x08, 0x01}; /* return_proto: true */
+  uint8_t *reply = NULL;
+  size_t reply_len = 0, unused;
+  if (out) *out = NULL;
+  *keys = NULL;
+  *count = 0;
+  int rc = tarmac_host_call("tarmac", "kvstore", "keys", return_proto,
+                            sizeof return_proto, &reply, &reply_len);
+  if (rc == TARMAC_OK &&
+      kv_keys_parse(reply, reply + reply_len, keys, count) != 0) {
+    tarmac_kv_keys_free(*keys, *count);
+    *keys = NULL;
+    *count = 0;
+    rc = TARMAC_ERROR;
+  }
+  if (rc != TARMAC_OK && out) {
+    *out = reply;
+    *(out_len ? out_len : &unused) = reply_len;
+    reply = NULL;
+  }
+  free(reply);
+  return rc;
+}
+
 /* SQL: one round trip; the reply's fields are picked out of the
  * protobuf. */
 static int sql_call(const char *op, const char *query, size_t len,
@@ -259,47 +385,50 @@ int tarmac_sql_query(const char *query, size_t len, uint8_t **rows,
                      size_t *rows_len) {
   uint8_t *reply = NULL;
   size_t reply_len = 0;
-  int rc = sql_call("query", query, len, &reply, &reply_len);
-  if (rc != TARMAC_OK || !reply) {
-    *rows = reply;
+  if (sql_call("query", query, len, &reply, &reply_len) != TARMAC_OK ||
+      !reply) {
+    *rows = reply; /* the error text */
     *rows_len = reply_len;
     return TARMAC_ERROR;
   }
-  const uint8_t *p = reply, *end = reply + reply_len, *data = NULL;
-  size_t data_len = 0;
-  tarmac_proto_field_t f;
-  while ((rc = tarmac_proto_next(&p, end, &f)) == 1)
-    if (f.field == 5 && f.wire == 2) data = f.data, data_len = f.len;
-  *rows = malloc(data_len + 1);
+  const uint8_t *p = reply, *end = reply + reply_len, *data = NULL, *field;
+  uint64_t data_len = 0, field_len;
+  unsigned number;
+  while (p && p < end) {
+    p = tarmac_proto_field(p, end, &number, &field, &field_len);
+    if (p && number == 5 && field) data = field, data_len = field_len;
+  }
+  *rows = p ? malloc(data_len + 1) : NULL;
   if (*rows) {
     if (data_len) memcpy(*rows, data, data_len);
     (*rows)[data_len] = '\0';
   }
   *rows_len = *rows ? data_len : 0;
   free(reply);
-  return rc == 0 && *rows ? TARMAC_OK : TARMAC_ERROR;
+  return *rows ? TARMAC_OK : TARMAC_ERROR;
 }
 
 int tarmac_sql_exec(const char *query, size_t len, int64_t *last_insert_id,
                     int64_t *rows_affected, char **error) {
   uint8_t *reply = NULL;
   size_t reply_len = 0;
-  int rc = sql_call("exec", query, len, &reply, &reply_len);
   if (error) *error = NULL;
   if (last_insert_id) *last_insert_id = 0; /* proto3 leaves zeros out */
   if (rows_affected) *rows_affected = 0;
-  if (rc != TARMAC_OK) {
+  if (sql_call("exec", query, len, &reply, &reply_len) != TARMAC_OK) {
     if (error) *error = (char *)reply; else free(reply);
     return TARMAC_ERROR;
   }
-  const uint8_t *p = reply, *end = reply + reply_len;
-  tarmac_proto_field_t f;
-  while ((rc = tarmac_proto_next(&p, end, &f)) == 1) {
-    if (f.field == 2 && f.wire == 0 && last_insert_id)
-      *last_insert_id = (int64_t)f.varint;
-    if (f.field == 3 && f.wire == 0 && rows_affected)
-      *rows_affected = (int64_t)f.varint;
+  const uint8_t *p = reply, *end = reply + reply_len, *field;
+  uint64_t value;
+  unsigned number;
+  while (p && p < end) {
+    p = tarmac_proto_field(p, end, &number, &field, &value);
+    if (p && !field && number == 2 && last_insert_id)
+      *last_insert_id = (int64_t)value;
+    if (p && !field && number == 3 && rows_affected)
+      *rows_affected = (int64_t)value;
   }
   free(reply);
-  return rc == 0 ? TARMAC_OK : TARMAC_ERROR;
+  return p ? TARMAC_OK : TARMAC_ERROR;
 }

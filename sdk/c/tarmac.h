@@ -113,6 +113,26 @@ int tarmac_metric_counter(const char *name);
 int tarmac_metric_gauge(const char *name, const char *action);
 int tarmac_metric_histogram(const char *name, double value);
 
+/* Key-value store (tarmac/kvstore/<op>, when the server enables it),
+ * sent as protobuf like the Go SDK. Like tarmac_host_call, each returns
+ * TARMAC_OK or TARMAC_ERROR and, on failure, gives the host's error text
+ * in *out / *out_len when out is not NULL (e.g. `key "k" not found`,
+ * `key is empty`, `data is missing`: an empty value cannot be stored).
+ *   get:    on success *out / *out_len is the value (malloc()ed,
+ *           NUL-terminated beyond *out_len; the caller frees it).
+ *   set:    stores len bytes (len > 0) under key.
+ *   delete: removes key (an error when it does not exist).
+ *   keys:   on success *keys is a malloc()ed array of *count malloc()ed
+ *           strings (tarmac_kv_keys_free); on failure *keys is NULL and
+ *           the error text goes to *out when out is not NULL. */
+int tarmac_kv_get(const char *key, uint8_t **out, size_t *out_len);
+int tarmac_kv_set(const char *key, const void *data, size_t len,
+                  uint8_t **out, size_t *out_len);
+int tarmac_kv_delete(const char *key, uint8_t **out, size_t *out_len);
+int tarmac_kv_keys(char ***keys, size_t *count, uint8_t **out,
+                   size_t *out_len);
+void tarmac_kv_keys_free(char **keys, size_t count);
+
 /* Logs through the host's logger callback (tarmac/logger/<level>); printf
  * format. Returns TARMAC_OK when the host accepted the line. */
 int tarmac_log(const char *level, const char *format, ...)

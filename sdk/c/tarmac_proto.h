@@ -1,8 +1,7 @@
 /* tarmac_proto.h: the C guest SDK's hand-written protobuf encoder for the
  * tiny messages of the metrics callbacks (proto/tarmac.proto):
  * MetricsCounter{name = 1}, MetricsGauge{name = 1, action = 2},
- * MetricsHistogram{name = 1, value = 2 (double)}; and SQLQuery/SQLExec
- * {query = 1} with a reader for their replies. Header-only and free of
+ * MetricsHistogram{name = 1, value = 2 (double)}. Header-only and free of
  * waPC imports, so the host's unit tests check it against the host's
  * decoder (tests/unit/test_sdk_proto.c). Used by tarmac.c. */
 #ifndef TARMAC_SDK_TARMAC_PROTO_H
@@ -67,69 +66,84 @@ static inline uint8_t *tarmac_proto_metric(const char *name, const char *text,
   return buf;
 }
 
-/* SQL (tarmac/sql): SQLQuery{query = 1} and SQLExec{query = 1} are one
- * bytes field; their replies are read with tarmac_proto_next. */
-static inline uint8_t *tarmac_proto_sql(const void *query, size_t query_len,
-                                        size_t *len) {
-  uint8_t *buf = malloc(query_len + 11);
+/* Key-value store messages (tarmac/kvstore): KVStoreGet{key = 1},
+ * KVStoreSet{key = 1, data = 2 (bytes)}, KVStoreDelete{key = 1},
+ * KVStoreKeys{return_proto = 1 (bool)}; replies are read with
+ * tarmac_proto_field. */
+
+/* A bytes field (wire type 2) of len bytes; proto3 leaves empty ones out. */
+static inline uint8_t *tarmac_proto_bytes(uint8_t *p, unsigned field,
+                                          const void *data, size_t len) {
+  if (len == 0) return p;
+  *p++ = (uint8_t)(field << 3 | 2);
+  p = tarmac_proto_varint(p, len);
+  memcpy(p, data, len);
+  return p + len;
+}
+
+/* Encodes {key = 1, data = 2} (data NULL: {key = 1} alone). Returns a
+ * malloc()ed buffer and its length in *len, or NULL (no memory). */
+static inline uint8_t *tarmac_proto_kv(const char *key, const void *data,
+                                       size_t data_len, size_t *len) {
+  size_t klen = strlen(key);
+  if (klen > SIZE_MAX / 2 - 32 || data_len > SIZE_MAX / 2 - 32) return NULL;
+  uint8_t *buf = malloc(klen + data_len + 2 * 11);
   if (!buf) return NULL;
-  uint8_t *p = buf;
-  if (query_len > 0) {
-    *p++ = (uint8_t)(1 << 3 | 2);
-    p = tarmac_proto_varint(p, query_len);
-    memcpy(p, query, query_len);
-    p += query_len;
-  }
+  uint8_t *p = tarmac_proto_bytes(buf, 1, key, klen);
+  if (data) p = tarmac_proto_bytes(p, 2, data, data_len);
   *len = (size_t)(p - buf);
   return buf;
 }
 
-/* One field of a message: its number, wire type, and either its varint
- * (wire type 0) or its bytes (wire type 2). */
-typedef struct {
-  unsigned field, wire;
-  uint64_t varint;
-  const uint8_t *data;
-  size_t len;
-} tarmac_proto_field_t;
-
-static inline int tarmac_proto_read_varint(const uint8_t **p,
-                                           const uint8_t *end, uint64_t *v) {
-  *v = 0;
-  for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-    uint8_t b = *(*p)++;
-    *v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return 0;
-  }
-  return -1;
+/* SQL (tarmac/sql): SQLQuery{query = 1} and SQLExec{query = 1} are one
+ * bytes field; their replies are read with tarmac_proto_field. Returns a
+ * malloc()ed buffer and its length in *len, or NULL (no memory). */
+static inline uint8_t *tarmac_proto_sql(const void *query, size_t query_len,
+                                        size_t *len) {
+  if (query_len > SIZE_MAX - 16) return NULL;
+  uint8_t *buf = malloc(query_len + 11);
+  if (!buf) return NULL;
+  *len = (size_t)(tarmac_proto_bytes(buf, 1, query, query_len) - buf);
+  return buf;
 }
 
-/* Reads the field at *p (advancing it): 1 read, 0 at the end, -1 when the
- * message is malformed. Fixed-width fields are skipped over (data, len). */
-static inline int tarmac_proto_next(const uint8_t **p, const uint8_t *end,
-                                    tarmac_proto_field_t *f) {
-  uint64_t key;
-  if (*p >= end) return 0;
-  if (tarmac_proto_read_varint(p, end, &key) != 0) return -1;
-  f->field = (unsigned)(key >> 3);
-  f->wire = (unsigned)(key & 7);
-  f->varint = 0;
-  f->data = *p;
-  f->len = f->wire == 1 ? 8 : f->wire == 5 ? 4 : 0;
-  if (f->wire == 0) return tarmac_proto_read_varint(p, end, &f->varint) ? -1 : 1;
-  if (f->wire == 2) {
-    uint64_t n;
-    if (tarmac_proto_read_varint(p, end, &n) != 0 ||
-        n > (uint64_t)(end - *p))
-      return -1;
-    f->data = *p;
-    f->len = (size_t)n;
-  } else if (f->wire != 1 && f->wire != 5) {
-    return -1;
+/* Reads a varint; NULL when it runs past end or beyond 64 bits. */
+static inline const uint8_t *tarmac_proto_read_varint(const uint8_t *p,
+                                                      const uint8_t *end,
+                                                      uint64_t *v) {
+  *v = 0;
+  for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
+    uint8_t b = *p++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return p;
   }
-  if (f->len > (size_t)(end - *p)) return -1;
-  *p += f->len;
-  return 1;
+  return NULL;
+}
+
+/* Reads the field at p: its number in *field, and for a length-delimited
+ * field its bytes in *data / *len (else *data NULL, a varint's value in
+ * *len). Returns the position after it, or NULL when malformed. */
+static inline const uint8_t *tarmac_proto_field(const uint8_t *p,
+                                                const uint8_t *end,
+                                                unsigned *field,
+                                                const uint8_t **data,
+                                                uint64_t *len) {
+  uint64_t tag;
+  if (!(p = tarmac_proto_read_varint(p, end, &tag))) return NULL;
+  *field = (unsigned)(tag >> 3);
+  *data = NULL;
+  switch (tag & 7) {
+    case 0: return tarmac_proto_read_varint(p, end, len);
+    case 1: *len = 8; return (size_t)(end - p) >= 8 ? p + 8 : NULL;
+    case 5: *len = 4; return (size_t)(end - p) >= 4 ? p + 4 : NULL;
+    case 2:
+      if (!(p = tarmac_proto_read_varint(p, end, len)) ||
+          *len > (uint64_t)(end - p))
+        return NULL;
+      *data = p;
+      return p + *len;
+  }
+  return NULL;
 }
 
 #endif

@@ -111,6 +111,25 @@ static const setting_t settings[] = {
     UINT("APP_HTTP2_MAX_STREAMS", http2_max_streams, 1, 256),
     UINT("APP_HTTP2_MAX_RESETS", http2_max_resets, 1, 1000000),
     UINT("APP_SHUTDOWN_TIMEOUT_MS", shutdown_timeout_ms, 0, 3600000),
+    /* Key-value store (tarmac/kvstore). Map size: LMDB needs room for a
+     * few pages; 1 TiB of address space per store is plenty. Redis: a
+     * timeout above a minute is a hang; 1024 connections is far beyond
+     * what one server's threads can use. */
+    BOOL("APP_ENABLE_KVSTORE", enable_kvstore),
+    STRING("APP_KVSTORE_TYPE", kvstore_type),
+    STRING("APP_KVSTORE_PATH", kvstore_path),
+    SIZE("APP_KVSTORE_MAP_SIZE", kvstore_map_size, (uint64_t)1 << 20,
+         (uint64_t)1 << 40),
+    SIZE("APP_KVSTORE_MEMORY_LIMIT", kvstore_memory_limit, (uint64_t)1 << 10,
+         TOTAL_MAX),
+    STRING("APP_REDIS_SERVER", redis_server),
+    STRING("APP_REDIS_PASSWORD", redis_password),
+    UINT("APP_REDIS_DATABASE", redis_database, 0, 65535),
+    DURATION("APP_REDIS_CONNECT_TIMEOUT", redis_connect_timeout_ms, 1, 60000),
+    DURATION("APP_REDIS_READ_TIMEOUT", redis_read_timeout_ms, 1, 60000),
+    DURATION("APP_REDIS_WRITE_TIMEOUT", redis_write_timeout_ms, 1, 60000),
+    UINT("APP_REDIS_POOL_SIZE", redis_pool_size, 1, 1024),
+    DURATION("APP_REDIS_CHECK_INTERVAL", redis_check_interval_ms, 10, 60000),
     /* SQL (tarmac/sql callbacks): a pool beyond 1000 connections would
      * exhaust any database's connection slots; a result is held in memory
      * twice (rows, then the reply), so at most 256 MiB. */
@@ -292,6 +311,17 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->http2_max_streams = 100;
   c->http2_max_resets = 100;
   c->shutdown_timeout_ms = 10000;
+  /* Key-value store */
+  strcpy(c->kvstore_type, "internal");
+  strcpy(c->kvstore_path, "tarmac.lmdb");
+  c->kvstore_map_size = (uint64_t)1 << 30;
+  c->kvstore_memory_limit = (uint64_t)256 << 20;
+  strcpy(c->redis_server, "localhost:6379");
+  c->redis_connect_timeout_ms = 1000;
+  c->redis_read_timeout_ms = 3000;
+  c->redis_write_timeout_ms = 3000;
+  c->redis_pool_size = 16;
+  c->redis_check_interval_ms = 1000;
   strcpy(c->sql_type, "sqlite"); /* SQL */
   c->sql_pool_size = 10;
   c->sql_connect_timeout_ms = 5000;

@@ -54,6 +54,22 @@ typedef struct {
   unsigned send_timeout_ms;     /* APP_SEND_TIMEOUT_MS, 30000 */
   uint64_t max_buffered_response_bytes; /* APP_MAX_BUFFERED_RESPONSE_BYTES,
                                            256 MiB */
+  /* Key-value store (tarmac/kvstore; docs/configuration.md, "Key-value
+   * store"). */
+  bool enable_kvstore;         /* APP_ENABLE_KVSTORE, false */
+  char kvstore_type[16];       /* APP_KVSTORE_TYPE, internal: in-memory,
+                                  internal (alias boltdb), redis */
+  char kvstore_path[4096];     /* APP_KVSTORE_PATH, tarmac.lmdb */
+  uint64_t kvstore_map_size;   /* APP_KVSTORE_MAP_SIZE, 1 GiB */
+  uint64_t kvstore_memory_limit; /* APP_KVSTORE_MEMORY_LIMIT, 256 MiB */
+  char redis_server[512];      /* APP_REDIS_SERVER, localhost:6379 */
+  char redis_password[512];    /* APP_REDIS_PASSWORD, "" */
+  unsigned redis_database;     /* APP_REDIS_DATABASE, 0 */
+  unsigned redis_connect_timeout_ms; /* APP_REDIS_CONNECT_TIMEOUT, 1s */
+  unsigned redis_read_timeout_ms;    /* APP_REDIS_READ_TIMEOUT, 3s */
+  unsigned redis_write_timeout_ms;   /* APP_REDIS_WRITE_TIMEOUT, 3s */
+  unsigned redis_pool_size;          /* APP_REDIS_POOL_SIZE, 16 */
+  unsigned redis_check_interval_ms;  /* APP_REDIS_CHECK_INTERVAL, 1s */
   /* SQL (tarmac/sql callbacks, src/sql; docs/configuration.md "SQL") */
   bool enable_sql;               /* APP_ENABLE_SQL, false */
   char sql_type[32];             /* APP_SQL_TYPE, sqlite | postgres | mysql */

@@ -1,15 +1,60 @@
 /* The host callbacks from the settings. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "callbacks/kvstore.h"
 #include "callbacks/metrics.h"
 #include "callbacks/sql.h"
 #include "server/host_callbacks.h"
 
 struct tarmac_host_callbacks {
   tarmac_callbacks_t *registry;
+  tarmac_kvstore_t *kvstore; /* APP_ENABLE_KVSTORE; NULL when off */
   tarmac_sql_t *sql; /* APP_ENABLE_SQL: the database pool, or NULL */
 };
+
+/* Key-value store: APP_KVSTORE_TYPE onto a backend. 0, or -1 with err. */
+static int kvstore_type(const char *name, tarmac_kv_type_t *type, char *err,
+                        size_t err_size) {
+  if (strcmp(name, "in-memory") == 0) {
+    *type = TARMAC_KV_MEMORY;
+  } else if (strcmp(name, "internal") == 0 || strcmp(name, "boltdb") == 0) {
+    *type = TARMAC_KV_LMDB;
+  } else if (strcmp(name, "redis") == 0) {
+    *type = TARMAC_KV_REDIS;
+  } else {
+    snprintf(err, err_size, "APP_KVSTORE_TYPE=%s is not a key-value store "
+             "type (in-memory, internal, boltdb or redis)", name);
+    return -1;
+  }
+  return 0;
+}
+
+static int add_kvstore(tarmac_host_callbacks_t *host,
+                       const tarmac_server_config_t *c, char *err,
+                       size_t err_size) {
+  tarmac_kvstore_config_t kv = {
+      .memory_limit = c->kvstore_memory_limit,
+      .path = c->kvstore_path,
+      .map_size = c->kvstore_map_size,
+      .redis_server = c->redis_server,
+      .redis_password = c->redis_password,
+      .redis_database = c->redis_database,
+      .connect_timeout_ms = c->redis_connect_timeout_ms,
+      .read_timeout_ms = c->redis_read_timeout_ms,
+      .write_timeout_ms = c->redis_write_timeout_ms,
+      .pool_size = c->redis_pool_size,
+      .check_interval_ms = c->redis_check_interval_ms,
+  };
+  if (!c->enable_kvstore) return 0;
+  if (kvstore_type(c->kvstore_type, &kv.type, err, err_size) != 0) return -1;
+  host->kvstore = tarmac_kvstore_open(&kv, err, err_size);
+  if (host->kvstore == NULL) return -1;
+  if (tarmac_callbacks_add_kvstore(host->registry, host->kvstore) != 0)
+    return snprintf(err, err_size, "out of memory"), -1;
+  return 0;
+}
 
 /* SQL: the tarmac/sql callbacks over the configured database. */
 static int add_sql(tarmac_host_callbacks_t *host,
@@ -34,13 +79,14 @@ static int add_sql(tarmac_host_callbacks_t *host,
 static int add_routes(tarmac_host_callbacks_t *host,
                       const tarmac_server_config_t *config,
                       tarmac_metrics_t *metrics, char *err, size_t err_size) {
-  if (add_sql(host, config, err, err_size) != 0) return -1;
   if (tarmac_callbacks_add_logging(host->registry) != 0)
     return snprintf(err, err_size, "out of memory"), -1;
   if (metrics != NULL &&
       (tarmac_callbacks_add_metrics(host->registry, metrics) != 0 ||
        tarmac_callbacks_set_metrics(host->registry, metrics) != 0))
     return snprintf(err, err_size, "out of memory"), -1;
+  if (add_kvstore(host, config, err, err_size) != 0) return -1;
+  if (add_sql(host, config, err, err_size) != 0) return -1;
   return 0;
 }
 
@@ -62,6 +108,7 @@ tarmac_host_callbacks_t *tarmac_host_callbacks_new(
 void tarmac_host_callbacks_free(tarmac_host_callbacks_t *host) {
   if (host == NULL) return;
   tarmac_callbacks_free(host->registry);
+  tarmac_kvstore_free(host->kvstore); /* after the routes that borrow it */
   tarmac_sql_close(host->sql); /* after the registry: its routes use it */
   free(host);
 }
@@ -71,6 +118,7 @@ tarmac_callbacks_t *tarmac_host_callbacks_registry(tarmac_host_callbacks_t *host
 }
 
 bool tarmac_host_callbacks_ready(const tarmac_host_callbacks_t *host) {
-  (void)host;
+  if (host->kvstore != NULL && !tarmac_kvstore_reachable(host->kvstore))
+    return false;
   return true;
 }

@@ -1,5 +1,5 @@
 /* The C SDK's SQL protobuf (sdk/c/tarmac_proto.h: tarmac_proto_sql and
- * the reply reader tarmac_proto_next) against the host's protobuf-c
+ * the reply reader tarmac_proto_field) against the host's protobuf-c
  * messages, and the SQL settings (server/config, server/host_callbacks). */
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +34,24 @@ static void test_reply(void) {
   r.rows_affected = 3;
   uint8_t buf[64];
   size_t len = tarmac__sqlexec_response__pack(&r, buf);
-  const uint8_t *p = buf;
-  tarmac_proto_field_t f;
+  const uint8_t *p = buf, *data;
+  uint64_t value;
+  unsigned number;
   int64_t id = 0, rows = 0;
-  int rc, fields = 0;
-  while ((rc = tarmac_proto_next(&p, buf + len, &f)) == 1) {
+  int fields = 0;
+  while (p && p < buf + len) {
+    p = tarmac_proto_field(p, buf + len, &number, &data, &value);
     fields++;
-    if (f.field == 2) id = (int64_t)f.varint;
-    if (f.field == 3) rows = (int64_t)f.varint;
+    if (p && !data && number == 2) id = (int64_t)value;
+    if (p && !data && number == 3) rows = (int64_t)value;
   }
-  CHECK_EQ_INT(rc, 0);
+  CHECK(p == buf + len);
   CHECK_EQ_INT(fields, 3);
   CHECK(id == 1ll << 40 && rows == 3);
   p = buf; /* cut short: malformed, never read past the end */
-  while ((rc = tarmac_proto_next(&p, buf + len - 1, &f)) == 1) {
-  }
-  CHECK_EQ_INT(rc, -1);
+  while (p && p < buf + len - 1)
+    p = tarmac_proto_field(p, buf + len - 1, &number, &data, &value);
+  CHECK(p == NULL);
 }
 
 static void test_settings(void) {

@@ -1,0 +1,184 @@
+/* The Redis backend (kvstore/redis.c) against a real redis-server started
+ * here (Debian package redis-server) on a free port in a temporary folder,
+ * with a password and database 2: the shared backend checks through a
+ * pool of 2 connections for 8 threads (calls wait for connections), a
+ * call cut by the guest's deadline while Redis stalls (CLIENT PAUSE), and
+ * Redis killed and restarted on the same port (the store reports
+ * unreachable, fails fast, then reconnects by itself). Without
+ * redis-server the test fails. */
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kv_check.h"
+#include "runtime/deadline.h"
+#include "runtime/runtime.h"
+#include "util/clock.h"
+
+#define PASSWORD "pw for test"
+#define MS 1000000ull
+
+extern char **environ;
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+/* A connection that has authenticated, or NULL. */
+static redisContext *admin(int port) {
+  struct timeval tv = {0, 200000};
+  redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+  redisReply *r = c && !c->err ? redisCommand(c, "AUTH %s", PASSWORD) : NULL;
+  bool ok = r && r->type == REDIS_REPLY_STATUS;
+  if (r) freeReplyObject(r);
+  if (!ok && c) redisFree(c);
+  return ok ? c : NULL;
+}
+
+static pid_t start_redis(const char *dir, int port) {
+  char port_text[16];
+  snprintf(port_text, sizeof port_text, "%d", port);
+  char *argv[] = {"redis-server", "--port", port_text, "--bind", "127.0.0.1",
+                  "--dir", (char *)dir, "--save", "", "--appendonly", "no",
+                  "--requirepass", PASSWORD, "--logfile", "redis.log", NULL};
+  pid_t pid;
+  if (posix_spawnp(&pid, "redis-server", NULL, NULL, argv, environ) != 0) {
+    fprintf(stderr, "cannot run redis-server (install redis-server)\n");
+    return -1;
+  }
+  uint64_t until = tarmac_clock_ns() + 20000 * MS;
+  redisContext *c = NULL;
+  while (!(c = admin(port)) && tarmac_clock_ns() < until &&
+         waitpid(pid, NULL, WNOHANG) == 0) { /* readiness, polled */
+    struct timespec step = {0, 20 * MS};
+    nanosleep(&step, NULL);
+  }
+  if (c) redisFree(c);
+  return c ? pid : -1;
+}
+
+static void stop_redis(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+}
+
+static bool wait_reachable(tarmac_kvstore_t *s, bool want) {
+  uint64_t until = tarmac_clock_ns() + 10000 * MS;
+  while (tarmac_kvstore_reachable(s) != want && tarmac_clock_ns() < until) {
+    struct timespec step = {0, 10 * MS};
+    nanosleep(&step, NULL);
+  }
+  return tarmac_kvstore_reachable(s) == want;
+}
+
+typedef struct {
+  tarmac_kvstore_t *store;
+  tarmac_kv_result_t rc;
+  char err[TARMAC_KV_ERR_MAX];
+} deadline_call_t;
+
+static void get_under_deadline(void *arg) {
+  deadline_call_t *d = arg;
+  tarmac_buffer_t v = TARMAC_BUFFER_INIT;
+  d->rc = tarmac_kvstore_get(d->store, "k", 1, &v, d->err, sizeof d->err);
+  tarmac_buffer_free(&v);
+}
+
+/* Redis stalls for 1.5 s; a call with 200 ms left ends near 200 ms. */
+static void test_deadline(tarmac_kvstore_t *s, int port) {
+  redisContext *c = admin(port);
+  redisReply *r = c ? redisCommand(c, "CLIENT PAUSE 1500") : NULL;
+  CHECK(r && r->type == REDIS_REPLY_STATUS);
+  if (r) freeReplyObject(r);
+  deadline_call_t d = {.store = s};
+  uint64_t t0 = tarmac_clock_ns();
+  uint64_t saved = tarmac_rt_deadline_arm(200 * MS);
+  tarmac_rt_run_protected(get_under_deadline, &d);
+  tarmac_rt_deadline_restore(saved);
+  uint64_t took = tarmac_clock_ns() - t0;
+  CHECK_EQ_INT(d.rc, TARMAC_KV_ERROR);
+  CHECK(strstr(d.err, "deadline") != NULL);
+  CHECK(took < 1000 * MS);
+  printf("call under a 200 ms deadline ended after %.0f ms: %s\n",
+         (double)took / MS, d.err);
+  CHECK(tarmac_kvstore_reachable(s)); /* a deadline is not an outage */
+  r = c ? redisCommand(c, "CLIENT UNPAUSE") : NULL;
+  if (r) freeReplyObject(r);
+  if (c) redisFree(c);
+}
+
+static void test_down_and_up(tarmac_kvstore_t *s, pid_t *pid, int port,
+                             const char *dir) {
+  char err[TARMAC_KV_ERR_MAX];
+  tarmac_buffer_t v = TARMAC_BUFFER_INIT;
+  CHECK_EQ_INT(tarmac_kvstore_set(s, "k", 1, (uint8_t *)"1", 1, err,
+                                  sizeof err), TARMAC_KV_OK);
+  stop_redis(*pid);
+  uint64_t t0 = tarmac_clock_ns();
+  CHECK_EQ_INT(tarmac_kvstore_get(s, "k", 1, &v, err, sizeof err),
+               TARMAC_KV_ERROR);
+  CHECK(tarmac_clock_ns() - t0 < 1000 * MS); /* refused: fails fast */
+  CHECK(!tarmac_kvstore_reachable(s));
+  *pid = start_redis(dir, port);
+  CHECK(*pid > 0);
+  CHECK(wait_reachable(s, true)); /* the background PING saw it back */
+  CHECK_EQ_INT(tarmac_kvstore_set(s, "k", 1, (uint8_t *)"2", 1, err,
+                                  sizeof err), TARMAC_KV_OK);
+  CHECK_EQ_INT(tarmac_kvstore_get(s, "k", 1, &v, err, sizeof err),
+               TARMAC_KV_OK);
+  CHECK_BYTES(v.data, v.len, "2");
+  tarmac_buffer_free(&v);
+}
+
+int main(void) {
+  tarmac_rt_init();
+  char dir[] = "/tmp/tarmac-redis-XXXXXX", addr[64], err[TARMAC_KV_ERR_MAX];
+  int port = free_port();
+  CHECK(mkdtemp(dir) != NULL && port > 0);
+  pid_t pid = start_redis(dir, port);
+  CHECK(pid > 0);
+  if (pid <= 0) TEST_EXIT();
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  tarmac_kvstore_config_t c = {
+      .type = TARMAC_KV_REDIS, .redis_server = addr,
+      .redis_password = PASSWORD, .redis_database = 2,
+      .connect_timeout_ms = 1000, .read_timeout_ms = 3000,
+      .write_timeout_ms = 3000, .pool_size = 2, .check_interval_ms = 20};
+  tarmac_kvstore_t *s = tarmac_kvstore_open(&c, err, sizeof err);
+  CHECK(s != NULL && tarmac_kvstore_reachable(s));
+  if (s) {
+    test_large_value(s);
+    test_threads(s);
+    test_deadline(s, port);
+    test_down_and_up(s, &pid, port, dir);
+    tarmac_kvstore_free(s);
+  }
+  c.redis_password = "wrong";
+  s = tarmac_kvstore_open(&c, err, sizeof err); /* AUTH fails: unreachable */
+  CHECK(s != NULL && !tarmac_kvstore_reachable(s));
+  tarmac_kvstore_free(s);
+  c.redis_server = "no-port";
+  CHECK(tarmac_kvstore_open(&c, err, sizeof err) == NULL);
+  CHECK(strstr(err, "APP_REDIS_SERVER=no-port") != NULL);
+  stop_redis(pid);
+  char log[96];
+  snprintf(log, sizeof log, "%s/redis.log", dir);
+  unlink(log);
+  rmdir(dir);
+  TEST_EXIT();
+}
