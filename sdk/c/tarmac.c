@@ -408,6 +408,20 @@ int tarmac_sql_query(const char *query, size_t len, uint8_t **rows,
   return *rows ? TARMAC_OK : TARMAC_ERROR;
 }
 
+/* Status 206 (the statement ran; the database, PostgreSQL, has no last
+ * insert id) fails the host call, which carries only the status text:
+ * that text, as this host writes it, counts as success with the rows
+ * affected it names. */
+static bool sql_exec_206(const uint8_t *text, int64_t *rows_affected) {
+  static const char prefix[] =
+      "PostgreSQL cannot report the last insert id (rows affected: ";
+  if (!text || strncmp((const char *)text, prefix, sizeof prefix - 1) != 0)
+    return false;
+  if (rows_affected)
+    *rows_affected = strtoll((const char *)text + sizeof prefix - 1, NULL, 10);
+  return true;
+}
+
 int tarmac_sql_exec(const char *query, size_t len, int64_t *last_insert_id,
                     int64_t *rows_affected, char **error) {
   uint8_t *reply = NULL;
@@ -416,6 +430,10 @@ int tarmac_sql_exec(const char *query, size_t len, int64_t *last_insert_id,
   if (last_insert_id) *last_insert_id = 0; /* proto3 leaves zeros out */
   if (rows_affected) *rows_affected = 0;
   if (sql_call("exec", query, len, &reply, &reply_len) != TARMAC_OK) {
+    if (sql_exec_206(reply, rows_affected)) {
+      free(reply);
+      return TARMAC_OK;
+    }
     if (error) *error = (char *)reply; else free(reply);
     return TARMAC_ERROR;
   }

@@ -95,7 +95,9 @@ int tarmac_call_function(const char *name, const void *payload, size_t len,
  * return TARMAC_OK when the status is 200; otherwise TARMAC_ERROR with the
  * host's error text in *rows (query) or *error (exec, may be NULL; free
  * it). PostgreSQL cannot report a last insert id: its exec answers 206,
- * an error whose text carries the rows affected. */
+ * which fails the host call with the rows affected in the text;
+ * tarmac_sql_exec reads that text and returns TARMAC_OK with
+ * last_insert_id 0 and rows_affected set. */
 int tarmac_sql_query(const char *query, size_t len, uint8_t **rows,
                      size_t *rows_len);
 int tarmac_sql_exec(const char *query, size_t len, int64_t *last_insert_id,
