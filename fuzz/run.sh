@@ -16,7 +16,7 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(wasm_binary config base64 envelope_request envelope_response
            http_framing router service_file callback_protobuf callback_json
-           callback_kvstore callback_sql)
+           callback_kvstore callback_httpclient callback_sql)
 fi
 
 mkdir -p build-fuzz/artifacts
@@ -39,7 +39,7 @@ for t in "${targets[@]}"; do
   args=(-seed=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048
         -artifact_prefix="build-fuzz/artifacts/$t-")
   case "$t" in
-    envelope_response | callback_json | callback_kvstore)
+    envelope_response | callback_json | callback_kvstore | callback_httpclient)
       args+=(-dict=fuzz/json.dict) ;;
     callback_sql) args+=(-dict=fuzz/sql.dict) ;;
     service_file) args+=(-dict=fuzz/service_file.dict) ;;

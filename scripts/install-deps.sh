@@ -16,6 +16,8 @@ PACKAGES=(
   libbwa-dev # klib khash.h, which h2o/http2_internal.h includes
   # callback payloads: protoc-c and libprotobuf-c (proto/tarmac.proto)
   protobuf-c-compiler libprotobuf-c-dev
+  # tarmac/httpclient/call (src/callbacks/httpclient*.c)
+  libcurl4-openssl-dev
   # fuzz targets: clang's libFuzzer runtime (fuzz/)
   libclang-rt-14-dev
   # tests (h2load from nghttp2-client drives HTTP/2 load)

@@ -4,11 +4,13 @@
  * memory), and a guest instance runs one invocation at a time. */
 #include "tarmac.h"
 #include "tarmac_proto.h"
+#include "tarmac_http_proto.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define WAPC_IMPORT(name) \
   __attribute__((import_module("wapc"), import_name(#name)))
@@ -366,6 +368,54 @@ int tarmac_kv_keys(char ***keys, size_t *count, uint8_t **out,
   }
   free(reply);
   return rc;
+}
+
+/* ---- HTTP client (tarmac/httpclient/call) ---- */
+
+/* A failed host call gives the guest the error text only (not the
+ * Status): it becomes status_text. */
+static int http_failed(tarmac_http_response_t *resp, uint8_t *text) {
+  memset(resp, 0, sizeof *resp);
+  resp->status_text = "";
+  if (text == NULL) return TARMAC_ERROR;
+  resp->arena_ = text; /* NUL-terminated by tarmac_host_call */
+  resp->status_text = (const char *)text;
+  return TARMAC_ERROR;
+}
+
+int tarmac_http_call(const tarmac_http_request_t *req,
+                     tarmac_http_response_t *resp) {
+  memset(resp, 0, sizeof *resp);
+  resp->status_text = "";
+  if (!req || !req->url) return TARMAC_ERROR;
+  size_t len, reply_len = 0;
+  uint8_t *payload = tarmac_http_proto_request(req, &len), *reply = NULL;
+  if (!payload) return TARMAC_ERROR;
+  int rc = tarmac_host_call("tarmac", "httpclient", "call", payload, len,
+                            &reply, &reply_len);
+  free(payload);
+  if (rc != TARMAC_OK) return http_failed(resp, reply);
+  rc = tarmac_http_proto_response(reply, reply_len, resp) == 0 &&
+               resp->status_code == 200
+           ? TARMAC_OK
+           : TARMAC_ERROR;
+  free(reply);
+  return rc;
+}
+
+void tarmac_http_response_free(tarmac_http_response_t *resp) {
+  if (!resp) return;
+  free(resp->headers);
+  free(resp->arena_);
+  memset(resp, 0, sizeof *resp);
+}
+
+const char *tarmac_http_header(const tarmac_http_response_t *resp,
+                               const char *name) {
+  for (size_t i = 0; i < resp->n_headers; i++)
+    if (strcasecmp(resp->headers[i].name, name) == 0)
+      return resp->headers[i].value;
+  return NULL;
 }
 
 /* SQL: one round trip; the reply's fields are picked out of the

@@ -135,6 +135,53 @@ int tarmac_kv_keys(char ***keys, size_t *count, uint8_t **out,
                    size_t *out_len);
 void tarmac_kv_keys_free(char **keys, size_t count);
 
+/* Outbound HTTP(S) through the host (tarmac/httpclient/call, sent as
+ * protobuf: tarmac_http_proto.h; the host also takes the JSON form). The
+ * host applies its limits (docs/callbacks.md, "HTTP client"): an
+ * allow-list of hosts checked on every redirect, a response body cap,
+ * timeouts, redirects followed up to a bound. */
+typedef struct {
+  const char *name;
+  const char *value;
+} tarmac_http_header_t;
+
+typedef struct {
+  const char *method; /* NULL: GET */
+  const char *url;    /* http:// or https:// */
+  const tarmac_http_header_t *headers; /* a name may repeat (more values) */
+  size_t n_headers;
+  const void *body;
+  size_t body_len;
+  int insecure; /* skip TLS certificate checks for this call */
+} tarmac_http_request_t;
+
+typedef struct {
+  int code;                      /* the server's HTTP status */
+  tarmac_http_header_t *headers; /* one per value, names canonical
+                                    ("Content-Type") */
+  size_t n_headers;
+  const uint8_t *body; /* body_len bytes and a NUL (not counted) */
+  size_t body_len;
+  int status_code;         /* the host's status: 200 when it answered */
+  const char *status_text; /* "OK", or the host's error text */
+  void *arena_;            /* owns everything above */
+} tarmac_http_response_t;
+
+/* Makes the request. TARMAC_OK when the server answered (whatever its
+ * HTTP status: see resp->code; resp->status_code is 200); TARMAC_ERROR
+ * when the host refused or could not complete the call: status_text is
+ * the host's error text (e.g. `host "x" is not allowed
+ * (APP_HTTP_CLIENT_ALLOW)`, `request to host "x" timed out: ...`; empty
+ * when memory ran out) and status_code is 0 (a failed host call carries
+ * only the text). Free resp with tarmac_http_response_free either way. */
+int tarmac_http_call(const tarmac_http_request_t *req,
+                     tarmac_http_response_t *resp);
+void tarmac_http_response_free(tarmac_http_response_t *resp);
+/* The first value of a response header (name as sent, case-insensitive),
+ * or NULL. */
+const char *tarmac_http_header(const tarmac_http_response_t *resp,
+                               const char *name);
+
 /* Logs through the host's logger callback (tarmac/logger/<level>); printf
  * format. Returns TARMAC_OK when the host accepted the line. */
 int tarmac_log(const char *level, const char *format, ...)

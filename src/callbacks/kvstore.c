@@ -17,12 +17,8 @@ static void set_result(tarmac_callback_status_t *status, tarmac_kv_result_t rc,
   switch (rc) {
     case TARMAC_KV_OK: return;
     case TARMAC_KV_NOT_FOUND:
-      if (tarmac_callbacks_append_quoted(&quoted, key, strlen(key)) != 0 ||
-          tarmac_buffer_append(&quoted, "", 1) != 0)
-        tarmac_callback_status_set(status, 404, "key not found");
-      else
-        tarmac_callback_status_set(status, 404, "key %s not found",
-                                   (const char *)quoted.data);
+      tarmac_callback_status_set(status, 404, "key %s not found",
+                                 tarmac_callbacks_quoted(key, &quoted, "?"));
       break;
     case TARMAC_KV_FULL: tarmac_callback_status_set(status, STATUS_FULL, "%s", err); break;
     case TARMAC_KV_ERROR:

@@ -24,10 +24,7 @@ static const char *const reserved_prefixes[] = {"tarmac_", "process_"};
 
 /* The name for a status text: quoted, escaped, cut (guest bytes). */
 static const char *quoted(const char *name, tarmac_buffer_t *buf) {
-  if (tarmac_callbacks_append_quoted(buf, name, strlen(name)) != 0 ||
-      tarmac_buffer_append(buf, "", 1) != 0)
-    return "(name)";
-  return (const char *)buf->data;
+  return tarmac_callbacks_quoted(name, buf, "(name)");
 }
 
 static bool name_allowed(const char *name, tarmac_callback_status_t *status) {

@@ -212,6 +212,14 @@ int tarmac_callbacks_append_quoted(tarmac_buffer_t *out, const char *name,
   return 0;
 }
 
+const char *tarmac_callbacks_quoted(const char *text, tarmac_buffer_t *buf,
+                                    const char *fallback) {
+  if (tarmac_callbacks_append_quoted(buf, text, strlen(text)) != 0 ||
+      tarmac_buffer_append(buf, "", 1) != 0)
+    return fallback;
+  return (const char *)buf->data;
+}
+
 static int no_route_error(const tarmac_host_call_t *call,
                           tarmac_buffer_t *error) {
   if (tarmac_buffer_append_str(error, "no host callback for binding ") != 0 ||

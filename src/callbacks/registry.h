@@ -62,6 +62,10 @@ int tarmac_callbacks_dispatch(const tarmac_callbacks_t *registry,
  * 0 or -1 (out of memory). */
 int tarmac_callbacks_append_quoted(tarmac_buffer_t *out, const char *name,
                                    size_t len);
+/* The same quoting of a NUL-terminated text, as a string held in buf (the
+ * caller frees buf); `fallback` when memory runs out. For messages. */
+const char *tarmac_callbacks_quoted(const char *text, tarmac_buffer_t *buf,
+                                    const char *fallback);
 
 /* Times every dispatch in m's histogram
  * tarmac_callback_duration_seconds{callback="<namespace>/<operation>"}

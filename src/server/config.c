@@ -130,6 +130,15 @@ static const setting_t settings[] = {
     DURATION("APP_REDIS_WRITE_TIMEOUT", redis_write_timeout_ms, 1, 60000),
     UINT("APP_REDIS_POOL_SIZE", redis_pool_size, 1, 1024),
     DURATION("APP_REDIS_CHECK_INTERVAL", redis_check_interval_ms, 10, 60000),
+    /* HTTP client callback (tarmac/httpclient/call, callbacks/httpclient.h) */
+    SIZE("APP_HTTP_CLIENT_MAX_RESPONSE_BODY_SIZE", http_client_max_response_bytes,
+         1, REQUEST_MAX),
+    DURATION("APP_HTTP_CLIENT_CONNECT_TIMEOUT", http_client_connect_timeout_ms,
+             1, TIMEOUT_MAX_MS),
+    DURATION("APP_HTTP_CLIENT_TIMEOUT", http_client_timeout_ms, 1,
+             TIMEOUT_MAX_MS),
+    UINT("APP_HTTP_CLIENT_MAX_REDIRECTS", http_client_max_redirects, 0, 100),
+    STRING("APP_HTTP_CLIENT_ALLOW", http_client_allow),
     /* SQL (tarmac/sql callbacks): a pool beyond 1000 connections would
      * exhaust any database's connection slots; a result is held in memory
      * twice (rows, then the reply), so at most 256 MiB. */
@@ -322,6 +331,11 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->redis_write_timeout_ms = 3000;
   c->redis_pool_size = 16;
   c->redis_check_interval_ms = 1000;
+  /* HTTP client callback: upstream Tarmac's 10 MiB body cap */
+  c->http_client_max_response_bytes = 10u << 20;
+  c->http_client_connect_timeout_ms = 5000;
+  c->http_client_timeout_ms = 30000;
+  c->http_client_max_redirects = 10;
   strcpy(c->sql_type, "sqlite"); /* SQL */
   c->sql_pool_size = 10;
   c->sql_connect_timeout_ms = 5000;

@@ -70,6 +70,14 @@ typedef struct {
   unsigned redis_write_timeout_ms;   /* APP_REDIS_WRITE_TIMEOUT, 3s */
   unsigned redis_pool_size;          /* APP_REDIS_POOL_SIZE, 16 */
   unsigned redis_check_interval_ms;  /* APP_REDIS_CHECK_INTERVAL, 1s */
+  /* HTTP client callback (tarmac/httpclient/call) */
+  uint64_t http_client_max_response_bytes; /* APP_HTTP_CLIENT_MAX_RESPONSE_
+                                              BODY_SIZE, 10 MiB */
+  unsigned http_client_connect_timeout_ms; /* APP_HTTP_CLIENT_CONNECT_TIMEOUT,
+                                              5s */
+  unsigned http_client_timeout_ms;   /* APP_HTTP_CLIENT_TIMEOUT, 30s */
+  unsigned http_client_max_redirects; /* APP_HTTP_CLIENT_MAX_REDIRECTS, 10 */
+  char http_client_allow[4096];      /* APP_HTTP_CLIENT_ALLOW, "" = any host */
   /* SQL (tarmac/sql callbacks, src/sql; docs/configuration.md "SQL") */
   bool enable_sql;               /* APP_ENABLE_SQL, false */
   char sql_type[32];             /* APP_SQL_TYPE, sqlite | postgres | mysql */

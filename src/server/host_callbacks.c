@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callbacks/httpclient.h"
 #include "callbacks/kvstore.h"
 #include "callbacks/metrics.h"
 #include "callbacks/sql.h"
@@ -56,6 +57,24 @@ static int add_kvstore(tarmac_host_callbacks_t *host,
   return 0;
 }
 
+/* tarmac/httpclient/call: always present (the contracts table). */
+static int add_httpclient(tarmac_host_callbacks_t *host,
+                          const tarmac_server_config_t *config, char *err,
+                          size_t err_size) {
+  tarmac_httpclient_config_t hc = {
+      .max_response_bytes = config->http_client_max_response_bytes,
+      .connect_timeout_ms = config->http_client_connect_timeout_ms,
+      .timeout_ms = config->http_client_timeout_ms,
+      .max_redirects = config->http_client_max_redirects,
+      .allow = config->http_client_allow,
+  };
+  tarmac_httpclient_t *client = tarmac_httpclient_new(&hc, err, err_size);
+  if (client == NULL) return -1;
+  if (tarmac_callbacks_add_httpclient(host->registry, client) != 0)
+    return snprintf(err, err_size, "out of memory"), -1;
+  return 0;
+}
+
 /* SQL: the tarmac/sql callbacks over the configured database. */
 static int add_sql(tarmac_host_callbacks_t *host,
                    const tarmac_server_config_t *config, char *err,
@@ -87,7 +106,7 @@ static int add_routes(tarmac_host_callbacks_t *host,
     return snprintf(err, err_size, "out of memory"), -1;
   if (add_kvstore(host, config, err, err_size) != 0) return -1;
   if (add_sql(host, config, err, err_size) != 0) return -1;
-  return 0;
+  return add_httpclient(host, config, err, err_size);
 }
 
 tarmac_host_callbacks_t *tarmac_host_callbacks_new(

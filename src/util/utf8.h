@@ -38,4 +38,14 @@ static inline bool tarmac_utf8_valid(const unsigned char *s, size_t len) {
   return true;
 }
 
+/* Replaces each byte that is not part of valid UTF-8 with '?', in place
+ * (the length is kept): for outside text that must reach a JSON string. */
+static inline void tarmac_utf8_scrub(unsigned char *s, size_t len) {
+  for (size_t i = 0; i < len;) {
+    size_t n = tarmac_utf8_sequence(s + i, len - i);
+    if (n == 0) s[i++] = '?';
+    else i += n;
+  }
+}
+
 #endif
