@@ -16,7 +16,7 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(wasm_binary config base64 envelope_request envelope_response
            http_framing router service_file callback_protobuf callback_json
-           callback_kvstore callback_httpclient)
+           callback_kvstore callback_httpclient callback_sql)
 fi
 
 mkdir -p build-fuzz/artifacts
@@ -41,6 +41,7 @@ for t in "${targets[@]}"; do
   case "$t" in
     envelope_response | callback_json | callback_kvstore | callback_httpclient)
       args+=(-dict=fuzz/json.dict) ;;
+    callback_sql) args+=(-dict=fuzz/sql.dict) ;;
     service_file) args+=(-dict=fuzz/service_file.dict) ;;
   esac
   if "build-fuzz/fuzz_$t" "${args[@]}" "$scratch/$t" "fuzz/corpus/$t" \

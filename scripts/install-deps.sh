@@ -25,6 +25,10 @@ PACKAGES=(
   prometheus # promtool checks the /metrics exposition (unit_metrics_promtool)
   # key-value store: LMDB and hiredis; tests/state starts its own redis-server
   liblmdb-dev libhiredis-dev redis-server
+  # SQL callbacks (src/sql): the client libraries, and the servers that
+  # tests/sql starts in temporary folders (never as system services)
+  libsqlite3-dev libpq-dev libmariadb-dev postgresql-15 mariadb-server
+  mariadb-client
 )
 
 missing=()
@@ -41,9 +45,10 @@ SUDO=
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-# Server packages (redis-server) must not start their system service: the
-# tests start their own servers on free ports. policy-rc.d exit 101 =
-# "action forbidden" for invoke-rc.d, for the install only.
+# Server packages (redis-server, postgresql-15, mariadb-server) must not
+# start their system service: the tests start their own servers on free
+# ports. policy-rc.d exit 101 = "action forbidden" for invoke-rc.d, for the
+# install only.
 policy=/usr/sbin/policy-rc.d
 own_policy=false
 if [ ! -e "$policy" ]; then

@@ -417,3 +417,86 @@ const char *tarmac_http_header(const tarmac_http_response_t *resp,
       return resp->headers[i].value;
   return NULL;
 }
+
+/* SQL: one round trip; the reply's fields are picked out of the
+ * protobuf. */
+static int sql_call(const char *op, const char *query, size_t len,
+                    uint8_t **out, size_t *out_len) {
+  size_t payload_len;
+  uint8_t *payload = tarmac_proto_sql(query, len, &payload_len);
+  if (!payload) return TARMAC_ERROR;
+  int rc = tarmac_host_call("tarmac", "sql", op, payload, payload_len, out,
+                            out_len);
+  free(payload);
+  return rc;
+}
+
+int tarmac_sql_query(const char *query, size_t len, uint8_t **rows,
+                     size_t *rows_len) {
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  if (sql_call("query", query, len, &reply, &reply_len) != TARMAC_OK ||
+      !reply) {
+    *rows = reply; /* the error text */
+    *rows_len = reply_len;
+    return TARMAC_ERROR;
+  }
+  const uint8_t *p = reply, *end = reply + reply_len, *data = NULL, *field;
+  uint64_t data_len = 0, field_len;
+  unsigned number;
+  while (p && p < end) {
+    p = tarmac_proto_field(p, end, &number, &field, &field_len);
+    if (p && number == 5 && field) data = field, data_len = field_len;
+  }
+  *rows = p ? malloc(data_len + 1) : NULL;
+  if (*rows) {
+    if (data_len) memcpy(*rows, data, data_len);
+    (*rows)[data_len] = '\0';
+  }
+  *rows_len = *rows ? data_len : 0;
+  free(reply);
+  return *rows ? TARMAC_OK : TARMAC_ERROR;
+}
+
+/* Status 206 (the statement ran; the database, PostgreSQL, has no last
+ * insert id) fails the host call, which carries only the status text:
+ * that text, as this host writes it, counts as success with the rows
+ * affected it names. */
+static bool sql_exec_206(const uint8_t *text, int64_t *rows_affected) {
+  static const char prefix[] =
+      "PostgreSQL cannot report the last insert id (rows affected: ";
+  if (!text || strncmp((const char *)text, prefix, sizeof prefix - 1) != 0)
+    return false;
+  if (rows_affected)
+    *rows_affected = strtoll((const char *)text + sizeof prefix - 1, NULL, 10);
+  return true;
+}
+
+int tarmac_sql_exec(const char *query, size_t len, int64_t *last_insert_id,
+                    int64_t *rows_affected, char **error) {
+  uint8_t *reply = NULL;
+  size_t reply_len = 0;
+  if (error) *error = NULL;
+  if (last_insert_id) *last_insert_id = 0; /* proto3 leaves zeros out */
+  if (rows_affected) *rows_affected = 0;
+  if (sql_call("exec", query, len, &reply, &reply_len) != TARMAC_OK) {
+    if (sql_exec_206(reply, rows_affected)) {
+      free(reply);
+      return TARMAC_OK;
+    }
+    if (error) *error = (char *)reply; else free(reply);
+    return TARMAC_ERROR;
+  }
+  const uint8_t *p = reply, *end = reply + reply_len, *field;
+  uint64_t value;
+  unsigned number;
+  while (p && p < end) {
+    p = tarmac_proto_field(p, end, &number, &field, &value);
+    if (p && !field && number == 2 && last_insert_id)
+      *last_insert_id = (int64_t)value;
+    if (p && !field && number == 3 && rows_affected)
+      *rows_affected = (int64_t)value;
+  }
+  free(reply);
+  return p ? TARMAC_OK : TARMAC_ERROR;
+}

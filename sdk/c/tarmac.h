@@ -87,6 +87,22 @@ int tarmac_host_call(const char *binding, const char *namespace_,
 int tarmac_call_function(const char *name, const void *payload, size_t len,
                          uint8_t **out, size_t *out_len);
 
+/* SQL (tarmac/sql/query and exec, sent as protobuf; docs/callbacks.md
+ * "SQL"). tarmac_sql_query gives the rows, a JSON array of row objects
+ * ([{"id":1,"name":"x"}]), in *rows / *rows_len: malloc()ed,
+ * NUL-terminated, the caller's to free. tarmac_sql_exec gives the last
+ * insert id and the rows affected (either pointer may be NULL). Both
+ * return TARMAC_OK when the status is 200; otherwise TARMAC_ERROR with the
+ * host's error text in *rows (query) or *error (exec, may be NULL; free
+ * it). PostgreSQL cannot report a last insert id: its exec answers 206,
+ * which fails the host call with the rows affected in the text;
+ * tarmac_sql_exec reads that text and returns TARMAC_OK with
+ * last_insert_id 0 and rows_affected set. */
+int tarmac_sql_query(const char *query, size_t len, uint8_t **rows,
+                     size_t *rows_len);
+int tarmac_sql_exec(const char *query, size_t len, int64_t *last_insert_id,
+                    int64_t *rows_affected, char **error);
+
 /* Guest metrics (tarmac/metrics/<type>), sent as protobuf (hand-encoded,
  * tarmac_proto.h; the host also takes the JSON form). The host replies
  * with a Status; these return TARMAC_OK when it is 200, TARMAC_ERROR

@@ -95,6 +95,18 @@ static inline uint8_t *tarmac_proto_kv(const char *key, const void *data,
   return buf;
 }
 
+/* SQL (tarmac/sql): SQLQuery{query = 1} and SQLExec{query = 1} are one
+ * bytes field; their replies are read with tarmac_proto_field. Returns a
+ * malloc()ed buffer and its length in *len, or NULL (no memory). */
+static inline uint8_t *tarmac_proto_sql(const void *query, size_t query_len,
+                                        size_t *len) {
+  if (query_len > SIZE_MAX - 16) return NULL;
+  uint8_t *buf = malloc(query_len + 11);
+  if (!buf) return NULL;
+  *len = (size_t)(tarmac_proto_bytes(buf, 1, query, query_len) - buf);
+  return buf;
+}
+
 /* Reads a varint; NULL when it runs past end or beyond 64 bits. */
 static inline const uint8_t *tarmac_proto_read_varint(const uint8_t *p,
                                                       const uint8_t *end,

@@ -142,6 +142,17 @@ static const setting_t settings[] = {
              TIMEOUT_MAX_MS),
     UINT("APP_HTTP_CLIENT_MAX_REDIRECTS", http_client_max_redirects, 0, 100),
     STRING("APP_HTTP_CLIENT_ALLOW", http_client_allow),
+    /* SQL (tarmac/sql callbacks): a pool beyond 1000 connections would
+     * exhaust any database's connection slots; a result is held in memory
+     * twice (rows, then the reply), so at most 256 MiB. */
+    BOOL("APP_ENABLE_SQL", enable_sql),
+    STRING("APP_SQL_TYPE", sql_type),
+    STRING("APP_SQL_DSN", sql_dsn),
+    UINT("APP_SQL_POOL_SIZE", sql_pool_size, 1, 1000),
+    DURATION("APP_SQL_CONNECT_TIMEOUT", sql_connect_timeout_ms, 1,
+             TIMEOUT_MAX_MS),
+    DURATION("APP_SQL_QUERY_TIMEOUT", sql_query_timeout_ms, 1, TIMEOUT_MAX_MS),
+    SIZE("APP_SQL_MAX_RESULT_SIZE", sql_max_result_bytes, 2, (uint64_t)1 << 28),
 };
 
 static const setting_t *find_setting(const char *name) {
@@ -329,6 +340,11 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->http_client_connect_timeout_ms = 5000;
   c->http_client_timeout_ms = 30000;
   c->http_client_max_redirects = 10;
+  strcpy(c->sql_type, "sqlite"); /* SQL */
+  c->sql_pool_size = 10;
+  c->sql_connect_timeout_ms = 5000;
+  c->sql_query_timeout_ms = 30000;
+  c->sql_max_result_bytes = 16u << 20;
 }
 
 /* A quarter of the HTTP threads: running guests plus as many waiting for a

@@ -81,6 +81,14 @@ typedef struct {
   unsigned http_client_timeout_ms;   /* APP_HTTP_CLIENT_TIMEOUT, 30s */
   unsigned http_client_max_redirects; /* APP_HTTP_CLIENT_MAX_REDIRECTS, 10 */
   char http_client_allow[4096];      /* APP_HTTP_CLIENT_ALLOW, "" = any host */
+  /* SQL (tarmac/sql callbacks, src/sql; docs/configuration.md "SQL") */
+  bool enable_sql;               /* APP_ENABLE_SQL, false */
+  char sql_type[32];             /* APP_SQL_TYPE, sqlite | postgres | mysql */
+  char sql_dsn[4096];            /* APP_SQL_DSN, "" (sqlite: in memory) */
+  unsigned sql_pool_size;        /* APP_SQL_POOL_SIZE, 10 connections */
+  unsigned sql_connect_timeout_ms; /* APP_SQL_CONNECT_TIMEOUT, 5s */
+  unsigned sql_query_timeout_ms;   /* APP_SQL_QUERY_TIMEOUT, 30s */
+  uint64_t sql_max_result_bytes;   /* APP_SQL_MAX_RESULT_SIZE, 16 MiB */
 } tarmac_server_config_t;
 
 /* Fills config from the environment: defaults, then every APP_* variable
