@@ -27,6 +27,7 @@ usage: e2e_services.py GROUP
              `promtool check metrics` passes
   single     single-function mode: APP_WASM_FUNCTION (v0.4),
              APP_WASM_CONTRACT, the default module path
+  example_state  the README's state example on LMDB and SQLite
   example    the README's two-function service (examples/service) as
              built, its file used in place: POST /greet, greetings_total
 Environment: TARMAC_SERVE_BIN, SERVICES_GUEST_DIR (the built guests),
@@ -534,6 +535,24 @@ def test_metrics(workdir):
             print("--- /metrics ---\n" + text[:8000])
 
 
+def test_example_state(workdir):
+    """The README's state example as built, on the embedded defaults: the
+    LMDB store and a SQLite file in the test's folder."""
+    env = {"APP_ENABLE_KVSTORE": "true",
+           "APP_KVSTORE_PATH": os.path.join(workdir, "visits.lmdb"),
+           "APP_ENABLE_SQL": "true", "APP_SQL_TYPE": "sqlite",
+           "APP_SQL_DSN": os.path.join(workdir, "visits.db")}
+    with ServiceServer(workdir, os.environ["EXAMPLE_STATE"], env) as server:
+        expect(server, "POST", "/visit", b"ada", 200,
+               b"Hello, ada! Visit 1 (key-value store), 1 logged (SQL).",
+               what="the state example's first visit")
+        expect(server, "POST", "/visit", b"ada", 200,
+               b"Hello, ada! Visit 2 (key-value store), 2 logged (SQL).",
+               what="the second visit")
+        expect(server, "POST", "/visit", b"x'; DROP TABLE visit_log; --",
+               500, what="a name that is not a name")
+
+
 def guest_path(name):
     return os.path.join(GUEST_DIR, name + ".wasm")
 
@@ -584,6 +603,7 @@ GROUPS = {
     "job": test_job, "schedule": test_schedule, "calls": test_calls,
     "invalid": test_invalid, "pool": test_pool, "metrics": test_metrics,
     "example": test_example, "single": test_single,
+    "example_state": test_example_state,
 }
 
 if __name__ == "__main__":
