@@ -2,11 +2,9 @@
  *
  * A guest thread takes an idle connection, or opens one while fewer than
  * pool_size exist, or waits for one to come back (until its deadline).
- * Every wait (pool, connect, round trip) is bounded by the configured
- * timeout and the guest's deadline; pool waits and connects are bracketed
- * by tarmac_blocking_begin/end, round trips poll the socket with
- * tarmac_blocking_poll (the event loop is handed on only when the answer
- * is not there within a brief wait). A connection that fails is dropped (the next call
+ * Every wait (pool, connect, round trip) is bracketed by
+ * tarmac_blocking_begin/end and bounded by the configured timeout and the
+ * guest's deadline (round trips poll the socket: see wait_ready). A connection that fails is dropped (the next call
  * reconnects); a reused connection that fails is retried once on a fresh
  * one, since a server restart breaks every pooled connection and GET, SET,
  * DEL and SCAN may safely be sent twice. `reachable` follows the last
@@ -74,9 +72,15 @@ static uint64_t time_left(unsigned ms) {
  * blocking read every millisecond once due, and hiredis retries reads
  * interrupted that way, so a socket timeout would never expire. */
 static bool wait_ready(int fd, short events, uint64_t until_ns) {
-  /* a loopback answer usually comes within the brief wait, without
-   * handing the event loop on (util/blocking.h) */
-  return tarmac_blocking_poll(fd, events, until_ns);
+  for (;;) {
+    uint64_t now = tarmac_clock_ns();
+    if (now >= until_ns) return false;
+    uint64_t ms = (until_ns - now + NS_PER_MS - 1) / NS_PER_MS;
+    struct pollfd p = {fd, events, 0};
+    int rc = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return false;
+  }
 }
 
 /* Writes the queued command, then reads until a whole reply is in. */
@@ -107,8 +111,11 @@ static redisReply *round_trip(redis_store_t *r, redisContext *c, int argc,
                               char *err, size_t err_size) {
   const char *why = "out of memory";
   redisReply *reply = NULL;
-  if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK)
-    reply = exchange(r, c, &why); /* its waits hand the loop on if long */
+  if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK) {
+    tarmac_blocking_begin();
+    reply = exchange(r, c, &why);
+    tarmac_blocking_end();
+  }
   if (!reply)
     snprintf(err, err_size, "redis %s:%d %s: %s", r->host, r->port, argv[0],
              c->err ? c->errstr

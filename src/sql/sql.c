@@ -47,14 +47,15 @@ uint64_t tarmac_sql_ms_left(uint64_t until_ns) {
   return (until_ns - now + 999999) / 1000000;
 }
 
-/* A brief wait first: a database on the same machine often answers
- * within it, and only a longer wait hands the event loop on
- * (util/blocking.h). */
 int tarmac_sql_wait_fd(int fd, short events, uint64_t until_ns) {
-  if (tarmac_blocking_poll(fd, events, until_ns)) return 1;
-  /* not ready: the time ran out, or the socket failed */
-  struct pollfd p = {.fd = fd, .events = events};
-  return poll(&p, 1, 0) < 0 ? -1 : 0;
+  for (;;) {
+    uint64_t ms = tarmac_sql_ms_left(until_ns);
+    if (ms == 0) return 0;
+    struct pollfd p = {.fd = fd, .events = events};
+    int rc = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+    if (rc > 0) return 1;
+    if (rc < 0 && errno != EINTR) return -1;
+  }
 }
 
 bool tarmac_sql_fd_readable(int fd) {
@@ -243,9 +244,9 @@ int tarmac_sql_query(tarmac_sql_t *sql, const uint8_t *query, size_t len,
   if (prepare_call(sql, query, len, &call, &copy, status) == 0 &&
       acquire(sql, call.until_ns, &conn, status) == 0) {
     tarmac_sql_rows_t rows;
-    /* network backends hand the loop on in their waits
-     * (tarmac_sql_wait_fd); SQLite computes on this thread */
+    tarmac_blocking_begin();
     sql->backend->query(conn, &call, &rows, out, status);
+    tarmac_blocking_end();
     release(sql, conn, call.broken);
   }
   free(copy);
@@ -261,7 +262,9 @@ int tarmac_sql_exec(tarmac_sql_t *sql, const uint8_t *query, size_t len,
   void *conn;
   if (prepare_call(sql, query, len, &call, &copy, status) == 0 &&
       acquire(sql, call.until_ns, &conn, status) == 0) {
-    sql->backend->exec(conn, &call, out, status); /* as query */
+    tarmac_blocking_begin();
+    sql->backend->exec(conn, &call, out, status);
+    tarmac_blocking_end();
     release(sql, conn, call.broken);
   }
   free(copy);

@@ -15,9 +15,6 @@
 #ifndef TARMAC_UTIL_BLOCKING_H
 #define TARMAC_UTIL_BLOCKING_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 typedef struct {
   void (*begin)(void); /* the calling thread is about to block */
   void (*end)(void);   /* it is back */
@@ -28,15 +25,5 @@ void tarmac_blocking_set_hooks(const tarmac_blocking_hooks_t *hooks);
 
 void tarmac_blocking_begin(void);
 void tarmac_blocking_end(void);
-
-/* Waits until fd is ready for `events` (poll(2) flags) or CLOCK_MONOTONIC
- * reaches until_ns: true when ready. A wait of TARMAC_BLOCKING_BRIEF_NS
- * comes first without the hooks (a loopback round trip to Redis or a
- * database usually answers within it, and handing a loop on costs more
- * than that); only a longer wait is bracketed by begin/end, as Go's
- * runtime retakes a processor only from a system call that outlasts its
- * 20 us sysmon tick. Signals (EINTR) do not end the wait. */
-#define TARMAC_BLOCKING_BRIEF_NS 100000u
-bool tarmac_blocking_poll(int fd, short events, uint64_t until_ns);
 
 #endif
