@@ -2,7 +2,7 @@
 # Runs every test: installs what is missing, builds, runs the CTest suite,
 # builds again with AddressSanitizer + UBSan and runs the suite there, then
 # runs the fuzz targets for a bounded, seeded time (fuzz/run.sh;
-# TARMAC_FUZZ_SECONDS per target, default 18; 0 skips them). See
+# TARMAC_FUZZ_SECONDS per target, default 12; 0 skips them). See
 # docs/testing.md. The last line is "N passed, N failed" over every test
 # of the two suites and every fuzz target; the exit status is non-zero when
 # anything failed. A test that fails is run once more (ctest's
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh || exit 1
 jobs=$(nproc 2>/dev/null || echo 2)
-fuzz_seconds=${TARMAC_FUZZ_SECONDS:-18}
+fuzz_seconds=${TARMAC_FUZZ_SECONDS:-12}
 passed=0
 failed=0
 summary=()
