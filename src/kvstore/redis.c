@@ -378,6 +378,18 @@ static void *checker_main(void *arg) {
   return NULL;
 }
 
+/* What a store holds once its checker thread is gone (or never started):
+ * the checker's connection, the synchronisation, the memory. */
+static void release_store(redis_store_t *r) {
+  if (r->check_conn) redisFree(r->check_conn);
+  pthread_cond_destroy(&r->returned);
+  pthread_cond_destroy(&r->wake);
+  pthread_mutex_destroy(&r->mutex);
+  free(r->idle);
+  free(r->password);
+  free(r);
+}
+
 static void redis_free(tarmac_kvstore_t *base) {
   redis_store_t *r = (redis_store_t *)base;
   pthread_mutex_lock(&r->mutex);
@@ -386,13 +398,7 @@ static void redis_free(tarmac_kvstore_t *base) {
   pthread_mutex_unlock(&r->mutex);
   pthread_join(r->checker, NULL);
   for (size_t i = 0; i < r->idle_count; i++) redisFree(r->idle[i]);
-  if (r->check_conn) redisFree(r->check_conn);
-  pthread_cond_destroy(&r->returned);
-  pthread_cond_destroy(&r->wake);
-  pthread_mutex_destroy(&r->mutex);
-  free(r->idle);
-  free(r->password);
-  free(r);
+  release_store(r);
 }
 
 static const tarmac_kvstore_ops_t redis_ops = {
@@ -464,13 +470,7 @@ tarmac_kvstore_t *tarmac_kvstore_redis_new(const tarmac_kvstore_config_t *c,
   check_once(r); /* /ready is right from the start */
   if (pthread_create(&r->checker, NULL, checker_main, r) != 0) {
     snprintf(err, err_size, "cannot start the redis checker thread");
-    if (r->check_conn) redisFree(r->check_conn);
-    pthread_cond_destroy(&r->returned);
-    pthread_cond_destroy(&r->wake);
-    pthread_mutex_destroy(&r->mutex);
-    free(r->idle);
-    free(r->password);
-    free(r);
+    release_store(r);
     return NULL;
   }
   return &r->base;
