@@ -76,6 +76,9 @@ static const setting_t settings[] = {
     STRING("APP_LISTEN_ADDR", listen_addr),
     STRING("APP_CERT_FILE", cert_file),
     STRING("APP_KEY_FILE", key_file),
+    /* mutual TLS, as upstream (docs/configuration.md, "Mutual TLS") */
+    STRING("APP_CA_FILE", ca_file),
+    BOOL("APP_IGNORE_CLIENT_CERT", ignore_client_cert),
     STRING("APP_WASM_FUNCTION", wasm_module),
     STRING("APP_WASM_MODULE", wasm_module),
     STRING("APP_WASM_CONTRACT", wasm_contract),

@@ -13,6 +13,11 @@ typedef struct {
   bool enable_tls;           /* APP_ENABLE_TLS, true */
   char cert_file[4096];      /* APP_CERT_FILE, /certs/cert.crt */
   char key_file[4096];       /* APP_KEY_FILE, /certs/key.key */
+  char ca_file[4096];        /* APP_CA_FILE, "": with TLS, client
+                                certificates must chain to this bundle */
+  bool ignore_client_cert;   /* APP_IGNORE_CLIENT_CERT, false: with a CA
+                                file, verify a client certificate only when
+                                one is given */
   char wasm_module[4096];    /* APP_WASM_MODULE or APP_WASM_FUNCTION */
   bool wasm_module_is_seed;  /* APP_WASM_MODULE was set: the seed contract */
   char wasm_contract[16];    /* APP_WASM_CONTRACT, "" = by variable */

@@ -71,6 +71,8 @@ static int start_http(serve_state_t *s) {
       .tls = c->enable_tls,
       .cert_file = c->cert_file,
       .key_file = c->key_file,
+      .ca_file = c->ca_file,
+      .ignore_client_cert = c->ignore_client_cert,
       .loops = c->event_loops,
       .max_threads_per_loop = c->max_threads_per_loop,
       .handoff_ms = c->handoff_ms,
@@ -87,6 +89,9 @@ static int start_http(serve_state_t *s) {
       .handler = tarmac_app_http_handler(),
       .handler_data = tarmac_app_http_data(s->app),
   };
+  if (!c->enable_tls && c->ca_file[0] != '\0') /* as upstream: ignored */
+    tarmac_logf(TARMAC_LOG_WARN, "APP_CA_FILE is ignored with "
+                "APP_ENABLE_TLS=false: clients are not authenticated");
   char err[512];
   s->http = tarmac_http_server_new(&http, err, sizeof(err));
   if (s->http == NULL || tarmac_http_server_start(s->http, err,
