@@ -9,6 +9,7 @@
 
 #include "http/h2o_pinned.h"
 #include "http/tls.h"
+#include "http/tls_alert.h"
 #include "http/tls_bundle.h"
 
 /* TLS 1.2 cipher suites: only forward-secret key exchange (ECDHE) with
@@ -39,6 +40,7 @@ struct tarmac_tls {
   char *ca_file; /* NULL: no mutual TLS */
   pthread_mutex_t lock; /* guards `current` (the pointer, not the bundle) */
   tarmac_tls_bundle_t *current;
+  BIO_METHOD *alert_tap; /* tls_alert.h; outlives every SSL object */
 };
 
 static void openssl_reason(char *out, size_t size) {
@@ -59,6 +61,11 @@ static int on_certificate(SSL *ssl, void *arg) {
   pthread_mutex_unlock(&tls->lock);
   int rc = tarmac_tls_bundle_install(bundle, ssl);
   tarmac_tls_bundle_unref(bundle);
+  /* a client refused for its certificate is told why; without the tap
+   * (out of memory) it is refused all the same, only less politely */
+  if (rc == 0 && tls->ca_file != NULL &&
+      tarmac_tls_alert_tap(ssl, tls->alert_tap) != 0)
+    ERR_clear_error();
   if (rc != 0) ERR_clear_error();
   return rc == 0 ? 1 : 0;
 }
@@ -99,8 +106,10 @@ static SSL_CTX *context_new(tarmac_tls_t *tls, bool ignore_client_cert,
     SSL_CTX_free(ctx);
     return NULL;
   }
-  if (tls->ca_file != NULL)
+  if (tls->ca_file != NULL) {
     require_client_certificates(ctx, ignore_client_cert);
+    SSL_CTX_set_info_callback(ctx, tarmac_tls_alert_on_info);
+  }
   SSL_CTX_set_cert_cb(ctx, on_certificate, tls);
   h2o_ssl_register_alpn_protocols(ctx, alpn_protocols);
   return ctx;
@@ -131,6 +140,11 @@ tarmac_tls_t *tarmac_tls_new(const tarmac_tls_files_t *files, char *err,
   tls->current = tarmac_tls_bundle_load(tls->cert_file, tls->key_file,
                                         tls->ca_file, err, err_size);
   if (tls->current == NULL) goto fail;
+  tls->alert_tap = tarmac_tls_alert_method_new();
+  if (tls->alert_tap == NULL) {
+    snprintf(err, err_size, "out of memory");
+    goto fail;
+  }
   tls->ctx = context_new(tls, files->ignore_client_cert, err, err_size);
   if (tls->ctx == NULL) goto fail;
   return tls;
@@ -157,6 +171,7 @@ void tarmac_tls_free(tarmac_tls_t *tls) {
   if (tls == NULL) return;
   SSL_CTX_free(tls->ctx);
   tarmac_tls_bundle_unref(tls->current);
+  BIO_meth_free(tls->alert_tap);
   pthread_mutex_destroy(&tls->lock);
   free(tls->cert_file);
   free(tls->key_file);
