@@ -41,6 +41,9 @@ static BIO *open_pem(const char *what, const char *path, tarmac_buffer_t *text,
     if (errno == EFBIG)
       snprintf(err, err_size, "TLS %s file %s is larger than %zu bytes", what,
                path, TARMAC_TLS_MAX_FILE_BYTES);
+    else if (errno == EINVAL)
+      snprintf(err, err_size, "TLS %s file %s is not a regular file", what,
+               path);
     else
       snprintf(err, err_size, "cannot read TLS %s file %s: %s", what, path,
                strerror(errno));
@@ -107,8 +110,8 @@ static int load_key(tarmac_tls_bundle_t *b, const char *path, BIO *bio,
   b->key = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
   if (b->key == NULL) {
     openssl_reason(reason, sizeof(reason));
-    snprintf(err, err_size, "invalid TLS key file %s (PEM, not encrypted, "
-             "expected): %s", path, reason);
+    snprintf(err, err_size, "invalid TLS key file %s (an unencrypted PEM "
+             "key is expected): %s", path, reason);
     return -1;
   }
   return 0;

@@ -217,8 +217,18 @@ def test_startup(workdir):
                            ["CA", broken])
     expect_startup_failure(workdir, {"APP_CA_FILE": ca[1]},
                            "CA file holding a key", ["CA", ca[1]])
+    expect_startup_failure(workdir, {"APP_CA_FILE": workdir},
+                           "CA file that is a folder",
+                           ["CA", workdir, "not a regular file"])
     expect_startup_failure(workdir, {"APP_IGNORE_CLIENT_CERT": "perhaps"},
                            "bad boolean", ["APP_IGNORE_CLIENT_CERT"])
+    # as upstream, the CA file does nothing without TLS: said in the log
+    with Server(workdir, module=HELLO_WASM, tls=False,
+                env={"APP_CA_FILE": ca[0]}) as server:
+        status, _, body, _ = curl(server, "/", data=b"plain")
+        check(status == 200 and body == b"plain", "plain HTTP served")
+        check("APP_CA_FILE is ignored" in server.log_text(),
+              "the ignored CA file is warned about")
 
 
 GROUPS = {"required": test_required, "ignore": test_ignore,
