@@ -6,6 +6,7 @@
 
 #include "http/h2o_pinned.h"
 #include "http/tls_alert.h"
+#include "log/log.h"
 
 static const char tap_name[] = "tarmac alert tap";
 
@@ -106,10 +107,22 @@ int tarmac_tls_alert_tap(SSL *ssl, BIO_METHOD *method) {
   return 0;
 }
 
+/* Debug level only: any client can cause one line per connection. */
+static void log_refusal(const SSL *ssl, int ret) {
+  if (!tarmac_log_enabled(TARMAC_LOG_DEBUG)) return;
+  long verify = SSL_get_verify_result(ssl);
+  tarmac_logf(TARMAC_LOG_DEBUG, "TLS handshake refused: %s%s%s",
+              SSL_alert_desc_string_long(ret),
+              verify != X509_V_OK ? ": " : "",
+              verify != X509_V_OK ? X509_verify_cert_error_string(verify)
+                                  : "");
+}
+
 void tarmac_tls_alert_on_info(const SSL *ssl, int where, int ret) {
   if ((where & SSL_CB_WRITE_ALERT) == 0 || (ret >> 8) != SSL3_AL_FATAL ||
       SSL_is_init_finished(ssl))
     return;
+  log_refusal(ssl, ret);
   BIO *wbio = SSL_get_wbio(ssl);
   if (!is_tap(wbio)) return;
   tap_t *tap = BIO_get_data(wbio);

@@ -177,6 +177,11 @@ def test_required(workdir):
         served = served_requests(server)
         check(served == 3, "only the 3 requests with a valid certificate "
               "reached HTTP (%d did)" % served)
+        log = server.log_text()
+        for why in ["unknown CA: unable to get local issuer certificate",
+                    "certificate expired: certificate has expired"]:
+            check("TLS handshake refused: " + why in log,
+                  "the refusal's reason at debug level: %s" % why)
 
 
 def test_ignore(workdir):

@@ -188,6 +188,7 @@ static void peer_name(const client_t *c, char *out, size_t size) {
 /* One keep-alive GET; true when "200" and the body "ok\n" came back. */
 static bool client_get(client_t *c) {
   static const char request[] = "GET / HTTP/1.1\r\nHost: test\r\n\r\n";
+  if (c->ssl == NULL) return false;
   if (SSL_write(c->ssl, request, sizeof(request) - 1) <= 0) {
     ERR_clear_error();
     return false;
