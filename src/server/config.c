@@ -1,7 +1,7 @@
-/* Server settings from APP_* environment variables. Every setting is one
- * row of a table (name, kind, field, range), so loading, the single-value
- * entry point used by `tarmac call` and the fuzzers, and the checks are one
- * code path. Values are hostile: numbers are plain decimal digits, sizes
+/* Server settings from APP_* environment variables and the settings file.
+ * Every setting is one row of a table (name, kind, field, range), so
+ * loading from either source, the single-value entry point used by
+ * `tarmac call` and the fuzzers, and the checks are one code path. Values are hostile: numbers are plain decimal digits, sizes
  * may not overflow, and anything outside a setting's range (including zero
  * where zero means nothing) is refused naming the variable and value. */
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "server/config.h"
 #include "util/bytesize.h"
 #include "util/duration.h"
+#include "util/problems.h"
 
 typedef enum { KIND_STRING, KIND_BOOL, KIND_UINT, KIND_SIZE, KIND_DURATION } kind_t;
 
@@ -412,33 +413,122 @@ int tarmac_server_config_timeout(const char *value, unsigned *out_ms,
   return 0;
 }
 
-/* Settings with a fixed set of values, and which contract the single
- * function speaks by default (APP_WASM_MODULE: the seed's). */
-static int check_choices(tarmac_server_config_t *c, char *err,
-                         size_t err_size) {
-  const char *module = getenv("APP_WASM_MODULE");
-  c->wasm_module_is_seed = module != NULL && *module != '\0';
-  if (strcmp(c->run_mode, "daemon") != 0 && strcmp(c->run_mode, "job") != 0) {
-    snprintf(err, err_size, "APP_RUN_MODE=%s is not a run mode (daemon or job)",
-             c->run_mode);
-    return -1;
-  }
+/* Settings with a fixed set of values. */
+static void check_choices(tarmac_server_config_t *c,
+                          tarmac_problems_t *problems) {
+  if (strcmp(c->run_mode, "daemon") != 0 && strcmp(c->run_mode, "job") != 0)
+    tarmac_problems_add(problems,
+                        "APP_RUN_MODE=%s is not a run mode (daemon or job)",
+                        c->run_mode);
   c->job_mode = strcmp(c->run_mode, "job") == 0;
-  return 0;
 }
 
-int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
-                              size_t err_size) {
-  tarmac_server_config_defaults(c);
-  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-    const char *v = getenv(settings[i].name);
-    if (v == NULL || *v == '\0') continue; /* unset or empty: default */
-    if (parse_value(&settings[i], v, c, err, err_size) != 0) return -1;
+/* The row the file names at index i in file->entries, after checking the
+ * name is a setting the file may set and appears once. NULL: a problem
+ * was added. */
+static const setting_t *file_row(const char *path,
+                                 const tarmac_settings_file_t *file, size_t i,
+                                 tarmac_problems_t *problems) {
+  const tarmac_settings_entry_t *e = &file->entries[i];
+  const setting_t *s = find_setting(e->name);
+  if (strcmp(e->name, "APP_CONFIG_FILE") == 0) {
+    tarmac_problems_add(problems, "%s:%u: APP_CONFIG_FILE is only read from "
+                        "the environment", path, e->line);
+    return NULL;
   }
-  if (check_choices(c, err, err_size) != 0) return -1;
+  if (s == NULL) {
+    tarmac_problems_add(problems, "%s:%u: %.64s is not a setting", path,
+                        e->line, e->name);
+    return NULL;
+  }
+  const tarmac_settings_entry_t *first =
+      tarmac_settings_file_find(file, e->name);
+  if (first != e) {
+    tarmac_problems_add(problems, "%s:%u: %s set again (first at line %u)",
+                        path, e->line, e->name, first->line);
+    return NULL;
+  }
+  return s;
+}
+
+/* Applies one value, adding its problem (prefixed with where it came
+ * from) when it is refused. True when it was applied. */
+static bool apply(const setting_t *s, const char *value, const char *where,
+                  tarmac_server_config_t *c, tarmac_problems_t *problems) {
+  char err[1024];
+  if (value == NULL || *value == '\0') return false; /* empty: default */
+  if (parse_value(s, value, c, err, sizeof err) == 0) return true;
+  tarmac_problems_add(problems, "%s%s", where, err);
+  return false;
+}
+
+/* The file's values, then the environment's over them (the environment
+ * wins). Every file entry is checked, also those the environment hides. */
+static void apply_sources(tarmac_server_config_t *c, const char *path,
+                          const tarmac_settings_file_t *file,
+                          tarmac_problems_t *problems) {
+  const char *from_file[sizeof settings / sizeof settings[0]] = {NULL};
+  unsigned line[sizeof settings / sizeof settings[0]] = {0};
+  for (size_t i = 0; i < file->count; i++) {
+    const setting_t *s = file_row(path, file, i, problems);
+    if (s == NULL) continue;
+    from_file[s - settings] = file->entries[i].value;
+    line[s - settings] = file->entries[i].line;
+  }
+  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+    const setting_t *s = &settings[i];
+    char where[4200] = "";
+    if (from_file[i] != NULL)
+      snprintf(where, sizeof where, "%s:%u: ", path, line[i]);
+    bool applied = apply(s, from_file[i], where, c, problems);
+    const char *env = getenv(s->name);
+    applied = apply(s, env, "", c, problems) || applied;
+    /* which contract the single function speaks by default: the seed's
+     * when APP_WASM_MODULE named it (it wins over APP_WASM_FUNCTION) */
+    if (applied && strcmp(s->name, "APP_WASM_MODULE") == 0)
+      c->wasm_module_is_seed = true;
+  }
+}
+
+int tarmac_server_config_load_file(tarmac_server_config_t *c,
+                                   const char *path,
+                                   tarmac_settings_file_t *file, char *err,
+                                   size_t err_size) {
+  tarmac_settings_file_t own = TARMAC_SETTINGS_FILE_INIT;
+  tarmac_settings_file_t *entries = file != NULL ? file : &own;
+  tarmac_problems_t problems = TARMAC_PROBLEMS_INIT;
+  tarmac_server_config_defaults(c);
+  tarmac_settings_file_free(entries);
+  if (path != NULL && *path != '\0') {
+    if (strlen(path) >= sizeof c->config_file)
+      tarmac_problems_add(&problems, "APP_CONFIG_FILE is too long (at most "
+                          "%zu bytes)", sizeof c->config_file - 1);
+    else if (tarmac_settings_file_read(path, entries, &problems) == 0)
+      strcpy(c->config_file, path);
+  }
+  apply_sources(c, path, entries, &problems);
+  check_choices(c, &problems);
   if (c->max_concurrency == 0)
     c->max_concurrency = tarmac_server_config_default_concurrency(c);
   if (c->memory_total_limit == 0)
     c->memory_total_limit = tarmac_server_config_default_memory_total();
-  return 0;
+  int rc = problems.count == 0 ? 0 : -1;
+  if (rc != 0) tarmac_problems_write(&problems, err, err_size);
+  tarmac_problems_free(&problems);
+  tarmac_settings_file_free(&own);
+  return rc;
+}
+
+int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
+                              size_t err_size) {
+  return tarmac_server_config_load_file(c, getenv("APP_CONFIG_FILE"), NULL,
+                                        err, err_size);
+}
+
+size_t tarmac_server_config_count(void) {
+  return sizeof settings / sizeof settings[0];
+}
+
+const char *tarmac_server_config_name(size_t i) {
+  return i < tarmac_server_config_count() ? settings[i].name : NULL;
 }
