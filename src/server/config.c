@@ -156,8 +156,10 @@ static const setting_t settings[] = {
     SIZE("APP_SQL_MAX_RESULT_SIZE", sql_max_result_bytes, 2, (uint64_t)1 << 28),
 };
 
+#define SETTING_COUNT (sizeof settings / sizeof settings[0])
+
 static const setting_t *find_setting(const char *name) {
-  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+  for (size_t i = 0; i < SETTING_COUNT; i++)
     if (strcmp(settings[i].name, name) == 0) return &settings[i];
   return NULL;
 }
@@ -423,13 +425,19 @@ static void check_choices(tarmac_server_config_t *c,
   c->job_mode = strcmp(c->run_mode, "job") == 0;
 }
 
-/* The row the file names at index i in file->entries, after checking the
- * name is a setting the file may set and appears once. NULL: a problem
- * was added. */
+/* The file's good values by row, as its entries are checked. */
+typedef struct {
+  const char *path;
+  tarmac_server_config_t *config;
+  const char *value[SETTING_COUNT]; /* NULL: not in the file, or refused */
+} file_values_t;
+
+/* The row e names, after checking the name is a setting the file may set
+ * and appears once. NULL: a problem was added. */
 static const setting_t *file_row(const char *path,
-                                 const tarmac_settings_file_t *file, size_t i,
+                                 const tarmac_settings_file_t *file,
+                                 const tarmac_settings_entry_t *e,
                                  tarmac_problems_t *problems) {
-  const tarmac_settings_entry_t *e = &file->entries[i];
   const setting_t *s = find_setting(e->name);
   if (strcmp(e->name, "APP_CONFIG_FILE") == 0) {
     tarmac_problems_add(problems, "%s:%u: APP_CONFIG_FILE is only read from "
@@ -451,43 +459,55 @@ static const setting_t *file_row(const char *path,
   return s;
 }
 
-/* Applies one value, adding its problem (prefixed with where it came
- * from) when it is refused. True when it was applied. */
-static bool apply(const setting_t *s, const char *value, const char *where,
-                  tarmac_server_config_t *c, tarmac_problems_t *problems) {
+/* A tarmac_settings_check_fn: each entry's name and value, in file order
+ * (values the environment overrides too: the file is checked whole). */
+static void check_entry(void *data, const tarmac_settings_file_t *file,
+                        const tarmac_settings_entry_t *e,
+                        tarmac_problems_t *problems) {
+  file_values_t *f = data;
+  const setting_t *s = file_row(f->path, file, e, problems);
+  if (s == NULL || e->value[0] == '\0') return; /* empty: the default */
   char err[1024];
-  if (value == NULL || *value == '\0') return false; /* empty: default */
-  if (parse_value(s, value, c, err, sizeof err) == 0) return true;
-  tarmac_problems_add(problems, "%s%s", where, err);
-  return false;
+  if (parse_value(s, e->value, f->config, err, sizeof err) == 0)
+    f->value[s - settings] = e->value;
+  else
+    tarmac_problems_add(problems, "%s:%u: %s", f->path, e->line, err);
 }
 
-/* The file's values, then the environment's over them (the environment
- * wins). Every file entry is checked, also those the environment hides. */
-static void apply_sources(tarmac_server_config_t *c, const char *path,
-                          const tarmac_settings_file_t *file,
+/* In table order (APP_WASM_MODULE after APP_WASM_FUNCTION), each setting
+ * from the environment when set and not empty, else from the file (its
+ * values were checked already). */
+static void apply_sources(tarmac_server_config_t *c, const file_values_t *f,
                           tarmac_problems_t *problems) {
-  const char *from_file[sizeof settings / sizeof settings[0]] = {NULL};
-  unsigned line[sizeof settings / sizeof settings[0]] = {0};
-  for (size_t i = 0; i < file->count; i++) {
-    const setting_t *s = file_row(path, file, i, problems);
-    if (s == NULL) continue;
-    from_file[s - settings] = file->entries[i].value;
-    line[s - settings] = file->entries[i].line;
-  }
-  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+  for (size_t i = 0; i < SETTING_COUNT; i++) {
     const setting_t *s = &settings[i];
-    char where[4200] = "";
-    if (from_file[i] != NULL)
-      snprintf(where, sizeof where, "%s:%u: ", path, line[i]);
-    bool applied = apply(s, from_file[i], where, c, problems);
-    const char *env = getenv(s->name);
-    applied = apply(s, env, "", c, problems) || applied;
+    const char *v = getenv(s->name);
+    char err[1024];
+    if (v == NULL || *v == '\0') v = f->value[i];
+    if (v == NULL) continue;
+    if (parse_value(s, v, c, err, sizeof err) != 0) {
+      tarmac_problems_add(problems, "%s", err);
+      continue;
+    }
     /* which contract the single function speaks by default: the seed's
      * when APP_WASM_MODULE named it (it wins over APP_WASM_FUNCTION) */
-    if (applied && strcmp(s->name, "APP_WASM_MODULE") == 0)
-      c->wasm_module_is_seed = true;
+    if (strcmp(s->name, "APP_WASM_MODULE") == 0) c->wasm_module_is_seed = true;
   }
+}
+
+/* Reads and checks the settings file (path not empty) into f. */
+static void read_file(tarmac_server_config_t *c, const char *path,
+                      tarmac_settings_file_t *entries, file_values_t *f,
+                      tarmac_problems_t *problems) {
+  if (strlen(path) >= sizeof c->config_file) {
+    tarmac_problems_add(problems, "APP_CONFIG_FILE is too long (at most %zu "
+                        "bytes)", sizeof c->config_file - 1);
+    return;
+  }
+  f->path = path;
+  f->config = c;
+  if (tarmac_settings_file_read(path, check_entry, f, entries, problems) == 0)
+    strcpy(c->config_file, path);
 }
 
 int tarmac_server_config_load_file(tarmac_server_config_t *c,
@@ -497,16 +517,12 @@ int tarmac_server_config_load_file(tarmac_server_config_t *c,
   tarmac_settings_file_t own = TARMAC_SETTINGS_FILE_INIT;
   tarmac_settings_file_t *entries = file != NULL ? file : &own;
   tarmac_problems_t problems = TARMAC_PROBLEMS_INIT;
+  file_values_t values = {.path = NULL};
   tarmac_server_config_defaults(c);
   tarmac_settings_file_free(entries);
-  if (path != NULL && *path != '\0') {
-    if (strlen(path) >= sizeof c->config_file)
-      tarmac_problems_add(&problems, "APP_CONFIG_FILE is too long (at most "
-                          "%zu bytes)", sizeof c->config_file - 1);
-    else if (tarmac_settings_file_read(path, entries, &problems) == 0)
-      strcpy(c->config_file, path);
-  }
-  apply_sources(c, path, entries, &problems);
+  if (path != NULL && *path != '\0')
+    read_file(c, path, entries, &values, &problems);
+  apply_sources(c, &values, &problems);
   check_choices(c, &problems);
   if (c->max_concurrency == 0)
     c->max_concurrency = tarmac_server_config_default_concurrency(c);
@@ -525,9 +541,7 @@ int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
                                         err, err_size);
 }
 
-size_t tarmac_server_config_count(void) {
-  return sizeof settings / sizeof settings[0];
-}
+size_t tarmac_server_config_count(void) { return SETTING_COUNT; }
 
 const char *tarmac_server_config_name(size_t i) {
   return i < tarmac_server_config_count() ? settings[i].name : NULL;

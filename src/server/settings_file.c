@@ -15,6 +15,8 @@
 typedef struct {
   const char *path;
   unsigned line;
+  tarmac_settings_check_fn check;
+  void *data;
   tarmac_settings_file_t *out;
   tarmac_problems_t *problems;
 } parser_t;
@@ -43,6 +45,7 @@ static int add_entry(parser_t *p, const char *name, size_t name_len,
     return -1;
   }
   f->count++;
+  if (p->check != NULL) p->check(p->data, f, e, p->problems);
   return 0;
 }
 
@@ -103,9 +106,11 @@ static int parse_line(parser_t *p, const char *s, size_t len) {
 }
 
 int tarmac_settings_file_parse(const char *path, const char *text, size_t len,
+                               tarmac_settings_check_fn check, void *data,
                                tarmac_settings_file_t *out,
                                tarmac_problems_t *problems) {
-  parser_t p = {.path = path, .line = 0, .out = out, .problems = problems};
+  parser_t p = {.path = path, .check = check, .data = data, .out = out,
+                .problems = problems};
   size_t at = 0;
   while (at < len) {
     const char *nl = memchr(text + at, '\n', len - at);
@@ -122,7 +127,8 @@ int tarmac_settings_file_parse(const char *path, const char *text, size_t len,
   return 0;
 }
 
-int tarmac_settings_file_read(const char *path, tarmac_settings_file_t *out,
+int tarmac_settings_file_read(const char *path, tarmac_settings_check_fn check,
+                              void *data, tarmac_settings_file_t *out,
                               tarmac_problems_t *problems) {
   tarmac_buffer_t text = TARMAC_BUFFER_INIT;
   char err[1024];
@@ -132,7 +138,7 @@ int tarmac_settings_file_read(const char *path, tarmac_settings_file_t *out,
     tarmac_problems_add(problems, "%s", err);
   else
     rc = tarmac_settings_file_parse(path, (const char *)text.data, text.len,
-                                    out, problems);
+                                    check, data, out, problems);
   tarmac_buffer_free(&text);
   return rc;
 }

@@ -46,17 +46,27 @@ typedef struct {
 
 #define TARMAC_SETTINGS_FILE_INIT {NULL, 0, 0}
 
+/* Checks an entry just added to file (its name, its value) and adds its
+ * problems; called in file order, so that every problem, of syntax or
+ * not, is listed in line order. */
+typedef void (*tarmac_settings_check_fn)(void *data,
+                                         const tarmac_settings_file_t *file,
+                                         const tarmac_settings_entry_t *entry,
+                                         tarmac_problems_t *problems);
+
 /* Parses len bytes (any bytes) of the file named `path` (for messages).
- * Entries of good lines are appended to out; each bad line adds one
- * problem "PATH:LINE: what". 0, or -1 when out of memory (a problem says
- * so). */
+ * Entries of good lines are appended to out, each then handed to check
+ * (NULL: none); each bad line adds one problem "PATH:LINE: what". 0, or -1
+ * when out of memory (a problem says so). */
 int tarmac_settings_file_parse(const char *path, const char *text, size_t len,
+                               tarmac_settings_check_fn check, void *data,
                                tarmac_settings_file_t *out,
                                tarmac_problems_t *problems);
 
 /* Reads the file at `path` (bounded) and parses it as above; a file that
  * cannot be read is one problem. 0, or -1 (a problem says why). */
-int tarmac_settings_file_read(const char *path, tarmac_settings_file_t *out,
+int tarmac_settings_file_read(const char *path, tarmac_settings_check_fn check,
+                              void *data, tarmac_settings_file_t *out,
                               tarmac_problems_t *problems);
 
 /* The entry named `name`, NULL when none (the first, should there be
