@@ -415,14 +415,18 @@ int tarmac_server_config_timeout(const char *value, unsigned *out_ms,
   return 0;
 }
 
-/* Settings with a fixed set of values. */
-static void check_choices(tarmac_server_config_t *c,
-                          tarmac_problems_t *problems) {
-  if (strcmp(c->run_mode, "daemon") != 0 && strcmp(c->run_mode, "job") != 0)
-    tarmac_problems_add(problems,
-                        "APP_RUN_MODE=%s is not a run mode (daemon or job)",
-                        c->run_mode);
-  c->job_mode = strcmp(c->run_mode, "job") == 0;
+/* parse_value, then the settings with a fixed set of values. */
+static int parse_checked(const setting_t *s, const char *v,
+                         tarmac_server_config_t *c, char *err,
+                         size_t err_size) {
+  if (parse_value(s, v, c, err, err_size) != 0) return -1;
+  if (strcmp(s->name, "APP_RUN_MODE") == 0 && strcmp(v, "daemon") != 0 &&
+      strcmp(v, "job") != 0) {
+    snprintf(err, err_size, "APP_RUN_MODE=%s is not a run mode (daemon or "
+             "job)", v);
+    return -1;
+  }
+  return 0;
 }
 
 /* The file's good values by row, as its entries are checked. */
@@ -468,7 +472,7 @@ static void check_entry(void *data, const tarmac_settings_file_t *file,
   const setting_t *s = file_row(f->path, file, e, problems);
   if (s == NULL || e->value[0] == '\0') return; /* empty: the default */
   char err[1024];
-  if (parse_value(s, e->value, f->config, err, sizeof err) == 0)
+  if (parse_checked(s, e->value, f->config, err, sizeof err) == 0)
     f->value[s - settings] = e->value;
   else
     tarmac_problems_add(problems, "%s:%u: %s", f->path, e->line, err);
@@ -485,7 +489,7 @@ static void apply_sources(tarmac_server_config_t *c, const file_values_t *f,
     char err[1024];
     if (v == NULL || *v == '\0') v = f->value[i];
     if (v == NULL) continue;
-    if (parse_value(s, v, c, err, sizeof err) != 0) {
+    if (parse_checked(s, v, c, err, sizeof err) != 0) {
       tarmac_problems_add(problems, "%s", err);
       continue;
     }
@@ -523,7 +527,7 @@ int tarmac_server_config_load_file(tarmac_server_config_t *c,
   if (path != NULL && *path != '\0')
     read_file(c, path, entries, &values, &problems);
   apply_sources(c, &values, &problems);
-  check_choices(c, &problems);
+  c->job_mode = strcmp(c->run_mode, "job") == 0;
   if (c->max_concurrency == 0)
     c->max_concurrency = tarmac_server_config_default_concurrency(c);
   if (c->memory_total_limit == 0)

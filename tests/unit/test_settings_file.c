@@ -176,6 +176,16 @@ static void test_precedence(void) {
                0);
   CHECK_EQ_INT(f.count, 3);
   tarmac_settings_file_free(&f);
+  /* a value outside a setting's choices names the line too */
+  write_text("\nAPP_RUN_MODE=cron\n");
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), -1);
+  char want[512];
+  snprintf(want, sizeof want, "%s:2: APP_RUN_MODE=cron is not a run mode",
+           path);
+  CHECK(strncmp(err, want, strlen(want)) == 0);
+  write_text("APP_RUN_MODE=job\n");
+  CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
+  CHECK(c.job_mode);
   /* no file: the defaults */
   unsetenv("APP_CONFIG_FILE");
   CHECK_EQ_INT(tarmac_server_config_load(&c, err, sizeof err), 0);
