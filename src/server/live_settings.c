@@ -15,6 +15,8 @@ struct tarmac_live_settings {
   atomic_bool maintenance;       /* what /ready reads */
   tarmac_server_config_t config; /* as last applied; under lock */
   tarmac_settings_file_t file;   /* its entries as last read; under lock */
+  char path[sizeof(((tarmac_server_config_t *)0)->config_file)]; /* set once
+                                      by _new: read without the lock */
 };
 
 static const char *const live_names[] = {
@@ -110,7 +112,7 @@ static void apply_log_level(tarmac_log_level_t from, tarmac_log_level_t to,
 
 static void apply_live(tarmac_live_settings_t *live,
                        const tarmac_server_config_t *next) {
-  const char *path = live->config.config_file;
+  const char *path = live->path;
   if (next->maintenance_mode != live->config.maintenance_mode) {
     atomic_store(&live->maintenance, next->maintenance_mode);
     const char *text = next->maintenance_mode
@@ -146,6 +148,7 @@ tarmac_live_settings_t *tarmac_live_settings_new(
   atomic_init(&live->maintenance, config->maintenance_mode);
   config->maintenance_flag = &live->maintenance;
   live->config = *config;
+  strcpy(live->path, config->config_file);
   tarmac_log_config_t log = tarmac_log_config();
   log.text = config->text_log_format;
   log.min_level = tarmac_live_settings_log_level(config);
@@ -165,7 +168,7 @@ void tarmac_live_settings_free(tarmac_live_settings_t *live) {
 static void switch_to(tarmac_live_settings_t *live,
                       tarmac_server_config_t *next,
                       tarmac_settings_file_t *file) {
-  const char *path = live->config.config_file;
+  const char *path = live->path;
   warn_hidden(&live->file, file, path);
   warn_restart(&live->file, file, path);
   apply_live(live, next);
@@ -178,8 +181,7 @@ static void switch_to(tarmac_live_settings_t *live,
 
 int tarmac_live_settings_reload(tarmac_live_settings_t *live, char *err,
                                 size_t err_size) {
-  /* config_file never changes after _new: read without the lock */
-  if (live->config.config_file[0] == '\0') return 0;
+  if (live->path[0] == '\0') return 0;
   tarmac_server_config_t *next = malloc(sizeof *next); /* ~40 KiB */
   tarmac_settings_file_t file = TARMAC_SETTINGS_FILE_INIT;
   if (next == NULL) {
@@ -187,8 +189,8 @@ int tarmac_live_settings_reload(tarmac_live_settings_t *live, char *err,
     return -1;
   }
   pthread_mutex_lock(&live->lock);
-  int rc = tarmac_server_config_load_file(next, live->config.config_file,
-                                          &file, err, err_size);
+  int rc = tarmac_server_config_load_file(next, live->path, &file, err,
+                                          err_size);
   if (rc == 0) switch_to(live, next, &file);
   pthread_mutex_unlock(&live->lock);
   tarmac_settings_file_free(&file);
@@ -197,8 +199,7 @@ int tarmac_live_settings_reload(tarmac_live_settings_t *live, char *err,
 }
 
 const char *tarmac_live_settings_path(const tarmac_live_settings_t *live) {
-  return live->config.config_file[0] != '\0' ? live->config.config_file
-                                             : NULL;
+  return live->path[0] != '\0' ? live->path : NULL;
 }
 
 const atomic_bool *tarmac_live_settings_maintenance(

@@ -253,25 +253,12 @@ static int count(const char *text, const char *what) {
   return n;
 }
 
-static void test_reload(int log_fd) {
-  tarmac_server_config_t c;
-  char err[4096];
-  write_text("APP_ENABLE_MAINTENANCE_MODE=false\nAPP_EVENT_LOOPS=2\n"
-             "APP_TRACE=true\n");
-  setenv("APP_CONFIG_FILE", path, 1);
-  setenv("APP_TRACE", "false", 1); /* the environment keeps it */
-  setenv("APP_TEXT_LOG_FORMAT", "true", 1);
-  tarmac_live_settings_t *live = tarmac_live_settings_new(&c, err, sizeof err);
-  CHECK(live != NULL);
-  if (live == NULL) return;
+/* Maintenance on, debug on, restart-only settings reported; the name the
+ * environment keeps is neither applied nor warned about again. */
+static void reload_applies(tarmac_live_settings_t *live, int log_fd) {
   const atomic_bool *flag = tarmac_live_settings_maintenance(live);
-  CHECK(c.maintenance_flag == flag);
-  CHECK(!atomic_load(flag));
-  CHECK(!strcmp(tarmac_live_settings_path(live), path));
-  CHECK_EQ_INT(tarmac_log_config().min_level, TARMAC_LOG_INFO);
-  CHECK_EQ_INT(count(log_since(log_fd, 0), "environment's value is kept"), 1);
+  char err[4096];
   off_t mark = lseek(log_fd, 0, SEEK_END);
-  /* maintenance on, debug on, a restart setting changed */
   write_text("APP_ENABLE_MAINTENANCE_MODE=true\nAPP_DEBUG=true\n"
              "APP_EVENT_LOOPS=3\nAPP_TRACE=true\nAPP_WASM_POOL_SIZE=4\n");
   CHECK_EQ_INT(tarmac_live_settings_reload(live, err, sizeof err), 0);
@@ -287,11 +274,15 @@ static void test_reload(int log_fd) {
   CHECK(strstr(log, "APP_DEBUG changed") == NULL);   /* live */
   CHECK(strstr(log, "APP_TRACE changed") == NULL);   /* the environment's */
   CHECK_EQ_INT(count(log, "environment's value is kept"), 0); /* once */
-  /* a broken file changes nothing */
-  mark = lseek(log_fd, 0, SEEK_END);
+}
+
+/* A broken or missing file changes nothing and logs nothing. */
+static void reload_refused(tarmac_live_settings_t *live, int log_fd) {
+  const atomic_bool *flag = tarmac_live_settings_maintenance(live);
+  char err[4096], want[512];
+  off_t mark = lseek(log_fd, 0, SEEK_END);
   write_text("APP_ENABLE_MAINTENANCE_MODE=false\nAPP_DEBUG=maybe\n");
   CHECK_EQ_INT(tarmac_live_settings_reload(live, err, sizeof err), -1);
-  char want[512];
   snprintf(want, sizeof want, "%s:2: APP_DEBUG=maybe is not a boolean", path);
   CHECK(strstr(err, want) != NULL);
   CHECK(atomic_load(flag));
@@ -301,22 +292,48 @@ static void test_reload(int log_fd) {
   CHECK_EQ_INT(tarmac_live_settings_reload(live, err, sizeof err), -1);
   CHECK(strstr(err, "cannot open") != NULL);
   CHECK(atomic_load(flag));
-  /* logging off, maintenance off: the change is still logged */
+}
+
+/* Logging off and maintenance off: the switch off is still logged, and
+ * so is the switch back on. */
+static void reload_logging_off(tarmac_live_settings_t *live, int log_fd) {
+  const atomic_bool *flag = tarmac_live_settings_maintenance(live);
+  char err[4096];
   write_text("APP_DISABLE_LOGGING=true\nAPP_EVENT_LOOPS=3\n");
-  mark = lseek(log_fd, 0, SEEK_END);
+  off_t mark = lseek(log_fd, 0, SEEK_END);
   CHECK_EQ_INT(tarmac_live_settings_reload(live, err, sizeof err), 0);
   CHECK(!atomic_load(flag));
   CHECK_EQ_INT(tarmac_log_config().min_level, TARMAC_LOG_OFF);
-  log = log_since(log_fd, mark);
+  const char *log = log_since(log_fd, mark);
   CHECK(strstr(log, "maintenance mode off") != NULL);
   CHECK(strstr(log, "log level changed from=debug to=off") != NULL);
   CHECK(strstr(log, "APP_WASM_POOL_SIZE changed") != NULL); /* removed */
   CHECK(strstr(log, "APP_EVENT_LOOPS changed") == NULL);
-  /* back on: logged once the level is on again */
   write_text("APP_EVENT_LOOPS=3\n");
   mark = lseek(log_fd, 0, SEEK_END);
   CHECK_EQ_INT(tarmac_live_settings_reload(live, err, sizeof err), 0);
   CHECK(strstr(log_since(log_fd, mark), "from=off to=info") != NULL);
+}
+
+static void test_reload(int log_fd) {
+  tarmac_server_config_t c;
+  char err[4096];
+  write_text("APP_ENABLE_MAINTENANCE_MODE=false\nAPP_EVENT_LOOPS=2\n"
+             "APP_TRACE=true\n");
+  setenv("APP_CONFIG_FILE", path, 1);
+  setenv("APP_TRACE", "false", 1); /* the environment keeps it */
+  setenv("APP_TEXT_LOG_FORMAT", "true", 1);
+  tarmac_live_settings_t *live = tarmac_live_settings_new(&c, err, sizeof err);
+  CHECK(live != NULL);
+  if (live == NULL) return;
+  CHECK(c.maintenance_flag == tarmac_live_settings_maintenance(live));
+  CHECK(!atomic_load(c.maintenance_flag));
+  CHECK(!strcmp(tarmac_live_settings_path(live), path));
+  CHECK_EQ_INT(tarmac_log_config().min_level, TARMAC_LOG_INFO);
+  CHECK_EQ_INT(count(log_since(log_fd, 0), "environment's value is kept"), 1);
+  reload_applies(live, log_fd);
+  reload_refused(live, log_fd);
+  reload_logging_off(live, log_fd);
   tarmac_live_settings_free(live);
   unsetenv("APP_TEXT_LOG_FORMAT");
   unsetenv("APP_TRACE");
