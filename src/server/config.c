@@ -1,9 +1,10 @@
 /* Server settings from APP_* environment variables and the settings file.
  * Every setting is one row of a table (name, kind, field, range), so
  * loading from either source, the single-value entry point used by
- * `tarmac call` and the fuzzers, and the checks are one code path. Values are hostile: numbers are plain decimal digits, sizes
- * may not overflow, and anything outside a setting's range (including zero
- * where zero means nothing) is refused naming the variable and value. */
+ * `tarmac call` and the fuzzers, and the checks are one code path. Values
+ * are hostile: numbers are plain decimal digits, sizes may not overflow,
+ * and anything outside a setting's range (including zero where zero means
+ * nothing) is refused naming the variable and value. */
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>

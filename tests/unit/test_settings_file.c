@@ -5,6 +5,7 @@
  * the log level change, other settings are reported, a broken file
  * changes nothing). */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,37 @@ static void test_reload(int log_fd) {
   unsetenv("APP_CONFIG_FILE");
 }
 
+static void *reload_many(void *arg) {
+  char err[1024];
+  for (int i = 0; i < 50; i++)
+    if (tarmac_live_settings_reload(arg, err, sizeof err) != 0) return arg;
+  return NULL;
+}
+
+/* Reloads from several threads at once (the watcher and SIGHUP may
+ * overlap): each succeeds, and the settings end as the file says. */
+static void test_concurrent_reloads(void) {
+  tarmac_server_config_t c;
+  char err[1024];
+  write_text("APP_ENABLE_MAINTENANCE_MODE=true\nAPP_DISABLE_LOGGING=true\n");
+  setenv("APP_CONFIG_FILE", path, 1);
+  tarmac_live_settings_t *live = tarmac_live_settings_new(&c, err, sizeof err);
+  CHECK(live != NULL);
+  if (live == NULL) return;
+  pthread_t threads[4];
+  for (int i = 0; i < 4; i++)
+    CHECK_EQ_INT(pthread_create(&threads[i], NULL, reload_many, live), 0);
+  for (int i = 0; i < 4; i++) {
+    void *failed = live;
+    CHECK_EQ_INT(pthread_join(threads[i], &failed), 0);
+    CHECK(failed == NULL);
+  }
+  CHECK(atomic_load(tarmac_live_settings_maintenance(live)));
+  CHECK_EQ_INT(tarmac_log_config().min_level, TARMAC_LOG_OFF);
+  tarmac_live_settings_free(live);
+  unsetenv("APP_CONFIG_FILE");
+}
+
 /* Without a settings file a reload has nothing to do. */
 static void test_no_file(void) {
   tarmac_server_config_t c;
@@ -374,6 +406,7 @@ int main(void) {
   test_every_problem();
   test_reload(log_fd);
   test_no_file();
+  test_concurrent_reloads();
   close(log_fd);
   unlink(log_path);
   unlink(path);
