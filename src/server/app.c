@@ -314,7 +314,7 @@ static int make_routes(tarmac_app_t *app, char *err, size_t err_size) {
   if (app->admission == NULL) return snprintf(err, err_size, "out of memory"), -1;
   tarmac_routes_config_t rc = {.admission = app->admission,
                                .metrics = app->metrics,
-                               .maintenance_mode = c->maintenance_mode,
+                               .maintenance_mode = c->maintenance_flag,
                                .backends_ready = backends_ready,
                                .backends_data = app->host};
   app->routes = tarmac_routes_new(&rc, err, err_size);

@@ -173,7 +173,7 @@ static route_t *serve_builtin(const tarmac_routes_t *routes,
   }
   if (path_is(req, "/ready", 6)) {
     const tarmac_routes_config_t *c = &routes->config;
-    if (c->maintenance_mode)
+    if (c->maintenance_mode != NULL && atomic_load(c->maintenance_mode))
       tarmac_http_response_set_text(res, 503, "maintenance mode\n");
     else if (c->backends_ready != NULL && !c->backends_ready(c->backends_data))
       tarmac_http_response_set_text(res, 503, "a backend is unreachable\n");

@@ -13,6 +13,7 @@
 #include "log/log.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/live_settings.h"
 #include "server/serve.h"
 
 enum { EXIT_STARTUP = 1, EXIT_USAGE = 64 };
@@ -20,6 +21,7 @@ enum { EXIT_STARTUP = 1, EXIT_USAGE = 64 };
 /* Everything the server holds while it runs; freed in reverse order. */
 typedef struct {
   tarmac_server_config_t config;
+  tarmac_live_settings_t *live; /* maintenance mode, log level; freed last */
   tarmac_app_t *app;
   tarmac_http_server_t *http;
   sigset_t signals;   /* SIGTERM, SIGINT: blocked everywhere */
@@ -28,15 +30,6 @@ typedef struct {
   sem_t stop;         /* posted by the watcher */
   volatile sig_atomic_t signal; /* which one arrived */
 } serve_state_t;
-
-static void configure_logging(const tarmac_server_config_t *config) {
-  tarmac_log_config_t log = {.fd = 1, .min_level = TARMAC_LOG_INFO,
-                             .text = config->text_log_format};
-  if (config->debug) log.min_level = TARMAC_LOG_DEBUG;
-  if (config->trace) log.min_level = TARMAC_LOG_TRACE;
-  if (config->disable_logging) log.min_level = TARMAC_LOG_OFF;
-  tarmac_log_configure(&log);
-}
 
 /* Every connection holds a descriptor, and the soft limit is often a
  * small default (1024) below what the hard limit allows: use it all. */
@@ -137,6 +130,7 @@ static void release(serve_state_t *s) {
   }
   tarmac_app_log_stats(s->app);
   tarmac_app_free(s->app);
+  tarmac_live_settings_free(s->live);
 }
 
 /* The watcher: the first SIGTERM or SIGINT stops init jobs and wakes the
@@ -199,10 +193,9 @@ int tarmac_serve_main(int argc, char **argv) {
    * after this function has returned. One server per process: this runs
    * once. */
   static serve_state_t s;
-  char err[512];
-  if (tarmac_server_config_load(&s.config, err, sizeof(err)) != 0)
-    return startup_error("%s", err);
-  configure_logging(&s.config);
+  char err[8192]; /* every problem of the settings, one per line */
+  s.live = tarmac_live_settings_new(&s.config, err, sizeof(err));
+  if (s.live == NULL) return startup_error("%s", err);
   raise_descriptor_limit();
   /* Every thread started from here on inherits the blocked signals; the
    * watcher receives them with sigwait. */
@@ -212,7 +205,10 @@ int tarmac_serve_main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &s.signals, NULL);
   int rc = start(&s);
   if (rc != 0 || s.config.job_mode) {
-    if (s.app != NULL) release(&s);
+    if (s.app != NULL)
+      release(&s);
+    else
+      tarmac_live_settings_free(s.live);
     return rc;
   }
   while (sem_wait(&s.stop) != 0) {
