@@ -105,18 +105,31 @@ def wait_port(port, proc, what):
     sys.exit("%s did not start" % what)
 
 
-def wrk(url, script, args):
+def wrk_run(url, script, args):
+    """One wrk run: (requests per second, requests completed)."""
     out = subprocess.run(
         ["wrk", "-t%d" % args.threads, "-c%d" % args.connections,
          "-d%ds" % args.duration, "-s", script, url],
         capture_output=True, text=True, check=True).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if rate is None:
+    if rate is None or count is None:
         sys.exit("wrk gave no rate:\n" + out)
     if errors:
         sys.exit("wrk saw %s error responses from %s" % (errors.group(1), url))
-    return float(rate.group(1))
+    return float(rate.group(1)), int(count.group(1))
+
+
+def wrk(url, script, args):
+    return wrk_run(url, script, args)[0]
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads) from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_tarmac(args, port, tls, cert, key, extra=None):
@@ -130,13 +143,35 @@ def start_tarmac(args, port, tls, cert, key, extra=None):
     return proc
 
 
-def median_rates(urls, script, args):
+def median_rates(urls, script, args, pids=None):
     """Alternates wrk over the urls `rounds` times (so other load on the
-    machine hits all alike); the median rate of each."""
+    machine hits all alike); the median rate of each. With pids (a list
+    of process ids per url), also prints the CPU time those processes took
+    per request (utime + stime over the run / requests; the median of the
+    rounds), a figure less at the mercy of other load than the rate."""
     rates = [[] for _ in urls]
+    cpu = [[] for _ in urls]
+    if pids:  # threads, pooled instances and connections made before
+        for url in urls:
+            subprocess.run(["wrk", "-t%d" % args.threads,
+                            "-c%d" % args.connections, "-d1s", "-s", script,
+                            url], capture_output=True, check=True)
     for _ in range(args.rounds):
         for i, url in enumerate(urls):
-            rates[i].append(wrk(url, script, args))
+            watched = pids[i] if pids else []
+            before = [cpu_seconds(p) for p in watched]
+            rate, count = wrk_run(url, script, args)
+            after = [cpu_seconds(p) for p in watched]
+            rates[i].append(rate)
+            cpu[i].append([1e6 * (a - b) / max(count, 1)
+                           for a, b in zip(after, before)])
+    if pids:
+        print("CPU per request (us, median of %d runs; load average %s):"
+              % (args.rounds, " ".join("%.1f" % x for x in os.getloadavg())))
+        for i, url in enumerate(urls):
+            per = [sorted(run[j] for run in cpu[i])[len(cpu[i]) // 2]
+                   for j in range(len(pids[i]))]
+            print("  %s: %s" % (url, ", ".join("%.1f" % x for x in per)))
     return [sorted(r)[len(r) // 2] for r in rates]
 
 
@@ -245,7 +280,9 @@ def sleeping(args, d, script):
         procs.append(start_tarmac(args, ports["held"], "false", cert, key,
                                   dict(env, APP_HANDOFF_BEFORE_WAIT="false")))
         urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("before", "held")]
-        rates = median_rates(urls, script, args)
+        print("CPU per request: each server")
+        rates = median_rates(urls, script, args,
+                             [[procs[0].pid], [procs[1].pid]])
         print_pair("guest sleeps 1 ms per request (poll_oneoff)", args,
                    ["hand-off before", "knob off"], rates)
     finally:
@@ -280,7 +317,10 @@ def kvstore(args, d, script):
                  # a connection for every request that may wait at once
                  APP_REDIS_POOL_SIZE=str(args.connections))))
         urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("redis", "memory")]
-        rates = median_rates(urls, script, args)
+        print("CPU per request: the redis server, redis-server; the "
+              "in-memory server")
+        rates = median_rates(urls, script, args,
+                             [[procs[2].pid, redis.pid], [procs[1].pid]])
         print_pair("one kvstore get per request (JSON form)", args,
                    ["redis", "in-memory"], rates)
     finally:
