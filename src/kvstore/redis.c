@@ -88,27 +88,48 @@ static bool wait_ready(int fd, short events, uint64_t until_ns) {
   }
 }
 
-/* Writes the queued command, then reads until a whole reply is in. */
-static redisReply *exchange(redis_store_t *r, redisContext *c,
-                            const char **why) {
+/* Writes what is left of the queued command. false with *why: timed out
+ * (or the connection failed: c->err). */
+static bool write_rest(redis_store_t *r, redisContext *c, const char **why) {
   uint64_t until = tarmac_rt_deadline_bound(tarmac_clock_ns() +
                                             r->write_ms * NS_PER_MS);
   int done = 0;
-  void *reply = NULL;
-  /* write first, poll only when the socket's buffer is full: a command
-   * almost always fits, and a poll before it is one system call more per
-   * round trip */
   while (redisBufferWrite(c, &done) == REDIS_OK && !done)
     if (!wait_ready(c->fd, POLLOUT, until))
-      return *why = "write timed out", NULL;
-  if (!done) return NULL;
-  until = tarmac_rt_deadline_bound(tarmac_clock_ns() + r->read_ms * NS_PER_MS);
+      return *why = "write timed out", false;
+  return done;
+}
+
+/* Reads until a whole reply is in; NULL with *why or c->err. */
+static redisReply *read_reply(redis_store_t *r, redisContext *c,
+                              const char **why) {
+  uint64_t until = tarmac_rt_deadline_bound(tarmac_clock_ns() +
+                                            r->read_ms * NS_PER_MS);
+  void *reply = NULL;
   for (;;) {
     if (redisGetReplyFromReader(c, &reply) != REDIS_OK) return NULL;
     if (reply) return reply;
     if (!wait_ready(c->fd, POLLIN, until)) return *why = "read timed out", NULL;
     if (redisBufferRead(c) != REDIS_OK) return NULL;
   }
+}
+
+/* Writes the queued command, then reads its reply. The first write goes
+ * out before tarmac_blocking_begin and without a poll: a command almost
+ * always fits in the socket's buffer (a poll before it would be one
+ * system call more per round trip), it does not block (a non-blocking
+ * socket), and the thread that takes the loop over, woken by the begin
+ * hook, often preempts this one on its core, which would otherwise delay
+ * the command by that switch. Only what can wait is bracketed. */
+static redisReply *exchange(redis_store_t *r, redisContext *c,
+                            const char **why) {
+  int done = 0;
+  if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
+  tarmac_blocking_begin();
+  redisReply *reply =
+      done || write_rest(r, c, why) ? read_reply(r, c, why) : NULL;
+  tarmac_blocking_end();
+  return reply;
 }
 
 /* Sends one command and reads its reply; NULL with err: the connection
@@ -118,11 +139,8 @@ static redisReply *round_trip(redis_store_t *r, redisContext *c, int argc,
                               char *err, size_t err_size) {
   const char *why = "out of memory";
   redisReply *reply = NULL;
-  if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK) {
-    tarmac_blocking_begin();
+  if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK)
     reply = exchange(r, c, &why);
-    tarmac_blocking_end();
-  }
   if (!reply)
     snprintf(err, err_size, "redis %s:%d %s: %s", r->host, r->port, argv[0],
              c->err ? c->errstr

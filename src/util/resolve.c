@@ -171,8 +171,8 @@ int tarmac_resolver_get(tarmac_resolver_t *r, uint64_t until_ns,
     } else if (!wait_lookup(r, generation, until_ns)) {
       snprintf(err, err_size,
                "resolving %s took longer than the %llu ms allowed", r->host,
-               (unsigned long long)((until_ns > start ? until_ns - start : 0) /
-                                    NS_PER_MS));
+               (unsigned long long)((until_ns > start ? until_ns - start : 0) +
+                                    NS_PER_MS / 2) / NS_PER_MS);
       rc = -1;
     } else if (r->gai_rc != 0) {
       snprintf(err, err_size, "resolving %s: %s", r->host,
