@@ -7,6 +7,7 @@ keep-alive over plain HTTP and over TLS.
 usage: run_bench.py TARMAC_BIN GUEST_WASM [--duration S] [--connections N]
                     [--threads N] [--rounds N]
                     [--fresh-vs-reuse | --routes | --sleep | --kvstore]
+                    [--baseline OTHER_TARMAC_BIN]
 GUEST_WASM is the hello function, except with --sleep (the 1 ms sleeping
 guest, bench/http/sleep_guest.c) and --kvstore (the kvstore get guest,
 bench/http/kv_guest.c).
@@ -24,7 +25,13 @@ req/s at 64 connections on 2 cores with it on.
 and on redis (redis-server started here on a free port in a temporary
 directory). Target: redis at least 50% of in-memory.
 Both give the server threads and concurrency for every connection to wait
-at once (APP_MAX_THREADS_PER_LOOP, APP_WASM_MAX_CONCURRENCY).
+at once (APP_MAX_THREADS_PER_LOOP, APP_WASM_MAX_CONCURRENCY), and print
+the CPU time per request of each server (and of redis-server): utime +
+stime from /proc over each run divided by its requests, median of the
+rounds, after a 1 s warm-up, with the load average.
+--baseline OTHER_TARMAC_BIN (with --sleep or --kvstore): the second server
+is that build in the same mode (hand-off on; redis), to measure a change
+before and after side by side.
 TARMAC_BIN is run as `TARMAC_BIN serve`. Needs wrk, nginx (nginx-light),
 openssl: bench/http/install-tools.sh installs them (the bench-http build
 target runs it first). TARMAC_CACHE_DIR is honoured.
@@ -132,12 +139,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_tarmac(args, port, tls, cert, key, extra=None):
+def start_tarmac(args, port, tls, cert, key, extra=None, binary=None):
     env = dict(os.environ, APP_LISTEN_ADDR="127.0.0.1:%d" % port,
                APP_ENABLE_TLS=tls, APP_CERT_FILE=cert, APP_KEY_FILE=key,
                APP_WASM_MODULE=args.hello_wasm,
                APP_EVENT_LOOPS=str(os.cpu_count() or 1), **(extra or {}))
-    proc = subprocess.Popen([args.tarmac_bin, "serve"], env=env,
+    proc = subprocess.Popen([binary or args.tarmac_bin, "serve"], env=env,
                             stdout=subprocess.DEVNULL)
     wait_port(port, proc, "tarmac")
     return proc
@@ -277,14 +284,18 @@ def sleeping(args, d, script):
         env = waiting_env(args)
         procs.append(start_tarmac(args, ports["before"], "false", cert, key,
                                   dict(env, APP_HANDOFF_BEFORE_WAIT="true")))
-        procs.append(start_tarmac(args, ports["held"], "false", cert, key,
-                                  dict(env, APP_HANDOFF_BEFORE_WAIT="false")))
+        # the other server: the knob off, or the baseline build with it on
+        procs.append(start_tarmac(
+            args, ports["held"], "false", cert, key,
+            dict(env, APP_HANDOFF_BEFORE_WAIT=(
+                "true" if args.baseline else "false")), args.baseline))
         urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("before", "held")]
         print("CPU per request: each server")
         rates = median_rates(urls, script, args,
                              [[procs[0].pid], [procs[1].pid]])
         print_pair("guest sleeps 1 ms per request (poll_oneoff)", args,
-                   ["hand-off before", "knob off"], rates)
+                   ["hand-off before", "baseline" if args.baseline
+                    else "knob off"], rates)
     finally:
         stop(procs)
 
@@ -308,21 +319,27 @@ def kvstore(args, d, script):
         redis, redis_port = start_redis(d)
         procs.append(redis)
         env = dict(waiting_env(args), APP_ENABLE_KVSTORE="true")
-        procs.append(start_tarmac(args, ports["memory"], "false", cert, key,
-                                  dict(env, APP_KVSTORE_TYPE="in-memory")))
+        redis_env = dict(env, APP_KVSTORE_TYPE="redis",
+                         APP_REDIS_SERVER="127.0.0.1:%d" % redis_port,
+                         # a connection for every request that may wait
+                         APP_REDIS_POOL_SIZE=str(args.connections))
+        # the other server: in-memory, or the baseline build on redis
         procs.append(start_tarmac(
-            args, ports["redis"], "false", cert, key,
-            dict(env, APP_KVSTORE_TYPE="redis",
-                 APP_REDIS_SERVER="127.0.0.1:%d" % redis_port,
-                 # a connection for every request that may wait at once
-                 APP_REDIS_POOL_SIZE=str(args.connections))))
+            args, ports["memory"], "false", cert, key,
+            redis_env if args.baseline else
+            dict(env, APP_KVSTORE_TYPE="in-memory"), args.baseline))
+        procs.append(start_tarmac(args, ports["redis"], "false", cert, key,
+                                  redis_env))
         urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("redis", "memory")]
-        print("CPU per request: the redis server, redis-server; the "
-              "in-memory server")
+        other = "baseline on redis" if args.baseline else "in-memory"
+        print("CPU per request: the redis server, redis-server; the %s "
+              "server%s" % (other, ", redis-server" if args.baseline else ""))
         rates = median_rates(urls, script, args,
-                             [[procs[2].pid, redis.pid], [procs[1].pid]])
+                             [[procs[2].pid, redis.pid],
+                              [procs[1].pid] + ([redis.pid] if args.baseline
+                                                else [])])
         print_pair("one kvstore get per request (JSON form)", args,
-                   ["redis", "in-memory"], rates)
+                   ["redis", other], rates)
     finally:
         stop(procs)
 
@@ -349,6 +366,9 @@ def main():
     parser.add_argument("--routes", action="store_true")
     parser.add_argument("--sleep", action="store_true")
     parser.add_argument("--kvstore", action="store_true")
+    parser.add_argument("--baseline", metavar="OTHER_TARMAC_BIN",
+                        help="with --sleep or --kvstore: the other server is "
+                        "this build in the same mode (before/after)")
     args = parser.parse_args()
     search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     tools = ["wrk", "openssl"]
