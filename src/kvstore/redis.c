@@ -119,7 +119,7 @@ static redisReply *read_reply(redis_store_t *r, redisContext *c,
  * always fits in the socket's buffer (a poll before it would be one
  * system call more per round trip), it does not block (a non-blocking
  * socket), and the thread that takes the loop over, woken by the begin
- * hook, often preempts this one on its core, which would otherwise delay
+ * hook, may preempt this one on its core, which would otherwise delay
  * the command by that switch. Only what can wait is bracketed. */
 static redisReply *exchange(redis_store_t *r, redisContext *c,
                             const char **why) {
