@@ -201,7 +201,9 @@ static redisContext *open_socket(redis_store_t *r, char *err,
   if (tarmac_resolver_get(r->resolver, until, &addrs, why, sizeof why) == 0)
     c = connect_any(r, &addrs, until, err, err_size);
   else
-    snprintf(err, err_size, "redis %s:%d: %s", r->host, r->port, why);
+    snprintf(err, err_size, "redis %s:%d: %s", r->host, r->port,
+             tarmac_rt_deadline_expired() ? "the call's deadline passed"
+                                          : why);
   tarmac_blocking_end();
   return c;
 }
