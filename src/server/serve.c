@@ -14,6 +14,7 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/serve.h"
+#include "server/watch.h"
 
 enum { EXIT_STARTUP = 1, EXIT_USAGE = 64 };
 
@@ -22,7 +23,8 @@ typedef struct {
   tarmac_server_config_t config;
   tarmac_app_t *app;
   tarmac_http_server_t *http;
-  sigset_t signals;   /* SIGTERM, SIGINT: blocked everywhere */
+  tarmac_watch_t *watch; /* reloads (server/watch.h); NULL in job mode */
+  sigset_t signals;   /* SIGTERM, SIGINT, SIGHUP: blocked everywhere */
   pthread_t watcher;  /* waits for them */
   bool watching;
   sem_t stop;         /* posted by the watcher */
@@ -120,6 +122,9 @@ static void stop_watcher(serve_state_t *s) {
  * the timeouts keeps the app (instances, modules, engine) until exit. */
 static void release(serve_state_t *s) {
   stop_watcher(s);
+  /* after the reload it may be running (whose init the signal ended) */
+  tarmac_watch_free(s->watch);
+  s->watch = NULL;
   bool idle = tarmac_app_stop_tasks(s->app, s->config.shutdown_timeout_ms);
   if (s->http != NULL) {
     idle = tarmac_http_server_stop(s->http) && idle;
@@ -134,12 +139,19 @@ static void release(serve_state_t *s) {
   tarmac_app_free(s->app);
 }
 
-/* The watcher: the first SIGTERM or SIGINT stops init jobs and wakes the
- * main thread. */
+/* The watcher: SIGHUP reloads (server/watch.h); the first SIGTERM or
+ * SIGINT stops init jobs and wakes the main thread. */
 static void *watch_signals(void *arg) {
   serve_state_t *s = arg;
   int sig = 0;
-  while (sigwait(&s->signals, &sig) != 0) {
+  while (sigwait(&s->signals, &sig) != 0 || sig == SIGHUP) {
+    if (sig != SIGHUP) continue;
+    if (s->watch != NULL)
+      tarmac_watch_trigger(s->watch);
+    else
+      tarmac_logf(TARMAC_LOG_INFO, "SIGHUP ignored: nothing to reload in "
+                                   "job mode");
+    sig = 0;
   }
   s->signal = sig;
   tarmac_app_interrupt(s->app);
@@ -169,16 +181,65 @@ static int run_init(serve_state_t *s) {
   return 0;
 }
 
+/* Reloads the functions, then watches the files the new service file
+ * names (and those of the one that failed: a module written after it is
+ * seen). */
+static int reload_functions(void *data, char *err, size_t err_size) {
+  serve_state_t *s = data;
+  int rc = tarmac_app_reload(s->app, err, err_size);
+  size_t count;
+  const char *const *files = tarmac_app_files(s->app, &count);
+  if (tarmac_watch_set_paths(s->watch, "functions", files, count) != 0)
+    tarmac_logf(TARMAC_LOG_WARN, "out of memory: the watched files are "
+                                 "those before this reload");
+  return rc;
+}
+
+/* Made before the signal thread (which triggers it on SIGHUP), started
+ * once the server serves. */
+static int make_watch(serve_state_t *s) {
+  if (s->config.job_mode) return 0;
+  tarmac_watch_config_t wc = {.inotify = s->config.watch_config,
+                              .metrics = tarmac_app_metrics(s->app)};
+  char err[512];
+  s->watch = tarmac_watch_new(&wc, err, sizeof err);
+  if (s->watch == NULL) return startup_error("%s", err);
+  size_t count;
+  const char *const *files = tarmac_app_files(s->app, &count);
+  if (tarmac_watch_add(s->watch, files, count, "functions", reload_functions,
+                       s) != 0)
+    return startup_error("%s", "out of memory");
+  return 0;
+}
+
+static int start_watch(serve_state_t *s) {
+  char err[512];
+  if (tarmac_watch_start(s->watch, err, sizeof err) != 0)
+    return startup_error("%s", err);
+  size_t count;
+  tarmac_app_files(s->app, &count);
+  if (s->config.watch_config)
+    tarmac_logf(TARMAC_LOG_INFO, "watching %zu file(s) for changes "
+                                 "(APP_WATCH_CONFIG); SIGHUP reloads too",
+                count);
+  else
+    tarmac_logf(TARMAC_LOG_INFO, "not watching files (APP_WATCH_CONFIG="
+                                 "false); SIGHUP reloads");
+  return 0;
+}
+
 static int start(serve_state_t *s) {
   char err[8192];
   s->app = tarmac_app_new(&s->config, err, sizeof err);
   if (s->app == NULL) return startup_error("%s", err);
-  int rc = start_watcher(s);
+  int rc = make_watch(s);
+  if (rc == 0) rc = start_watcher(s);
   if (rc == 0) rc = run_init(s);
   if (rc != 0 || s->config.job_mode) return rc;
   rc = start_http(s);
   if (rc == 0 && tarmac_app_start_tasks(s->app, err, sizeof err) != 0)
     rc = startup_error("%s", err);
+  if (rc == 0) rc = start_watch(s);
   return rc;
 }
 
@@ -204,10 +265,12 @@ int tarmac_serve_main(int argc, char **argv) {
   sigemptyset(&s.signals);
   sigaddset(&s.signals, SIGTERM);
   sigaddset(&s.signals, SIGINT);
+  sigaddset(&s.signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &s.signals, NULL);
   int rc = start(&s);
   if (rc != 0 || s.config.job_mode) {
     if (s.app != NULL) release(&s);
+    tarmac_watch_free(s.watch);
     return rc;
   }
   while (sem_wait(&s.stop) != 0) {
