@@ -46,14 +46,16 @@ struct tarmac_watch {
   size_t source_count;
   int inotify_fd; /* -1: config.inotify false */
   int wake_fd;    /* eventfd: trigger, new paths, stop */
-  int *wds;       /* the directories watched now (watcher thread's) */
+  int *wds;       /* the directories watched now (under mutex) */
   size_t wd_count;
-  atomic_bool stop, forced, rewatch;
+  atomic_bool stop, forced;
   atomic_ulong reloads;
   pthread_t thread;
   bool started;
   tarmac_metric_family_t *results, *last_success; /* NULL: no metrics */
 };
+
+static void rewatch_locked(tarmac_watch_t *w);
 
 /* ---- content hashes ------------------------------------------------------ */
 
@@ -137,16 +139,13 @@ int tarmac_watch_add(tarmac_watch_t *watch, const char *const *paths,
     *s = (source_t){.what = strdup(what), .fn = fn, .data = data};
     if (s->what != NULL && set_paths(s, paths, count) == 0) {
       watch->source_count++;
+      rewatch_locked(watch); /* a change from now on is seen */
       rc = 0;
     } else {
       free(s->what);
     }
   }
   pthread_mutex_unlock(&watch->mutex);
-  if (rc == 0) {
-    atomic_store(&watch->rewatch, true);
-    wake(watch);
-  }
   return rc;
 }
 
@@ -155,11 +154,8 @@ int tarmac_watch_set_paths(tarmac_watch_t *watch, const char *what,
   pthread_mutex_lock(&watch->mutex);
   source_t *s = find_source(watch, what);
   int rc = s != NULL ? set_paths(s, paths, count) : -1;
+  if (rc == 0) rewatch_locked(watch);
   pthread_mutex_unlock(&watch->mutex);
-  if (rc == 0) {
-    atomic_store(&watch->rewatch, true);
-    wake(watch);
-  }
   return rc;
 }
 
@@ -196,11 +192,10 @@ static void watch_dir_of(tarmac_watch_t *w, const char *path, int **wds,
 /* Watches the directories of every source's files now (and of the files
  * their symbolic links point to: a ConfigMap's current folder, a module
  * linked from elsewhere), and stops watching the others. */
-static void rewatch(tarmac_watch_t *w) {
+static void rewatch_locked(tarmac_watch_t *w) {
   if (w->inotify_fd < 0) return;
   int *wds = NULL;
   size_t n = 0;
-  pthread_mutex_lock(&w->mutex);
   for (size_t i = 0; i < w->source_count; i++)
     for (size_t j = 0; j < w->sources[i].count; j++) {
       const char *path = w->sources[i].paths[j];
@@ -209,7 +204,6 @@ static void rewatch(tarmac_watch_t *w) {
       if (realpath(path, real) != NULL && strcmp(real, path) != 0)
         watch_dir_of(w, real, &wds, &n);
     }
-  pthread_mutex_unlock(&w->mutex);
   for (size_t i = 0; i < w->wd_count; i++) {
     size_t k = 0;
     while (k < n && wds[k] != w->wds[i]) k++;
@@ -218,6 +212,12 @@ static void rewatch(tarmac_watch_t *w) {
   free(w->wds);
   w->wds = wds;
   w->wd_count = n;
+}
+
+static void rewatch(tarmac_watch_t *w) {
+  pthread_mutex_lock(&w->mutex);
+  rewatch_locked(w);
+  pthread_mutex_unlock(&w->mutex);
 }
 
 /* Reads every queued event: true when there was one. */
@@ -331,7 +331,6 @@ static void *watch_thread(void *arg) {
   nfds_t nfds = w->inotify_fd >= 0 ? 2 : 1;
   bool pending = false;
   uint64_t first = 0, last = 0;
-  rewatch(w);
   while (!atomic_load(&w->stop)) {
     uint64_t now = tarmac_clock_ms(CLOCK_MONOTONIC);
     int ready = poll(fds, nfds, poll_timeout(w, pending, first, last, now));
@@ -356,10 +355,7 @@ static void *watch_thread(void *arg) {
     if (forced || (pending && poll_timeout(w, true, first, last, now) == 0)) {
       pending = false;
       reload_round(w, forced);
-      rewatch(w); /* new paths, a ConfigMap's new folder */
-      atomic_store(&w->rewatch, false);
-    } else if (atomic_exchange(&w->rewatch, false)) {
-      rewatch(w);
+      rewatch(w); /* a ConfigMap's new folder */
     }
   }
   return NULL;
