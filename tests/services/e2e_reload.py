@@ -5,7 +5,8 @@ changes its files; not one request may fail.
 
 usage: e2e_reload.py GROUP
   service  a module replaced by rename, then by a copy in place (the new
-           answer appears, function calls reach the new callee); the
+           answer appears, function calls reach the new callee, a request
+           running across the switch is answered by the old one); the
            service file edited to add a route (it answers); a broken
            module written (refused with a log line naming the file, the
            previous version keeps answering); the module restored; SIGHUP
@@ -27,7 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
-from e2e_services import ServiceServer, request  # noqa: E402
+from e2e_services import ServiceServer, request, start_post  # noqa: E402
 from e2e_test import check, run_group, wait_for_log, wait_until  # noqa: E402
 
 GUEST_DIR = os.environ["SERVICES_GUEST_DIR"]
@@ -181,9 +182,17 @@ def test_service(workdir):
             expect_change(server, "/a", b"x", b"x", "module renamed")
             check(answers(server, "/call", b"call a y", b"a said: y")(),
                   "a function call reaches the callee's new version")
+            # a request running across the switch finishes on the old one
+            slow, result = start_post(server, "/a", b"sleep 2000")
+            wait_for_log(server, "sleeping 2000")
             with open(guest("v04_guest"), "rb") as f:
                 write_in_place(f.read(), a)
             expect_change(server, "/a", b"x", b"v04:x", "module copied")
+            slow.join(60)
+            check(result.get("status") == 200 and
+                  result.get("body") == b"slept 2000",
+                  "a request started before the switch is answered by the "
+                  "old version (%r)" % result)
             # (b) a route added to the service file
             write_json(path, service_config(True))
             expect_change(server, "/b", b"z", b"z", "route added")
