@@ -63,6 +63,16 @@ def replace_by_rename(src, dest):
     os.rename(tmp, dest)
 
 
+def with_custom_section(data):
+    """The module's bytes plus a custom section unique to this run: the
+    same code under a new cache key, so the reload compiles it (under
+    load) instead of finding it in the compile cache."""
+    name = b"tarmac-reload-test"
+    payload = bytes([len(name)]) + name + (
+        "%d-%d" % (os.getpid(), time.time_ns())).encode()
+    return data + b"\x00" + bytes([len(payload)]) + payload
+
+
 def write_in_place(data, dest):
     """Truncates dest and writes data into it in two writes."""
     with open(dest, "r+b") as f:
@@ -177,8 +187,13 @@ def test_service(workdir):
         check(generation(server) == 1, "generation 1 at start")
         load = Load(workdir, server, "/a")
         try:
-            # (a) a new module, renamed into place, then copied in place
-            replace_by_rename(guest("service_guest"), a)
+            # (a) a new module (compiled now), renamed into place, then
+            # copied in place
+            with open(guest("service_guest"), "rb") as f:
+                fresh = with_custom_section(f.read())
+            with open(a + ".tmp", "wb") as f:
+                f.write(fresh)
+            os.rename(a + ".tmp", a)
             expect_change(server, "/a", b"x", b"x", "module renamed")
             check(answers(server, "/call", b"call a y", b"a said: y")(),
                   "a function call reaches the callee's new version")
