@@ -9,7 +9,8 @@ usage: e2e_reload.py GROUP
            running across the switch is answered by the old one); the
            service file edited to add a route (it answers); a broken
            module written (refused with a log line naming the file, the
-           previous version keeps answering); the module restored; SIGHUP
+           previous version keeps answering); the module restored; an
+           init function that fails refuses a version; SIGHUP
            reloads unchanged files; reload metrics
   single   single-function mode: APP_WASM_FUNCTION replaced by rename
            under load; APP_WATCH_CONFIG=false: a change is seen on SIGHUP
@@ -150,7 +151,7 @@ def reloads(server, result):
     return int(m.group(1)) if m else 0
 
 
-def service_config(with_b):
+def service_config(with_b, failing_init=False):
     routes = [{"type": "http", "path": "/a", "methods": ["POST"],
                "function": "a"},
               {"type": "function", "function": "a"},
@@ -158,6 +159,9 @@ def service_config(with_b):
                "function": "caller"}]
     functions = {"a": {"filepath": "a.wasm"},
                  "caller": {"filepath": "caller.wasm"}}
+    if failing_init:
+        functions["broken"] = {"filepath": "broken.wasm"}
+        routes.append({"type": "init", "function": "broken"})
     if with_b:
         functions["b"] = {"filepath": "b.wasm"}
         routes.append({"type": "http", "path": "/b", "methods": ["POST"],
@@ -180,6 +184,8 @@ def test_service(workdir):
     shutil.copyfile(guest("service_guest"), os.path.join(workdir,
                                                          "caller.wasm"))
     shutil.copyfile(guest("service_guest"), os.path.join(workdir, "b.wasm"))
+    shutil.copyfile(guest("init_fail_guest"), os.path.join(workdir,
+                                                           "broken.wasm"))
     path = os.path.join(workdir, "tarmac.json")
     write_json(path, service_config(False))
     with ServiceServer(workdir, path) as server:
@@ -231,10 +237,24 @@ def test_service(workdir):
             before = generation(server)
             replace_by_rename(guest("service_guest"), a)
             expect_change(server, "/a", b"x", b"x", "module restored")
+            check(generation(server) == before + 1,
+                  "one generation more (%s -> %s)"
+                  % (before, generation(server)))
+            # an init function that fails refuses the new version
+            failed = reloads(server, "failure")
+            write_json(path, service_config(True, failing_init=True))
+            wait_until(lambda: reloads(server, "failure") > failed,
+                       CHANGE_SECONDS)
+            check(re.search(r"reload failed: init function broken failed",
+                            server.log_text()) is not None,
+                  "a failing init function refuses the reload")
+            check(answers(server, "/b", b"z", b"z")(),
+                  "the previous version keeps answering after it")
+            write_json(path, service_config(True))
             # (d) SIGHUP reloads files that did not change
+            check(wait_until(lambda: generation(server) == before + 2,
+                             CHANGE_SECONDS), "the file restored: served")
             settled = generation(server)
-            check(settled == before + 1, "one generation more (%s -> %s)"
-                  % (before, settled))
             server.proc.send_signal(signal.SIGHUP)
             check(wait_until(lambda: generation(server) == settled + 1,
                              CHANGE_SECONDS),
