@@ -162,7 +162,8 @@ static int add_model_files(char ***files, size_t *count, const char *path) {
 
 /* Refreshes tarmac_app_files after a reload attempt (`built` is the new
  * generation, NULL when it failed). Out of memory keeps the old list. */
-static void remember_files(tarmac_app_t *app, const tarmac_generation_t *built) {
+static void remember_files(tarmac_app_t *app,
+                           const tarmac_generation_t *built) {
   const tarmac_server_config_t *c = app->config;
   bool service = c->wasm_function_config[0] != '\0';
   char **files = NULL;

@@ -22,7 +22,7 @@
 static const char trigger_op[] = "handler";
 
 struct tarmac_generation {
-  tarmac_generation_env_t env;          /* a copy; what it points to is not ours */
+  tarmac_generation_env_t env;          /* a copy; its pointees are not ours */
   const tarmac_server_config_t *config; /* env.config */
   tarmac_service_file_t *file;          /* service mode; owned */
   tarmac_service_file_t single;         /* single-function mode's model */
@@ -91,7 +91,8 @@ static void function_context(const tarmac_generation_t *gen,
 }
 
 /* The module of an earlier function with the same file: loaded once. */
-static tarmac_module_t *loaded_before(const tarmac_generation_t *gen, size_t i) {
+static tarmac_module_t *loaded_before(const tarmac_generation_t *gen,
+                                      size_t i) {
   const tarmac_service_function_t *f = &model(gen)->functions[i];
   for (size_t j = 0; j < i; j++)
     if (gen->modules[j] != NULL &&
@@ -100,7 +101,8 @@ static tarmac_module_t *loaded_before(const tarmac_generation_t *gen, size_t i) 
   return NULL;
 }
 
-static int load_module(tarmac_generation_t *gen, size_t i, tarmac_buffer_t *problems) {
+static int load_module(tarmac_generation_t *gen, size_t i,
+                       tarmac_buffer_t *problems) {
   const tarmac_service_function_t *f = &model(gen)->functions[i];
   char where[600];
   function_context(gen, f, where, sizeof where);
@@ -115,8 +117,8 @@ static int load_module(tarmac_generation_t *gen, size_t i, tarmac_buffer_t *prob
                                  where, f->filepath, strerror(errno)),
            -1;
   tarmac_error_t e;
-  if (tarmac_module_load(gen->env.engine, f->filepath, f->name, &gen->modules[i],
-                         &e) != TARMAC_LOAD_OK)
+  if (tarmac_module_load(gen->env.engine, f->filepath, f->name,
+                         &gen->modules[i], &e) != TARMAC_LOAD_OK)
     return tarmac_buffer_appendf(problems, "%scannot load module %s: %s\n",
                                  where, f->filepath, e.message),
            -1;
@@ -225,7 +227,8 @@ static void log_memory_budget(const tarmac_generation_t *gen) {
                    : "within the budget");
 }
 
-static int make_functions(tarmac_generation_t *gen, char *err, size_t err_size) {
+static int make_functions(tarmac_generation_t *gen, char *err,
+                          size_t err_size) {
   size_t n = model(gen)->function_count;
   gen->functions = calloc(n, sizeof(*gen->functions));
   gen->function_list = calloc(n, sizeof(*gen->function_list));
@@ -263,8 +266,9 @@ static tarmac_function_t *function_named(const tarmac_generation_t *gen,
   return NULL;
 }
 
-static int add_http_route(tarmac_generation_t *gen, const tarmac_service_route_t *r,
-                          char *err, size_t err_size) {
+static int add_http_route(tarmac_generation_t *gen,
+                          const tarmac_service_route_t *r, char *err,
+                          size_t err_size) {
   for (size_t m = 0; m < r->method_count; m++)
     if (tarmac_routes_add(gen->routes, r->methods[m], r->path,
                           &gen->functions[r->function], err, err_size) != 0)
@@ -284,7 +288,8 @@ static int make_routes(tarmac_generation_t *gen, char *err, size_t err_size) {
   const tarmac_service_file_t *m = model(gen);
   for (size_t i = 0; i < m->route_count; i++) {
     const tarmac_service_route_t *r = &m->routes[i];
-    if (r->type == TARMAC_ROUTE_FUNCTION) gen->functions[r->function].callable = true;
+    if (r->type == TARMAC_ROUTE_FUNCTION)
+      gen->functions[r->function].callable = true;
     if (r->type == TARMAC_ROUTE_HTTP && add_http_route(gen, r, err, err_size))
       return -1;
   }
@@ -305,7 +310,8 @@ static int make_routes(tarmac_generation_t *gen, char *err, size_t err_size) {
 /* ---- metrics collected at scrape time -------------------------------- */
 
 /* One gauge family of every function's pool counts. */
-static void sink_pool_gauge(const tarmac_generation_t *gen, tarmac_metrics_sink_t *sink,
+static void sink_pool_gauge(const tarmac_generation_t *gen,
+                            tarmac_metrics_sink_t *sink,
                             const tarmac_pool_stats_t *st, bool busy,
                             const char *name, const char *help) {
   static const char *const label[] = {"function"};

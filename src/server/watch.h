@@ -48,15 +48,16 @@ tarmac_watch_t *tarmac_watch_new(const tarmac_watch_config_t *config,
 void tarmac_watch_free(tarmac_watch_t *watch);
 
 /* Calls fn on the watcher thread when any of paths changes (after the
- * change settles; changes from when this returns on) and on SIGHUP. what names the source in logs and
- * metrics ("functions", "tls", ...); unique. 0 or -1 (memory, a name
- * already used). */
+ * change settles; changes from when this returns on) and on SIGHUP.
+ * what names the source in logs and metrics ("functions", "tls", ...);
+ * unique. 0 or -1 (memory, a name already used). */
 int tarmac_watch_add(tarmac_watch_t *watch, const char *const *paths,
                      size_t count, const char *what, tarmac_reload_fn fn,
                      void *data);
 /* Replaces the files of source `what` (e.g. after a reload that named new
  * modules). Files it watched before keep their last content's hash; new
- * ones are hashed (and their directories watched) before it returns. 0 or -1 (memory, no such source). */
+ * ones are hashed (and their directories watched) before it returns.
+ * 0 or -1 (memory, no such source). */
 int tarmac_watch_set_paths(tarmac_watch_t *watch, const char *what,
                            const char *const *paths, size_t count);
 

@@ -55,7 +55,8 @@ static int reload(void *data, char *err, size_t err_size) {
   bool fail = p->fail;
   pthread_cond_broadcast(&p->changed);
   pthread_mutex_unlock(&p->mutex);
-  if (fail) return snprintf(err, err_size, "%s: broken on purpose", p->path), -1;
+  if (fail)
+    return snprintf(err, err_size, "%s: broken on purpose", p->path), -1;
   return 0;
 }
 
