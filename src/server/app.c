@@ -1,6 +1,7 @@
 /* What a service keeps for its whole life, its current generation, and
  * reloads that replace the generation. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
  * generation before it logs, and before it leaves the generation for a
  * later reload (or the shutdown) to free. Requests are bounded by their
  * deadlines; these only keep a stuck one from blocking reloads. */
+#define RETIRE_STEP_MS 100u
 #define RETIRE_LOG_MS 1000u
 #define RETIRE_WAIT_MS 30000u
 
@@ -212,17 +214,27 @@ static void sweep_retired(tarmac_app_t *app, unsigned wait_ms) {
   app->retired_count = kept;
 }
 
+/* Whether a signal asked the server to stop (init_stop is readable). */
+static bool stopping(const tarmac_app_t *app) {
+  struct pollfd p = {.fd = app->init_stop, .events = POLLIN};
+  return poll(&p, 1, 0) == 1;
+}
+
 /* Waits for the last request of a replaced generation, on the reload
- * thread, then frees it; a generation still busy after RETIRE_WAIT_MS is
- * left for later. */
+ * thread, then frees it. A generation still busy after RETIRE_WAIT_MS, or
+ * when the server is stopping (the shutdown must not wait for this), is
+ * left for a later reload or the shutdown to free. */
 static void retire(tarmac_app_t *app, tarmac_current_slot_t *slot,
                    tarmac_generation_t *gen) {
   unsigned long number = tarmac_generation_number(gen);
-  if (free_if_done(slot, gen, RETIRE_LOG_MS)) return;
-  tarmac_logf(TARMAC_LOG_INFO,
-              "waiting for %ld request(s) of generation %lu to end",
-              tarmac_current_slot_refs(slot), number);
-  if (free_if_done(slot, gen, RETIRE_WAIT_MS - RETIRE_LOG_MS)) return;
+  for (unsigned waited = 0; waited < RETIRE_WAIT_MS && !stopping(app);
+       waited += RETIRE_STEP_MS) {
+    if (free_if_done(slot, gen, RETIRE_STEP_MS)) return;
+    if (waited == RETIRE_LOG_MS)
+      tarmac_logf(TARMAC_LOG_INFO,
+                  "waiting for %ld request(s) of generation %lu to end",
+                  tarmac_current_slot_refs(slot), number);
+  }
   retired_t *grown = realloc(app->retired,
                              (app->retired_count + 1) * sizeof(*grown));
   if (grown == NULL) {
@@ -233,9 +245,10 @@ static void retire(tarmac_app_t *app, tarmac_current_slot_t *slot,
   }
   app->retired = grown;
   app->retired[app->retired_count++] = (retired_t){slot, gen};
-  tarmac_logf(TARMAC_LOG_WARN,
-              "generation %lu still has requests or tasks running after %u "
-              "ms; it is freed after they end", number, RETIRE_WAIT_MS);
+  if (!stopping(app))
+    tarmac_logf(TARMAC_LOG_WARN,
+                "generation %lu still has requests or tasks running after %u "
+                "ms; it is freed after they end", number, RETIRE_WAIT_MS);
 }
 
 /* ---- reloads ------------------------------------------------------------ */
