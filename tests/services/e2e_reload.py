@@ -14,6 +14,8 @@ usage: e2e_reload.py GROUP
            reloads unchanged files; reload metrics
   single   single-function mode: APP_WASM_FUNCTION replaced by rename
            under load; APP_WATCH_CONFIG=false: a change is seen on SIGHUP
+  tasks    a scheduled task across a reload: the old one stops before the
+           new one starts, runs never overlap
 Environment: as e2e_services.py, plus WRK (the wrk binary; else wrk on
 PATH).
 """
@@ -299,7 +301,62 @@ def test_single(workdir):
         expect_change(server, "/any", b"x", b"x", "SIGHUP")
 
 
-GROUPS = {"service": test_service, "single": test_single}
+def tick_events(log):
+    """[(kind, n)] for the tick guest's lines, and "reload" for each
+    successful reload, in log order."""
+    events = []
+    for line in log.splitlines():
+        m = re.search(r"tick (start|end) (\d+)", line)
+        if m:
+            events.append((m.group(1), int(m.group(2))))
+        elif "reload succeeded" in line:
+            events.append(("reload", 0))
+    return events
+
+
+def test_tasks(workdir):
+    """A scheduled task across a reload: the old generation's task stops
+    (its run in progress ends) before the new one's starts, so runs never
+    overlap; the new one counts from 1 on its own instance."""
+    shutil.copyfile(guest("tick_guest"), os.path.join(workdir, "tick.wasm"))
+    shutil.copyfile(guest("v04_guest"), os.path.join(workdir, "a.wasm"))
+    path = os.path.join(workdir, "tarmac.json")
+    write_json(path, {"services": {"clock": {"name": "clock", "functions": {
+        "ticker": {"filepath": "tick.wasm", "pool_size": 1,
+                   "reuse_instances": True, "timeout": "5s"},
+        "a": {"filepath": "a.wasm"}},
+        "routes": [{"type": "scheduled_task", "frequency": 1,
+                    "function": "ticker"},
+                   {"type": "http", "path": "/a", "methods": ["POST"],
+                    "function": "a"}]}}})
+    with ServiceServer(workdir, path) as server:
+        wait_for_log(server, "tick start 2")
+        server.proc.send_signal(signal.SIGHUP)
+
+        def new_second_run():
+            ev = tick_events(server.log_text())
+            after = ev[ev.index(("reload", 0)) + 1:] if ("reload", 0) in ev \
+                else []
+            return ("start", 2) in after
+        check(wait_until(new_second_run, CHANGE_SECONDS),
+              "the new generation's task runs twice")
+        events = tick_events(server.log_text())
+    running = None
+    for kind, n in events:
+        if kind == "start":
+            check(running is None, "runs never overlap (%r)" % events)
+            running = n
+        elif kind == "end":
+            running = None
+    after = [n for kind, n in events[events.index(("reload", 0)) + 1:]
+             if kind == "start"]
+    print("ticks: %r" % events)
+    check(after[:2] == [1, 2],
+          "after the switch, only the new generation's task runs (%r)"
+          % events)
+
+
+GROUPS = {"service": test_service, "single": test_single, "tasks": test_tasks}
 
 if __name__ == "__main__":
     sys.exit(run_group(GROUPS, __doc__))
