@@ -295,6 +295,11 @@ int tarmac_app_reload(void *data, char *err, size_t err_size) {
     tarmac_generation_free(gen);
     return -1;
   }
+  if (stopping(app)) { /* a signal arrived while it was built */
+    snprintf(err, err_size, "the server is shutting down");
+    tarmac_generation_free(gen);
+    return -1;
+  }
   if (switch_to(app, gen, err, err_size) != 0) {
     if (app->serving != gen) tarmac_generation_free(gen);
     return -1;

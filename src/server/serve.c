@@ -18,6 +18,9 @@
 
 enum { EXIT_STARTUP = 1, EXIT_USAGE = 64 };
 
+/* How long a shutdown waits for a reload in progress. */
+#define RELOAD_STOP_MS 1000u
+
 /* Everything the server holds while it runs; freed in reverse order. */
 typedef struct {
   tarmac_server_config_t config;
@@ -122,17 +125,23 @@ static void stop_watcher(serve_state_t *s) {
  * the timeouts keeps the app (instances, modules, engine) until exit. */
 static void release(serve_state_t *s) {
   stop_watcher(s);
-  /* after the reload it may be running (whose init the signal ended) */
-  tarmac_watch_free(s->watch);
-  s->watch = NULL;
+  /* A reload in progress (its init ended by the signal) that is still
+   * compiling after a second does not hold up the shutdown: it is left
+   * to the exit, with the app it uses. */
+  bool reloads_done = tarmac_watch_stop(s->watch, RELOAD_STOP_MS);
+  if (reloads_done) {
+    tarmac_watch_free(s->watch);
+    s->watch = NULL;
+  }
   bool idle = tarmac_app_stop_tasks(s->app, s->config.shutdown_timeout_ms);
   if (s->http != NULL) {
     idle = tarmac_http_server_stop(s->http) && idle;
     if (idle) tarmac_http_server_free(s->http);
   }
-  if (!idle) {
+  if (!idle || !reloads_done) {
     tarmac_logf(TARMAC_LOG_WARN,
-                "shutdown timeout: leaving guests that did not return");
+                !idle ? "shutdown timeout: leaving guests that did not return"
+                      : "shutdown: leaving a reload that is still compiling");
     return;
   }
   tarmac_app_log_stats(s->app);

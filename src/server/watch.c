@@ -49,6 +49,8 @@ struct tarmac_watch {
   int *wds;       /* the directories watched now (under mutex) */
   size_t wd_count;
   atomic_bool stop, forced;
+  bool ended;            /* the thread is past its last reload (mutex) */
+  pthread_cond_t ending; /* signalled when ended becomes true */
   atomic_ulong reloads;
   pthread_t thread;
   bool started;
@@ -358,6 +360,10 @@ static void *watch_thread(void *arg) {
       rewatch(w); /* a ConfigMap's new folder */
     }
   }
+  pthread_mutex_lock(&w->mutex);
+  w->ended = true;
+  pthread_cond_broadcast(&w->ending);
+  pthread_mutex_unlock(&w->mutex);
   return NULL;
 }
 
@@ -384,6 +390,7 @@ tarmac_watch_t *tarmac_watch_new(const tarmac_watch_config_t *config,
   w->config = *config;
   if (w->config.settle_ms == 0) w->config.settle_ms = DEFAULT_SETTLE_MS;
   pthread_mutex_init(&w->mutex, NULL);
+  pthread_cond_init(&w->ending, NULL);
   w->inotify_fd = -1;
   w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (w->wake_fd < 0) {
@@ -418,6 +425,23 @@ unsigned long tarmac_watch_reload_count(const tarmac_watch_t *watch) {
   return atomic_load(&((tarmac_watch_t *)watch)->reloads);
 }
 
+bool tarmac_watch_stop(tarmac_watch_t *watch, unsigned timeout_ms) {
+  if (watch == NULL || !watch->started) return true;
+  atomic_store(&watch->stop, true);
+  wake(watch);
+  struct timespec until = tarmac_clock_after_ms(CLOCK_REALTIME, timeout_ms);
+  pthread_mutex_lock(&watch->mutex);
+  int rc = 0;
+  while (!watch->ended && rc == 0)
+    rc = pthread_cond_timedwait(&watch->ending, &watch->mutex, &until);
+  bool ended = watch->ended;
+  pthread_mutex_unlock(&watch->mutex);
+  if (!ended) return false;
+  pthread_join(watch->thread, NULL);
+  watch->started = false;
+  return true;
+}
+
 void tarmac_watch_free(tarmac_watch_t *watch) {
   if (watch == NULL) return;
   if (watch->started) {
@@ -434,6 +458,7 @@ void tarmac_watch_free(tarmac_watch_t *watch) {
   free(watch->wds);
   if (watch->inotify_fd >= 0) close(watch->inotify_fd);
   if (watch->wake_fd >= 0) close(watch->wake_fd);
+  pthread_cond_destroy(&watch->ending);
   pthread_mutex_destroy(&watch->mutex);
   free(watch);
 }

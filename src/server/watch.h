@@ -44,6 +44,11 @@ typedef struct {
 /* NULL with err set (no inotify, no memory, metric family clash). */
 tarmac_watch_t *tarmac_watch_new(const tarmac_watch_config_t *config,
                                  char *err, size_t err_size);
+/* Stops the thread: it starts no reload after this, and one it is
+ * running (a compile can take seconds) is waited for up to timeout_ms.
+ * False when it did not end in time: the reload still uses its source's
+ * data (do not free it, nor the watch). */
+bool tarmac_watch_stop(tarmac_watch_t *watch, unsigned timeout_ms);
 /* Stops the thread (after the reload it may be running) and frees all. */
 void tarmac_watch_free(tarmac_watch_t *watch);
 
