@@ -162,8 +162,9 @@ static int add_model_files(char ***files, size_t *count, const char *path) {
   return rc;
 }
 
-/* Refreshes tarmac_app_files after a reload attempt (`built` is the new
- * generation, NULL when it failed). Out of memory keeps the old list. */
+/* Refreshes tarmac_app_files: at start (built is the one serving), or
+ * after a reload attempt (`built` is the new generation, NULL when it
+ * failed). Out of memory keeps the old list. */
 static void remember_files(tarmac_app_t *app,
                            const tarmac_generation_t *built) {
   const tarmac_server_config_t *c = app->config;
@@ -336,7 +337,7 @@ tarmac_app_t *tarmac_app_new(const tarmac_server_config_t *config, char *err,
     tarmac_app_free(app);
     return NULL;
   }
-  remember_files(app, NULL);
+  remember_files(app, app->serving);
   return app;
 }
 
