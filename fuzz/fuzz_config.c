@@ -42,6 +42,7 @@ static const documented_t documented[] = {
     {"APP_ENABLE_MAINTENANCE_MODE", BOOL, 0, 1, AT(maintenance_mode)},
     /* Logging */
     {"APP_DEBUG", BOOL, 0, 1, AT(debug)},
+    {"APP_WATCH_CONFIG", BOOL, 0, 1, AT(watch_config)},
     {"APP_TRACE", BOOL, 0, 1, AT(trace)},
     {"APP_DISABLE_LOGGING", BOOL, 0, 1, AT(disable_logging)},
     {"APP_TEXT_LOG_FORMAT", BOOL, 0, 1, AT(text_log_format)},

@@ -95,6 +95,7 @@ static const setting_t settings[] = {
     BOOL("APP_DISABLE_LOGGING", disable_logging),
     BOOL("APP_TEXT_LOG_FORMAT", text_log_format),
     BOOL("APP_ENABLE_MAINTENANCE_MODE", maintenance_mode),
+    BOOL("APP_WATCH_CONFIG", watch_config),
     UINT("APP_EVENT_LOOPS", event_loops, 1, 256),
     UINT("APP_MAX_THREADS_PER_LOOP", max_threads_per_loop, 2, 4096),
     UINT("APP_HANDOFF_MS", handoff_ms, 1, 60000),
@@ -310,6 +311,7 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   strcpy(c->wasm_module, "/functions/tarmac.wasm");
   strcpy(c->run_mode, "daemon");
   c->enable_metrics = true;
+  c->watch_config = true;
   c->call_depth_limit = 8;
   c->pool_wait_ms = 5000;
   c->enable_tls = true;

@@ -44,6 +44,8 @@ typedef struct {
   bool disable_logging;      /* APP_DISABLE_LOGGING */
   bool text_log_format;      /* APP_TEXT_LOG_FORMAT */
   bool maintenance_mode;     /* APP_ENABLE_MAINTENANCE_MODE */
+  bool watch_config;         /* APP_WATCH_CONFIG, true: reload the service
+                                file and modules when they change */
   unsigned event_loops;      /* APP_EVENT_LOOPS, number of CPUs */
   unsigned max_threads_per_loop; /* APP_MAX_THREADS_PER_LOOP, 64 */
   unsigned handoff_ms;       /* APP_HANDOFF_MS, 10 */
