@@ -43,8 +43,9 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
 FROM ${BASE}
 # Serving compiles each function once: wasm2c (wabt) translates it to C and
 # gcc builds a shared object (binutils, libc6-dev for crt files, libm and
-# headers). Only wabt's wasm2c and wasm-rt.h are kept, and gcc's LTO and
-# sanitizer runtimes are left out (the engine uses neither); dpkg honours
+# headers). Only wabt's wasm2c and wasm-rt.h are kept, and gcc's LTO
+# compiler and sanitizer runtimes are left out (the engine uses neither;
+# the linker plugin stays: gcc refuses to link without it); dpkg honours
 # these exclusions for the packages installed below. The libraries are
 # the runtime packages of what `ldd tarmac` shows; ca-certificates lets
 # functions call out over HTTPS (tarmac/httpclient); curl (its library is
@@ -59,7 +60,6 @@ RUN printf '%s\n' \
       'path-exclude=/usr/src/wasm2c/*' 'path-exclude=/usr/share/wabt/*' \
       'path-exclude=/usr/lib/gcc/x86_64-linux-gnu/12/lto1' \
       'path-exclude=/usr/lib/gcc/x86_64-linux-gnu/12/lto-wrapper' \
-      'path-exclude=/usr/lib/gcc/x86_64-linux-gnu/12/liblto_plugin.so*' \
       'path-exclude=/usr/lib/x86_64-linux-gnu/lib*san.so*' \
       'path-exclude=/usr/lib/gcc/x86_64-linux-gnu/12/lib*san*' \
       >/etc/dpkg/dpkg.cfg.d/tarmac-slim \
@@ -69,11 +69,17 @@ RUN printf '%s\n' \
       libssl3 libjansson4 libh2o-evloop0.13 libyajl2 libprotobuf-c1 libcurl4 \
       liblmdb0 libhiredis0.14 libsqlite3-0 libpq5 libmariadb3 \
       >/dev/null \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
- && groupadd --gid 10001 tarmac \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log
+
+# The user, and the folders of the layout. The writable ones are
+# world-writable and sticky like /tmp (a tmpfs mounted there copies the
+# mode; Kubernetes' emptyDir is 0777 anyway), so any uid the platform runs
+# the container as can use them; the cache itself is a subfolder the
+# server makes, owned by its uid and mode 0700.
+RUN groupadd --gid 10001 tarmac \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin tarmac \
- && install -d -o 10001 -g 10001 -m 0700 /var/cache/tarmac /data \
+ && install -d -m 1777 /var/cache/tarmac /data \
  && install -d -m 0755 /certs /module /functions
 
 COPY --from=build /src/build/tarmac /usr/local/bin/tarmac
@@ -89,8 +95,7 @@ COPY --from=build /src/build/tarmac /usr/local/bin/tarmac
 # compiler's temporary files); with --read-only mount a tmpfs or volume
 # there, allowing exec (the compiled functions are mapped executable).
 # The cache itself is a subfolder the server creates mode 0700, because
-# the engine refuses a cache directory that others could write to and
-# tmpfs/emptyDir mounts are world-writable. /data is the working folder:
+# the engine refuses a cache directory that others could write to. /data is the working folder:
 # the embedded key-value store (APP_KVSTORE_PATH, default tarmac.lmdb) and
 # SQLite files go there; mount a volume to keep them.
 ENV APP_WASM_MODULE=/module/tarmac_module.wasm \

@@ -70,8 +70,10 @@ fi
 
 # nofile/nproc at or below the host's own limits (podman's defaults are
 # higher and fail here).
-nofile=$(ulimit -n)
-[ "$nofile" -gt 16384 ] && nofile=16384
+limit() { local n; n=$(ulimit "$1"); [ "$n" = unlimited ] || [ "$n" -gt 16384 ] && n=16384; echo "$n"; }
+nofile=$(limit -n)
+nproc=$(limit -u)
 "${podman_cmd[@]}" build --network host --layers \
-  --ulimit "nofile=$nofile:$nofile" -t "$image" -f Dockerfile . >&2
+  --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
+  -t "$image" -f Dockerfile . >&2
 "${podman_cmd[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$image" >&2

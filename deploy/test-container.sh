@@ -19,11 +19,12 @@ cd "$(dirname "$0")/.."
 examples=${1:-build/examples}
 image=${TARMAC_IMAGE:-tarmac}
 podman=(podman --runtime runc)
-# At or below the host's own limits (podman's defaults are higher and the
-# container would not start).
-nofile=$(ulimit -n)
-[ "$nofile" -gt 16384 ] && nofile=16384
-run_flags=(--ulimit "nofile=$nofile:$nofile" --read-only
+# At or below the host's own limits: podman's defaults are higher, and
+# runc may not raise them here ("error setting rlimit type 6").
+limit() { local n; n=$(ulimit "$1"); [ "$n" = unlimited ] || [ "$n" -gt 16384 ] && n=16384; echo "$n"; }
+nofile=$(limit -n)
+nproc=$(limit -u)
+run_flags=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" --read-only
            --tmpfs /var/cache/tarmac:rw,exec,size=256m)
 ready_timeout=${TARMAC_CONTAINER_READY_SECONDS:-90}
 passed=0
