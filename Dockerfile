@@ -43,10 +43,11 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
 FROM ${BASE}
 # Serving compiles each function once: wasm2c (wabt) translates it to C and
 # gcc builds a shared object (binutils, libc6-dev for crt files, libm and
-# headers). Only wabt's wasm2c and wasm-rt.h are kept, and gcc's LTO
-# compiler and sanitizer runtimes are left out (the engine uses neither;
-# the linker plugin stays: gcc refuses to link without it); dpkg honours
-# these exclusions for the packages installed below. The libraries are
+# headers). Only wabt's wasm2c and wasm-rt.h are kept; left out are gcc's
+# LTO compiler and dumper and sanitizer runtimes, binutils' gold, dwp and
+# profilers, and libc's static archives (the engine links a shared object
+# without LTO or sanitizers; the linker plugin stays: gcc refuses to link
+# without it). dpkg honours these exclusions for the packages below. The libraries are
 # the runtime packages of what `ldd tarmac` shows; ca-certificates lets
 # functions call out over HTTPS (tarmac/httpclient); curl (its library is
 # here anyway) is for health checks run inside the container (compose).
@@ -62,6 +63,16 @@ RUN printf '%s\n' \
       'path-exclude=/usr/lib/gcc/x86_64-linux-gnu/12/lto-wrapper' \
       'path-exclude=/usr/lib/x86_64-linux-gnu/lib*san.so*' \
       'path-exclude=/usr/lib/gcc/x86_64-linux-gnu/12/lib*san*' \
+      'path-exclude=/usr/bin/x86_64-linux-gnu-lto-dump*' \
+      'path-exclude=/usr/bin/x86_64-linux-gnu-*gold' \
+      'path-exclude=/usr/bin/x86_64-linux-gnu-dwp' \
+      'path-exclude=/usr/bin/x86_64-linux-gnu-gp*' \
+      'path-exclude=/usr/lib/x86_64-linux-gnu/gprofng/*' \
+      'path-exclude=/usr/lib/x86_64-linux-gnu/libgprofng*' \
+      'path-exclude=/usr/lib/x86_64-linux-gnu/libc.a' \
+      'path-exclude=/usr/lib/x86_64-linux-gnu/libm.a' \
+      'path-exclude=/usr/lib/x86_64-linux-gnu/libm-2.*.a' \
+      'path-exclude=/usr/lib/x86_64-linux-gnu/libmvec.a' \
       >/etc/dpkg/dpkg.cfg.d/tarmac-slim \
  && apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
