@@ -55,12 +55,19 @@ for f in hello.wasm service/greet.wasm service/upper.wasm; do
   fi
 done
 
-if deploy/build-image.sh; then pass "image $image built"; else fail "image $image built"; finish; fi
-
 # A certificate for localhost and the mounted folders, readable by the
 # container's user (uid 10001) as a Secret or volume would be.
 work=$(mktemp -d /tmp/tarmac-container-test.XXXXXX)
 chmod 0755 "$work"
+
+started=$SECONDS
+if deploy/build-image.sh >"$work/build.log" 2>&1; then
+  pass "image $image built ($((SECONDS - started)) s; $(tail -1 "$work/build.log"))"
+else
+  tail -40 "$work/build.log" >&2
+  fail "image $image built"
+  finish
+fi
 mkdir -p "$work/certs" "$work/module" "$work/functions"
 if ! openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
      -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
