@@ -7,9 +7,9 @@
 What is checked (docs/deployment.md):
 - every YAML file under deploy/ parses;
 - every APP_* name in deploy/, the Dockerfile and docs/deployment.md is a
-  real setting (the STRING(/BOOL(/UINT(/SIZE(/DURATION( rows of
-  src/server/config.c), and every other variable set for the container is
-  one the engine reads;
+  real setting (the STRING(/BOOL(/UINT(/SIZE(/DURATION( rows of the
+  settings table, src/server/config.c), and every other variable set for
+  the container is one the engine reads;
 - the Dockerfile: EXPOSE is the default listen port, a numeric non-root
   USER, STOPSIGNAL SIGTERM, the seed's module path, the cache under the
   writable folder;
@@ -73,8 +73,13 @@ class Server:
     """What the server's source says: settings, defaults, endpoints."""
 
     def __init__(self, c):
+        # The whole server folder, so the check survives code moving
+        # between its files; defaults are config.c's.
+        folder = os.path.join(c.root, "src", "server")
+        sources = "".join(c.read(os.path.join("src", "server", f))
+                          for f in sorted(os.listdir(folder)) if f.endswith(".c"))
         config = c.read("src/server/config.c")
-        self.settings = set(SETTING_ROW.findall(config))
+        self.settings = set(SETTING_ROW.findall(sources))
 
         def default(field):
             m = re.search(r'strcpy\(c->%s, "([^"]*)"\)' % field, config)
@@ -84,16 +89,15 @@ class Server:
         self.port = int(listen.rsplit(":", 1)[1]) if ":" in listen else None
         self.cert_file = default("cert_file")
         self.key_file = default("key_file")
-        routes = c.read("src/server/routes.c")
-        self.endpoints = set(re.findall(r'route_new\(routes, NULL, "(/[a-z]+)"\)',
-                                        routes))
+        self.endpoints = set(re.findall(r'path_is\(req, "(/[a-z]+)"', sources))
         c.check(len(self.settings) > 20,
-                "src/server/config.c: %d settings read" % len(self.settings))
+                "src/server: %d settings read" % len(self.settings))
         c.check(self.port and self.cert_file and self.key_file,
                 "src/server/config.c: defaults read (port %s, %s, %s)"
                 % (self.port, self.cert_file, self.key_file))
         c.check({"/health", "/ready"} <= self.endpoints,
-                "src/server/routes.c: /health and /ready are served")
+                "src/server: /health and /ready are served (%s)"
+                % " ".join(sorted(self.endpoints)))
 
 
 # ------------------------------------------------------------------ files --
@@ -142,7 +146,8 @@ def check_env_names(c, server, where, names):
 # ------------------------------------------------------------- Dockerfile --
 
 class Image:
-    """The run stage of the Dockerfile: ENV, USER, EXPOSE, STOPSIGNAL."""
+    """The Dockerfile's last stage (the image): ENV, USER, EXPOSE,
+    STOPSIGNAL; and its whole text, continuation lines joined."""
 
     def __init__(self, c):
         text = re.sub(r"\\\n", " ", c.read("Dockerfile"))
@@ -156,7 +161,7 @@ class Image:
         self.user = user[-1] if user else None
         self.expose = re.findall(r"(?im)^EXPOSE\s+(\d+)", run)
         self.stopsignal = re.findall(r"(?im)^STOPSIGNAL\s+(\S+)", run)
-        self.run_text = run
+        self.text = text
 
 
 def check_image(c, server, image):
@@ -176,7 +181,8 @@ def check_image(c, server, image):
             "Dockerfile: TMPDIR=/var/cache/tarmac (the only writable path)")
     for folder in {posixpath.dirname(server.cert_file), "/module", "/functions",
                    "/var/cache/tarmac"}:
-        c.check(folder in image.run_text, "Dockerfile: makes " + folder)
+        c.check(re.search(r"(?m)^RUN .*install -d .*%s( |$)" % re.escape(folder), image.text),
+                "Dockerfile: makes " + folder)
 
 
 # ------------------------------------------------------------- Kubernetes --
@@ -426,6 +432,10 @@ BREAKAGES = [
     ("Dockerfile", "EXPOSE 8443", "EXPOSE 443", "EXPOSE not the listen port"),
     ("Dockerfile", "USER 10001:10001", "USER root", "a root user"),
     ("src/server/config.c", '"0.0.0.0:8443"', '"0.0.0.0:9443"', "the server's default port moved"),
+    ("src/server/routes.c", 'path_is(req, "/ready"', 'path_is(req, "/readyz"',
+     "the server no longer answers /ready"),
+    ("deploy/compose.yaml", "/var/cache/tarmac:rw,exec", "/var/cache/tarmac:rw",
+     "a compose cache tmpfs without exec"),
 ]
 
 
@@ -442,8 +452,9 @@ def self_test():
             root = os.path.join(tmp, "copy")
             shutil.rmtree(root, ignore_errors=True)
             shutil.copytree(os.path.join(REPO, "deploy"), os.path.join(root, "deploy"))
-            for f in ("Dockerfile", "docs/deployment.md", "src/server/config.c",
-                      "src/server/routes.c"):
+            shutil.copytree(os.path.join(REPO, "src", "server"),
+                            os.path.join(root, "src", "server"))
+            for f in ("Dockerfile", "docs/deployment.md"):
                 os.makedirs(os.path.dirname(os.path.join(root, f)), exist_ok=True)
                 shutil.copy(os.path.join(REPO, f), os.path.join(root, f))
             path = os.path.join(root, rel)
