@@ -76,8 +76,7 @@ fi
 limit() { local n; n=$(ulimit "$1"); [ "$n" = unlimited ] || [ "$n" -gt 16384 ] && n=16384; echo "$n"; }
 nofile=$(limit -n)
 nproc=$(limit -u)
-# --jobs 2: the build and run stages install their packages side by side.
-"${podman_cmd[@]}" build --network host --layers --jobs 2 \
+"${podman_cmd[@]}" build --network host --layers \
   --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
   -t "$image" -f Dockerfile . >&2
 "${podman_cmd[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$image" >&2
