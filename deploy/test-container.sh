@@ -37,11 +37,10 @@ cleanup() {
   for c in "${containers[@]}"; do "${podman[@]}" rm -f -t 0 "$c" >/dev/null 2>&1; done
   [ -n "$work" ] && rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 pass() { passed=$((passed + 1)); echo "ok: $1"; }
 fail() { failed=$((failed + 1)); echo "FAILED: $1" >&2; }
+trap cleanup EXIT
+trap 'fail "interrupted by a signal"; echo "$passed passed, $failed failed"; exit 130' INT TERM
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
 check() { # description, command...
   local what=$1; shift
