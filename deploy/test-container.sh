@@ -24,7 +24,11 @@ podman=(podman --runtime runc)
 limit() { local n; n=$(ulimit "$1"); [ "$n" = unlimited ] || [ "$n" -gt 16384 ] && n=16384; echo "$n"; }
 nofile=$(limit -n)
 nproc=$(limit -u)
-run_flags=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" --read-only
+# --read-only-tmpfs=false: podman would add writable /tmp, /var/tmp and
+# /run to a read-only container, which Docker and Kubernetes do not; without
+# them a write the image does not send to /var/cache/tarmac fails here too.
+run_flags=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc"
+           --read-only --read-only-tmpfs=false
            --tmpfs /var/cache/tarmac:rw,exec,size=256m)
 ready_timeout=${TARMAC_CONTAINER_READY_SECONDS:-90}
 passed=0
