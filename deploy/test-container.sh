@@ -29,7 +29,7 @@ nproc=$(limit -u)
 # them a write the image does not send to /var/cache/tarmac fails here too.
 run_flags=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc"
            --read-only --read-only-tmpfs=false
-           --tmpfs /var/cache/tarmac:rw,exec,size=256m)
+           --tmpfs /var/cache/tarmac:rw,exec,mode=1777,size=256m)
 ready_timeout=${TARMAC_CONTAINER_READY_SECONDS:-90}
 passed=0
 failed=0
