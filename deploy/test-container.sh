@@ -161,6 +161,23 @@ stop_with_term() { # name: SIGTERM, then the exit status must be 0
   [ "$status" = 0 ] || { echo "exit status $status" >&2; "${podman[@]}" logs "$1" 2>&1 | tail -5 >&2; return 1; }
 }
 
+# As a ConfigMap update does: a new tarmac.json renamed into the mounted
+# folder; the server inside watches it and reloads. Polls (bounded) until
+# the added route answers.
+add_route_and_wait() {
+  sed 's|{"type": "function", "function": "upper"}|&,\n        {"type": "http", "path": "/again", "methods": ["POST"], "function": "hello"}|' \
+    "$work/functions/tarmac.json" >"$work/functions/.tarmac.json.new" || return 1
+  chmod a+r "$work/functions/.tarmac.json.new"
+  mv "$work/functions/.tarmac.json.new" "$work/functions/tarmac.json" || return 1
+  local deadline=$((SECONDS + ready_timeout))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(ask /again again --http2)" = "again 2 200" ] && return 0
+    sleep 0.2 # a poll interval, not a wait for readiness
+  done
+  "${podman[@]}" logs "$svc" 2>&1 | tail -5 >&2
+  return 1
+}
+
 # --- the seed's layout: one function at /module/tarmac_module.wasm -------
 seed=tarmac-test-seed-$$
 if start "$seed" -v "$work/module:/module:ro" && wait_ready "$seed"; then
@@ -183,6 +200,8 @@ if start "$svc" -v "$work/functions:/functions:ro" \
   pass "service file: container ready (/health)"
   expect "service file: POST /greet" "Hello, WORLD! 2 200" /greet world --http2
   expect "service file: POST /hello" "hi 1.1 200" /hello hi --http1.1
+  check "service file changed on the host: its new route answers (hot reload)" \
+    add_route_and_wait
   check "service file: SIGTERM: exit status 0" stop_with_term "$svc"
 else
   fail "service file: container ready (/health)"
