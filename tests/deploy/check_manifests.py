@@ -8,7 +8,7 @@ What is checked (docs/deployment.md):
 - every YAML file under deploy/ parses;
 - every APP_* name in deploy/, the Dockerfile and docs/deployment.md is a
   real setting (the STRING(/BOOL(/UINT(/SIZE(/DURATION( rows of the
-  settings table, src/server/config.c), and every other variable set for
+  settings table, src/server/config.c, or a getenv("APP_...") there), and every other variable set for
   the container is one the engine reads;
 - the Dockerfile: EXPOSE is the default listen port, a numeric non-root
   USER, STOPSIGNAL SIGTERM, the seed's module path, the cache under the
@@ -34,6 +34,8 @@ import tempfile
 import yaml
 
 SETTING_ROW = re.compile(r'\b(?:STRING|BOOL|UINT|SIZE|DURATION)\("(APP_[A-Z0-9_]+)"')
+# Settings read outside the table: APP_CONFIG_FILE, the settings file.
+SETTING_GETENV = re.compile(r'\bgetenv\("(APP_[A-Z0-9_]+)"\)')
 APP_NAME = re.compile(r'\bAPP_[A-Z0-9_]+')
 # Variables the engine (not the APP_* table) reads, and TMPDIR (the C
 # compiler's temporary files).
@@ -79,7 +81,8 @@ class Server:
         sources = "".join(c.read(os.path.join("src", "server", f))
                           for f in sorted(os.listdir(folder)) if f.endswith(".c"))
         config = c.read("src/server/config.c")
-        self.settings = set(SETTING_ROW.findall(sources))
+        self.settings = set(SETTING_ROW.findall(sources)) | \
+            set(SETTING_GETENV.findall(sources))
 
         def default(field):
             m = re.search(r'strcpy\(c->%s, "([^"]*)"\)' % field, config)
