@@ -303,8 +303,8 @@ static int add_http_route(tarmac_app_t *app, const tarmac_service_route_t *r,
   return 0;
 }
 
-static bool backends_ready(const void *data) {
-  return tarmac_host_callbacks_ready(data);
+static const char *backends_unready(const void *data) {
+  return tarmac_host_callbacks_unready(data);
 }
 
 static int make_routes(tarmac_app_t *app, char *err, size_t err_size) {
@@ -315,7 +315,7 @@ static int make_routes(tarmac_app_t *app, char *err, size_t err_size) {
   tarmac_routes_config_t rc = {.admission = app->admission,
                                .metrics = app->metrics,
                                .maintenance_mode = c->maintenance_mode,
-                               .backends_ready = backends_ready,
+                               .backends_unready = backends_unready,
                                .backends_data = app->host};
   app->routes = tarmac_routes_new(&rc, err, err_size);
   if (app->routes == NULL) return -1;

@@ -29,9 +29,10 @@ typedef struct {
   tarmac_admission_t *admission; /* the process-wide gate */
   tarmac_metrics_t *metrics;     /* NULL: no metrics, /metrics answers 404 */
   bool maintenance_mode;         /* /ready answers 503 */
-  /* /ready answers 503 while this says false (a backend is unreachable);
-   * NULL: always ready. Called on an HTTP thread: must be cheap. */
-  bool (*backends_ready)(const void *data);
+  /* /ready answers 503 with this text while it is not NULL (a backend
+   * is unreachable: "sql database unreachable"); NULL hook: always
+   * ready. Called on an HTTP thread: must be cheap. */
+  const char *(*backends_unready)(const void *data);
   const void *backends_data;
 } tarmac_routes_config_t;
 
