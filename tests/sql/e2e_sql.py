@@ -486,6 +486,8 @@ def kill_group(kind):
         with db:
             env = {"APP_SQL_QUERY_TIMEOUT": "1s", "APP_SQL_POOL_SIZE": "1"}
             with SqlServer(workdir, kind, db.dsn(), env) as server:
+                # the reachability probe (SELECT 1) works on this backend
+                wait_ready_status(server, 200, 10, "database up")
                 t0 = time.time()
                 got = query(server, sleep)
                 took = time.time() - t0
