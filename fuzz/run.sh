@@ -14,7 +14,7 @@ seconds=${1:-20}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(wasm_binary config base64 envelope_request envelope_response
+  targets=(wasm_binary config settings_file base64 envelope_request envelope_response
            http_framing router service_file callback_protobuf callback_json
            callback_kvstore callback_httpclient callback_sql)
 fi
@@ -43,6 +43,7 @@ for t in "${targets[@]}"; do
       args+=(-dict=fuzz/json.dict) ;;
     callback_sql) args+=(-dict=fuzz/sql.dict) ;;
     service_file) args+=(-dict=fuzz/service_file.dict) ;;
+    settings_file) args+=(-dict=fuzz/settings_file.dict) ;;
   esac
   if "build-fuzz/fuzz_$t" "${args[@]}" "$scratch/$t" "fuzz/corpus/$t" \
        >"build-fuzz/$t.log" 2>&1; then

@@ -7,6 +7,7 @@ keep-alive over plain HTTP and over TLS.
 usage: run_bench.py TARMAC_BIN GUEST_WASM [--duration S] [--connections N]
                     [--threads N] [--rounds N]
                     [--fresh-vs-reuse | --routes | --sleep | --kvstore]
+                    [--baseline OTHER_TARMAC_BIN]
 GUEST_WASM is the hello function, except with --sleep (the 1 ms sleeping
 guest, bench/http/sleep_guest.c) and --kvstore (the kvstore get guest,
 bench/http/kv_guest.c).
@@ -24,7 +25,13 @@ req/s at 64 connections on 2 cores with it on.
 and on redis (redis-server started here on a free port in a temporary
 directory). Target: redis at least 50% of in-memory.
 Both give the server threads and concurrency for every connection to wait
-at once (APP_MAX_THREADS_PER_LOOP, APP_WASM_MAX_CONCURRENCY).
+at once (APP_MAX_THREADS_PER_LOOP, APP_WASM_MAX_CONCURRENCY), and print
+the CPU time per request of each server (and of redis-server): utime +
+stime from /proc over each run divided by its requests, median of the
+rounds, after a 1 s warm-up, with the load average.
+--baseline OTHER_TARMAC_BIN (with --sleep or --kvstore): the second server
+is that build in the same mode (hand-off on; redis), to measure a change
+before and after side by side.
 TARMAC_BIN is run as `TARMAC_BIN serve`. Needs wrk, nginx (nginx-light),
 openssl: bench/http/install-tools.sh installs them (the bench-http build
 target runs it first). TARMAC_CACHE_DIR is honoured.
@@ -105,38 +112,73 @@ def wait_port(port, proc, what):
     sys.exit("%s did not start" % what)
 
 
-def wrk(url, script, args):
+def wrk_run(url, script, args):
+    """One wrk run: (requests per second, requests completed)."""
     out = subprocess.run(
         ["wrk", "-t%d" % args.threads, "-c%d" % args.connections,
          "-d%ds" % args.duration, "-s", script, url],
         capture_output=True, text=True, check=True).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if rate is None:
+    if rate is None or count is None:
         sys.exit("wrk gave no rate:\n" + out)
     if errors:
         sys.exit("wrk saw %s error responses from %s" % (errors.group(1), url))
-    return float(rate.group(1))
+    return float(rate.group(1)), int(count.group(1))
 
 
-def start_tarmac(args, port, tls, cert, key, extra=None):
+def wrk(url, script, args):
+    return wrk_run(url, script, args)[0]
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads) from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_tarmac(args, port, tls, cert, key, extra=None, binary=None):
     env = dict(os.environ, APP_LISTEN_ADDR="127.0.0.1:%d" % port,
                APP_ENABLE_TLS=tls, APP_CERT_FILE=cert, APP_KEY_FILE=key,
                APP_WASM_MODULE=args.hello_wasm,
                APP_EVENT_LOOPS=str(os.cpu_count() or 1), **(extra or {}))
-    proc = subprocess.Popen([args.tarmac_bin, "serve"], env=env,
+    proc = subprocess.Popen([binary or args.tarmac_bin, "serve"], env=env,
                             stdout=subprocess.DEVNULL)
     wait_port(port, proc, "tarmac")
     return proc
 
 
-def median_rates(urls, script, args):
+def median_rates(urls, script, args, pids=None):
     """Alternates wrk over the urls `rounds` times (so other load on the
-    machine hits all alike); the median rate of each."""
+    machine hits all alike); the median rate of each. With pids (a list
+    of process ids per url), also prints the CPU time those processes took
+    per request (utime + stime over the run / requests; the median of the
+    rounds), a figure less at the mercy of other load than the rate."""
     rates = [[] for _ in urls]
+    cpu = [[] for _ in urls]
+    if pids:  # threads, pooled instances and connections made before
+        for url in urls:
+            subprocess.run(["wrk", "-t%d" % args.threads,
+                            "-c%d" % args.connections, "-d1s", "-s", script,
+                            url], capture_output=True, check=True)
     for _ in range(args.rounds):
         for i, url in enumerate(urls):
-            rates[i].append(wrk(url, script, args))
+            watched = pids[i] if pids else []
+            before = [cpu_seconds(p) for p in watched]
+            rate, count = wrk_run(url, script, args)
+            after = [cpu_seconds(p) for p in watched]
+            rates[i].append(rate)
+            cpu[i].append([1e6 * (a - b) / max(count, 1)
+                           for a, b in zip(after, before)])
+    if pids:
+        print("CPU per request (us, median of %d runs; load average %s):"
+              % (args.rounds, " ".join("%.1f" % x for x in os.getloadavg())))
+        for i, url in enumerate(urls):
+            per = [sorted(run[j] for run in cpu[i])[len(cpu[i]) // 2]
+                   for j in range(len(pids[i]))]
+            print("  %s: %s" % (url, ", ".join("%.1f" % x for x in per)))
     return [sorted(r)[len(r) // 2] for r in rates]
 
 
@@ -242,12 +284,18 @@ def sleeping(args, d, script):
         env = waiting_env(args)
         procs.append(start_tarmac(args, ports["before"], "false", cert, key,
                                   dict(env, APP_HANDOFF_BEFORE_WAIT="true")))
-        procs.append(start_tarmac(args, ports["held"], "false", cert, key,
-                                  dict(env, APP_HANDOFF_BEFORE_WAIT="false")))
+        # the other server: the knob off, or the baseline build with it on
+        procs.append(start_tarmac(
+            args, ports["held"], "false", cert, key,
+            dict(env, APP_HANDOFF_BEFORE_WAIT=(
+                "true" if args.baseline else "false")), args.baseline))
         urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("before", "held")]
-        rates = median_rates(urls, script, args)
+        print("CPU per request: each server")
+        rates = median_rates(urls, script, args,
+                             [[procs[0].pid], [procs[1].pid]])
         print_pair("guest sleeps 1 ms per request (poll_oneoff)", args,
-                   ["hand-off before", "knob off"], rates)
+                   ["hand-off before", "baseline" if args.baseline
+                    else "knob off"], rates)
     finally:
         stop(procs)
 
@@ -271,18 +319,27 @@ def kvstore(args, d, script):
         redis, redis_port = start_redis(d)
         procs.append(redis)
         env = dict(waiting_env(args), APP_ENABLE_KVSTORE="true")
-        procs.append(start_tarmac(args, ports["memory"], "false", cert, key,
-                                  dict(env, APP_KVSTORE_TYPE="in-memory")))
+        redis_env = dict(env, APP_KVSTORE_TYPE="redis",
+                         APP_REDIS_SERVER="127.0.0.1:%d" % redis_port,
+                         # a connection for every request that may wait
+                         APP_REDIS_POOL_SIZE=str(args.connections))
+        # the other server: in-memory, or the baseline build on redis
         procs.append(start_tarmac(
-            args, ports["redis"], "false", cert, key,
-            dict(env, APP_KVSTORE_TYPE="redis",
-                 APP_REDIS_SERVER="127.0.0.1:%d" % redis_port,
-                 # a connection for every request that may wait at once
-                 APP_REDIS_POOL_SIZE=str(args.connections))))
+            args, ports["memory"], "false", cert, key,
+            redis_env if args.baseline else
+            dict(env, APP_KVSTORE_TYPE="in-memory"), args.baseline))
+        procs.append(start_tarmac(args, ports["redis"], "false", cert, key,
+                                  redis_env))
         urls = ["http://127.0.0.1:%d/" % ports[n] for n in ("redis", "memory")]
-        rates = median_rates(urls, script, args)
+        other = "baseline on redis" if args.baseline else "in-memory"
+        print("CPU per request: the redis server, redis-server; the %s "
+              "server%s" % (other, ", redis-server" if args.baseline else ""))
+        rates = median_rates(urls, script, args,
+                             [[procs[2].pid, redis.pid],
+                              [procs[1].pid] + ([redis.pid] if args.baseline
+                                                else [])])
         print_pair("one kvstore get per request (JSON form)", args,
-                   ["redis", "in-memory"], rates)
+                   ["redis", other], rates)
     finally:
         stop(procs)
 
@@ -309,6 +366,9 @@ def main():
     parser.add_argument("--routes", action="store_true")
     parser.add_argument("--sleep", action="store_true")
     parser.add_argument("--kvstore", action="store_true")
+    parser.add_argument("--baseline", metavar="OTHER_TARMAC_BIN",
+                        help="with --sleep or --kvstore: the other server is "
+                        "this build in the same mode (before/after)")
     args = parser.parse_args()
     search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     tools = ["wrk", "openssl"]

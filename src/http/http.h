@@ -83,6 +83,11 @@ typedef struct {
   bool tls;
   const char *cert_file;    /* PEM chain, when tls */
   const char *key_file;     /* PEM key, when tls */
+  const char *ca_file;      /* PEM bundle, when tls: clients must present a
+                               certificate chaining to one of its
+                               certificates (mutual TLS); NULL or "": none */
+  bool ignore_client_cert;  /* with ca_file: a client certificate is asked
+                               for and verified when given, not required */
   unsigned loops;           /* event loops (threads serving sockets) */
   unsigned max_threads_per_loop; /* driver + spares a loop may use */
   unsigned handoff_ms;      /* a handler running longer gives its loop up */
@@ -123,6 +128,15 @@ int tarmac_http_server_start(tarmac_http_server_t *server, char *err,
  * once, from a thread that is not a loop thread. */
 bool tarmac_http_server_stop(tarmac_http_server_t *server);
 void tarmac_http_server_free(tarmac_http_server_t *server);
+/* Re-reads the certificate chain, key and CA file from the paths the server
+ * was started with; new handshakes use them, connections already open keep
+ * theirs. 0, or -1 with err set (the old ones stay in use): a file missing,
+ * unreadable or not PEM, or a key that does not match the certificate,
+ * which is also how a certificate replaced before its key looks; call again
+ * on the next change. -1 as well when the server has no TLS. Any thread,
+ * while the server exists. */
+int tarmac_http_server_reload_tls(tarmac_http_server_t *server, char *err,
+                                  size_t err_size);
 /* The bound port (useful with port 0). */
 int tarmac_http_server_port(const tarmac_http_server_t *server);
 

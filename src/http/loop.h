@@ -13,6 +13,7 @@
 #include "http/h2o_pinned.h"
 #include "http/http.h"
 #include "http/listener.h"
+#include "http/tls.h"
 #include "util/clock.h"
 
 typedef struct http_loop http_loop_t;
@@ -166,8 +167,9 @@ struct tarmac_http_server {
   char *listen_addr;
   char *cert_file;
   char *key_file;
+  char *ca_file;
   tarmac_listen_addr_t addr;
-  SSL_CTX *ssl_ctx;
+  tarmac_tls_t *tls; /* NULL without TLS */
   h2o_globalconf_t globalconf;
   http_loop_t *loops;
   unsigned loop_count;

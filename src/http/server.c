@@ -261,7 +261,12 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->ctx_ready = true;
   loop->accept_ctx.ctx = &loop->ctx;
   loop->accept_ctx.hosts = server->globalconf.hosts;
-  loop->accept_ctx.ssl_ctx = server->ssl_ctx;
+  /* the same SSL_CTX for the server's life: h2o keeps this pointer in
+   * every accepted socket until its handshake creates the SSL object, so a
+   * certificate reload swaps what the handshakes install (tls.h), never
+   * the context */
+  loop->accept_ctx.ssl_ctx =
+      server->tls != NULL ? tarmac_tls_ssl_ctx(server->tls) : NULL;
   tarmac_http_accept_start(loop);
   loop->run_entry.cb = run_pending;
   tarmac_http_sendq_init(loop);
@@ -270,19 +275,25 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   return 0;
 }
 
+/* A copy of an optional string: 0, or -1 when out of memory. */
+static int copy_optional(const char *text, char **out) {
+  *out = text ? strdup(text) : NULL;
+  return text == NULL || *out != NULL ? 0 : -1;
+}
+
 static int copy_config(tarmac_http_server_t *server,
                        const tarmac_http_config_t *config) {
   server->config = *config;
   server->listen_addr = strdup(config->listen_addr);
-  server->cert_file = config->cert_file ? strdup(config->cert_file) : NULL;
-  server->key_file = config->key_file ? strdup(config->key_file) : NULL;
   if (server->listen_addr == NULL ||
-      (config->cert_file && server->cert_file == NULL) ||
-      (config->key_file && server->key_file == NULL))
+      copy_optional(config->cert_file, &server->cert_file) != 0 ||
+      copy_optional(config->key_file, &server->key_file) != 0 ||
+      copy_optional(config->ca_file, &server->ca_file) != 0)
     return -1;
   server->config.listen_addr = server->listen_addr;
   server->config.cert_file = server->cert_file;
   server->config.key_file = server->key_file;
+  server->config.ca_file = server->ca_file;
   if (server->config.loops == 0) server->config.loops = 1;
   if (server->config.max_threads_per_loop < 2)
     server->config.max_threads_per_loop = 2;
@@ -316,9 +327,12 @@ tarmac_http_server_t *tarmac_http_server_new(const tarmac_http_config_t *config,
       tarmac_listen_probe(&server->addr, err, err_size) != 0)
     goto fail;
   if (config->tls) {
-    server->ssl_ctx = tarmac_tls_context_new(config->cert_file,
-                                             config->key_file, err, err_size);
-    if (server->ssl_ctx == NULL) goto fail;
+    tarmac_tls_files_t files = {
+        .cert_file = server->cert_file, .key_file = server->key_file,
+        .ca_file = server->ca_file,
+        .ignore_client_cert = config->ignore_client_cert};
+    server->tls = tarmac_tls_new(&files, err, err_size);
+    if (server->tls == NULL) goto fail;
   }
   configure_h2o(server);
   server->loops = calloc(server->config.loops, sizeof(*server->loops));
@@ -360,6 +374,15 @@ int tarmac_http_server_start(tarmac_http_server_t *server, char *err,
   }
   server->watchdog_started = true;
   return 0;
+}
+
+int tarmac_http_server_reload_tls(tarmac_http_server_t *server, char *err,
+                                  size_t err_size) {
+  if (server->tls == NULL) {
+    snprintf(err, err_size, "cannot reload TLS files: TLS is not enabled");
+    return -1;
+  }
+  return tarmac_tls_reload(server->tls, err, err_size);
 }
 
 int tarmac_http_server_port(const tarmac_http_server_t *server) {
@@ -414,10 +437,11 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
   free(server->loops);
   free(server->crew_threads);
   if (server->globalconf.hosts != NULL) h2o_config_dispose(&server->globalconf);
-  if (server->ssl_ctx != NULL) SSL_CTX_free(server->ssl_ctx);
+  tarmac_tls_free(server->tls);
   free(server->listen_addr);
   free(server->cert_file);
   free(server->key_file);
+  free(server->ca_file);
   pthread_mutex_destroy(&server->done_lock);
   pthread_cond_destroy(&server->done_cond);
   pthread_cond_destroy(&server->watchdog_cond);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "util/buffer.h"
+#include "util/resolve.h"
 
 /* LMDB's default largest key (mdb_env_get_maxkeysize): the same bound for
  * every backend, so a service can move between them. */
@@ -71,6 +72,8 @@ typedef struct {
   unsigned write_timeout_ms;
   unsigned pool_size;          /* connections at most */
   unsigned check_interval_ms;  /* background PING period */
+  tarmac_resolve_fn redis_resolve; /* how the host name is looked up
+                                      (tests); NULL: getaddrinfo */
 } tarmac_kvstore_config_t;
 
 typedef struct tarmac_kvstore tarmac_kvstore_t;

@@ -25,10 +25,14 @@
 #include "runtime/deadline.h"
 #include "util/blocking.h"
 #include "util/clock.h"
+#include "util/resolve.h"
 
 #define SCAN_COUNT "1000"  /* keys Redis looks at per SCAN round */
 #define SCAN_ROUNDS_MAX 10000 /* bounded work even in a sparse keyspace */
 #define NS_PER_MS 1000000ull
+/* How long a looked-up address of APP_REDIS_SERVER is reused before the
+ * name is looked up again (and after any failed connect, at once). */
+#define RESOLVE_TTL_MS 10000
 
 typedef struct {
   tarmac_kvstore_t base;
@@ -44,6 +48,7 @@ typedef struct {
   bool stopping;
   pthread_t checker;
   redisContext *check_conn; /* the checker's own */
+  tarmac_resolver_t *resolver; /* host's addresses, looked up with a bound */
   atomic_bool reachable;
 } redis_store_t;
 
@@ -83,25 +88,48 @@ static bool wait_ready(int fd, short events, uint64_t until_ns) {
   }
 }
 
-/* Writes the queued command, then reads until a whole reply is in. */
-static redisReply *exchange(redis_store_t *r, redisContext *c,
-                            const char **why) {
+/* Writes what is left of the queued command. false with *why: timed out
+ * (or the connection failed: c->err). */
+static bool write_rest(redis_store_t *r, redisContext *c, const char **why) {
   uint64_t until = tarmac_rt_deadline_bound(tarmac_clock_ns() +
                                             r->write_ms * NS_PER_MS);
   int done = 0;
-  void *reply = NULL;
-  while (!done) {
+  while (redisBufferWrite(c, &done) == REDIS_OK && !done)
     if (!wait_ready(c->fd, POLLOUT, until))
-      return *why = "write timed out", NULL;
-    if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
-  }
-  until = tarmac_rt_deadline_bound(tarmac_clock_ns() + r->read_ms * NS_PER_MS);
+      return *why = "write timed out", false;
+  return done;
+}
+
+/* Reads until a whole reply is in; NULL with *why or c->err. */
+static redisReply *read_reply(redis_store_t *r, redisContext *c,
+                              const char **why) {
+  uint64_t until = tarmac_rt_deadline_bound(tarmac_clock_ns() +
+                                            r->read_ms * NS_PER_MS);
+  void *reply = NULL;
   for (;;) {
     if (redisGetReplyFromReader(c, &reply) != REDIS_OK) return NULL;
     if (reply) return reply;
     if (!wait_ready(c->fd, POLLIN, until)) return *why = "read timed out", NULL;
     if (redisBufferRead(c) != REDIS_OK) return NULL;
   }
+}
+
+/* Writes the queued command, then reads its reply. The first write goes
+ * out before tarmac_blocking_begin and without a poll: a command almost
+ * always fits in the socket's buffer (a poll before it would be one
+ * system call more per round trip), it does not block (a non-blocking
+ * socket), and the thread that takes the loop over, woken by the begin
+ * hook, may preempt this one on its core, which would otherwise delay
+ * the command by that switch. Only what can wait is bracketed. */
+static redisReply *exchange(redis_store_t *r, redisContext *c,
+                            const char **why) {
+  int done = 0;
+  if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
+  tarmac_blocking_begin();
+  redisReply *reply =
+      done || write_rest(r, c, why) ? read_reply(r, c, why) : NULL;
+  tarmac_blocking_end();
+  return reply;
 }
 
 /* Sends one command and reads its reply; NULL with err: the connection
@@ -111,11 +139,8 @@ static redisReply *round_trip(redis_store_t *r, redisContext *c, int argc,
                               char *err, size_t err_size) {
   const char *why = "out of memory";
   redisReply *reply = NULL;
-  if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK) {
-    tarmac_blocking_begin();
+  if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK)
     reply = exchange(r, c, &why);
-    tarmac_blocking_end();
-  }
   if (!reply)
     snprintf(err, err_size, "redis %s:%d %s: %s", r->host, r->port, argv[0],
              c->err ? c->errstr
@@ -136,19 +161,57 @@ static int setup_command(redis_store_t *r, redisContext *c, int argc,
   return rc;
 }
 
-static redisContext *connect_server(redis_store_t *r, char *err,
-                                    size_t err_size) {
-  uint64_t left = time_left(r->connect_ms);
-  if (left == 0) return snprintf(err, err_size, "deadline passed"), NULL;
-  tarmac_blocking_begin();
-  redisContext *c = redisConnectWithTimeout(r->host, r->port, to_timeval(left));
-  tarmac_blocking_end();
-  if (!c || c->err) {
-    snprintf(err, err_size, "redis %s:%d: %s", r->host, r->port,
+/* A connection to the first of the host's addresses that answers, within
+ * `until` (the connect timeout cut at the deadline). A failure forgets the
+ * addresses, so the next connect looks the name up again (the server may
+ * have moved). */
+static redisContext *connect_any(redis_store_t *r, const tarmac_resolved_t *a,
+                                 uint64_t until, char *err, size_t err_size) {
+  for (size_t i = 0; i < a->count; i++) {
+    uint64_t now = tarmac_clock_ns();
+    if (now >= until) {
+      snprintf(err, err_size, "redis %s:%d: connect timed out", r->host,
+               r->port);
+      break;
+    }
+    redisContext *c =
+        redisConnectWithTimeout(a->addr[i], r->port, to_timeval(until - now));
+    if (c && !c->err) return c;
+    bool named = strcmp(a->addr[i], r->host) != 0;
+    snprintf(err, err_size, "redis %s:%d%s%s%s: %s", r->host, r->port,
+             named ? " (" : "", named ? a->addr[i] : "", named ? ")" : "",
              c ? c->errstr : "out of memory");
     if (c) redisFree(c);
-    return NULL;
   }
+  tarmac_resolver_forget(r->resolver);
+  return NULL;
+}
+
+/* Resolves the host (hiredis would call getaddrinfo, which has no timeout)
+ * and connects, both within the connect timeout. */
+static redisContext *open_socket(redis_store_t *r, char *err,
+                                 size_t err_size) {
+  uint64_t left = time_left(r->connect_ms);
+  if (left == 0) return snprintf(err, err_size, "deadline passed"), NULL;
+  uint64_t until = tarmac_clock_ns() + left;
+  char why[TARMAC_KV_ERR_MAX];
+  tarmac_resolved_t addrs;
+  redisContext *c = NULL;
+  tarmac_blocking_begin();
+  if (tarmac_resolver_get(r->resolver, until, &addrs, why, sizeof why) == 0)
+    c = connect_any(r, &addrs, until, err, err_size);
+  else
+    snprintf(err, err_size, "redis %s:%d: %s", r->host, r->port,
+             tarmac_rt_deadline_expired() ? "the call's deadline passed"
+                                          : why);
+  tarmac_blocking_end();
+  return c;
+}
+
+static redisContext *connect_server(redis_store_t *r, char *err,
+                                    size_t err_size) {
+  redisContext *c = open_socket(r, err, err_size);
+  if (!c) return NULL;
   /* From here on I/O is driven by poll (exchange): a non-blocking socket,
    * and hiredis told so, so a full send buffer never blocks a write. */
   int fl = fcntl(c->fd, F_GETFL);
@@ -382,6 +445,7 @@ static void *checker_main(void *arg) {
  * the checker's connection, the synchronisation, the memory. */
 static void release_store(redis_store_t *r) {
   if (r->check_conn) redisFree(r->check_conn);
+  tarmac_resolver_free(r->resolver);
   pthread_cond_destroy(&r->returned);
   pthread_cond_destroy(&r->wake);
   pthread_mutex_destroy(&r->mutex);
@@ -461,9 +525,11 @@ tarmac_kvstore_t *tarmac_kvstore_redis_new(const tarmac_kvstore_config_t *c,
   r->pool_size = c->pool_size ? c->pool_size : 1;
   r->password = strdup(c->redis_password ? c->redis_password : "");
   r->idle = calloc(r->pool_size, sizeof *r->idle);
-  if (!r->password || !r->idle || init_sync(r) != 0) {
+  r->resolver = tarmac_resolver_new(r->host, c->redis_resolve, RESOLVE_TTL_MS);
+  if (!r->password || !r->idle || !r->resolver || init_sync(r) != 0) {
     free(r->password);
     free(r->idle);
+    tarmac_resolver_free(r->resolver);
     free(r);
     return snprintf(err, err_size, "out of memory"), NULL;
   }

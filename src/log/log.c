@@ -20,8 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Logging configuration is process-wide by design (see log.h). */
-tarmac_log_level_t tarmac_log_min_level_ = TARMAC_LOG_INFO;
+/* Logging configuration is process-wide by design (see log.h). The level
+ * lives apart from log_config: it is the one part that changes while other
+ * threads log. */
+atomic_int tarmac_log_min_level_ = TARMAC_LOG_INFO;
 static tarmac_log_config_t log_config = {1, TARMAC_LOG_INFO, false};
 
 static const char *const level_names[] = {"trace", "debug", "info",
@@ -32,10 +34,20 @@ static const char *const level_labels[] = {"TRACE", "DEBUG", "INFO",
 void tarmac_log_configure(const tarmac_log_config_t *config) {
   static const tarmac_log_config_t defaults = {1, TARMAC_LOG_INFO, false};
   log_config = config ? *config : defaults;
-  tarmac_log_min_level_ = log_config.min_level;
+  tarmac_log_set_level(log_config.min_level);
 }
 
-tarmac_log_config_t tarmac_log_config(void) { return log_config; }
+tarmac_log_config_t tarmac_log_config(void) {
+  tarmac_log_config_t now = log_config;
+  now.min_level = (tarmac_log_level_t)atomic_load_explicit(
+      &tarmac_log_min_level_, memory_order_relaxed);
+  return now;
+}
+
+void tarmac_log_set_level(tarmac_log_level_t min_level) {
+  atomic_store_explicit(&tarmac_log_min_level_, (int)min_level,
+                        memory_order_relaxed);
+}
 
 int tarmac_log_level_parse(const char *name, size_t len) {
   if (!name) return -1;

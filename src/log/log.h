@@ -2,7 +2,8 @@
  * write(2) so lines from many threads never interleave. JSON objects by
  * default ({"time":..,"level":..,"msg":..,<fields>}), or text
  * ("2026-11-26T13:00:00.123Z INFO msg key=value"). Configured once at
- * start-up; logging itself takes no lock.
+ * start-up; the level may change later from any thread (live settings,
+ * server/live_settings.h). Logging itself takes no lock.
  *
  * Escaping: in JSON, control bytes and DEL become \u00XX (or \n, \t, ...)
  * and every byte that is not part of valid UTF-8 becomes \ufffd (U+FFFD),
@@ -13,6 +14,7 @@
 #ifndef TARMAC_LOG_LOG_H
 #define TARMAC_LOG_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,7 +35,11 @@ typedef struct {
 
 /* Replaces the configuration. Call before other threads log. */
 void tarmac_log_configure(const tarmac_log_config_t *config);
+/* The configuration, with the level as it is now. */
 tarmac_log_config_t tarmac_log_config(void);
+/* Changes only the minimum level. Any thread, any time: a record being
+ * written while it changes is written or dropped whole. */
+void tarmac_log_set_level(tarmac_log_level_t min_level);
 
 static inline bool tarmac_log_enabled(tarmac_log_level_t level);
 
@@ -57,10 +63,13 @@ void tarmac_log_fields(tarmac_log_level_t level, const char *msg,
 void tarmac_logf(tarmac_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* implementation detail of tarmac_log_enabled */
-extern tarmac_log_level_t tarmac_log_min_level_;
+/* implementation detail of tarmac_log_enabled: a tarmac_log_level_t.
+ * Relaxed loads: the check stays one plain load on the hot path; a thread
+ * may see a new level a little late, never a torn one. */
+extern atomic_int tarmac_log_min_level_;
 static inline bool tarmac_log_enabled(tarmac_log_level_t level) {
-  return level >= tarmac_log_min_level_;
+  return (int)level >=
+         atomic_load_explicit(&tarmac_log_min_level_, memory_order_relaxed);
 }
 
 #endif

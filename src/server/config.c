@@ -1,9 +1,10 @@
-/* Server settings from APP_* environment variables. Every setting is one
- * row of a table (name, kind, field, range), so loading, the single-value
- * entry point used by `tarmac call` and the fuzzers, and the checks are one
- * code path. Values are hostile: numbers are plain decimal digits, sizes
- * may not overflow, and anything outside a setting's range (including zero
- * where zero means nothing) is refused naming the variable and value. */
+/* Server settings from APP_* environment variables and the settings file.
+ * Every setting is one row of a table (name, kind, field, range), so
+ * loading from either source, the single-value entry point used by
+ * `tarmac call` and the fuzzers, and the checks are one code path. Values
+ * are hostile: numbers are plain decimal digits, sizes may not overflow,
+ * and anything outside a setting's range (including zero where zero means
+ * nothing) is refused naming the variable and value. */
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "server/config.h"
 #include "util/bytesize.h"
 #include "util/duration.h"
+#include "util/problems.h"
 
 typedef enum { KIND_STRING, KIND_BOOL, KIND_UINT, KIND_SIZE, KIND_DURATION } kind_t;
 
@@ -76,6 +78,9 @@ static const setting_t settings[] = {
     STRING("APP_LISTEN_ADDR", listen_addr),
     STRING("APP_CERT_FILE", cert_file),
     STRING("APP_KEY_FILE", key_file),
+    /* mutual TLS, as upstream (docs/configuration.md, "Mutual TLS") */
+    STRING("APP_CA_FILE", ca_file),
+    BOOL("APP_IGNORE_CLIENT_CERT", ignore_client_cert),
     STRING("APP_WASM_FUNCTION", wasm_module),
     STRING("APP_WASM_MODULE", wasm_module),
     STRING("APP_WASM_CONTRACT", wasm_contract),
@@ -90,6 +95,7 @@ static const setting_t settings[] = {
     BOOL("APP_DISABLE_LOGGING", disable_logging),
     BOOL("APP_TEXT_LOG_FORMAT", text_log_format),
     BOOL("APP_ENABLE_MAINTENANCE_MODE", maintenance_mode),
+    BOOL("APP_WATCH_CONFIG", watch_config),
     UINT("APP_EVENT_LOOPS", event_loops, 1, 256),
     UINT("APP_MAX_THREADS_PER_LOOP", max_threads_per_loop, 2, 4096),
     UINT("APP_HANDOFF_MS", handoff_ms, 1, 60000),
@@ -156,8 +162,10 @@ static const setting_t settings[] = {
     DURATION("APP_SQL_CHECK_INTERVAL", sql_check_interval_ms, 10, 60000),
 };
 
+#define SETTING_COUNT (sizeof settings / sizeof settings[0])
+
 static const setting_t *find_setting(const char *name) {
-  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+  for (size_t i = 0; i < SETTING_COUNT; i++)
     if (strcmp(settings[i].name, name) == 0) return &settings[i];
   return NULL;
 }
@@ -304,6 +312,7 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   strcpy(c->wasm_module, "/functions/tarmac.wasm");
   strcpy(c->run_mode, "daemon");
   c->enable_metrics = true;
+  c->watch_config = true;
   c->call_depth_limit = 8;
   c->pool_wait_ms = 5000;
   c->enable_tls = true;
@@ -414,33 +423,138 @@ int tarmac_server_config_timeout(const char *value, unsigned *out_ms,
   return 0;
 }
 
-/* Settings with a fixed set of values, and which contract the single
- * function speaks by default (APP_WASM_MODULE: the seed's). */
-static int check_choices(tarmac_server_config_t *c, char *err,
+/* parse_value, then the settings with a fixed set of values. */
+static int parse_checked(const setting_t *s, const char *v,
+                         tarmac_server_config_t *c, char *err,
                          size_t err_size) {
-  const char *module = getenv("APP_WASM_MODULE");
-  c->wasm_module_is_seed = module != NULL && *module != '\0';
-  if (strcmp(c->run_mode, "daemon") != 0 && strcmp(c->run_mode, "job") != 0) {
-    snprintf(err, err_size, "APP_RUN_MODE=%s is not a run mode (daemon or job)",
-             c->run_mode);
+  if (parse_value(s, v, c, err, err_size) != 0) return -1;
+  if (strcmp(s->name, "APP_RUN_MODE") == 0 && strcmp(v, "daemon") != 0 &&
+      strcmp(v, "job") != 0) {
+    snprintf(err, err_size, "APP_RUN_MODE=%s is not a run mode (daemon or "
+             "job)", v);
     return -1;
   }
-  c->job_mode = strcmp(c->run_mode, "job") == 0;
   return 0;
 }
 
-int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
-                              size_t err_size) {
-  tarmac_server_config_defaults(c);
-  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-    const char *v = getenv(settings[i].name);
-    if (v == NULL || *v == '\0') continue; /* unset or empty: default */
-    if (parse_value(&settings[i], v, c, err, err_size) != 0) return -1;
+/* The file's good values by row, as its entries are checked. */
+typedef struct {
+  const char *path;
+  tarmac_server_config_t *config;
+  const char *value[SETTING_COUNT]; /* NULL: not in the file, or refused */
+} file_values_t;
+
+/* The row e names, after checking the name is a setting the file may set
+ * and appears once. NULL: a problem was added. */
+static const setting_t *file_row(const char *path,
+                                 const tarmac_settings_file_t *file,
+                                 const tarmac_settings_entry_t *e,
+                                 tarmac_problems_t *problems) {
+  const setting_t *s = find_setting(e->name);
+  if (strcmp(e->name, "APP_CONFIG_FILE") == 0) {
+    tarmac_problems_add(problems, "%s:%u: APP_CONFIG_FILE is only read from "
+                        "the environment", path, e->line);
+    return NULL;
   }
-  if (check_choices(c, err, err_size) != 0) return -1;
+  if (s == NULL) {
+    tarmac_problems_add(problems, "%s:%u: %.64s is not a setting", path,
+                        e->line, e->name);
+    return NULL;
+  }
+  const tarmac_settings_entry_t *first =
+      tarmac_settings_file_find(file, e->name);
+  if (first != e) {
+    tarmac_problems_add(problems, "%s:%u: %s set again (first at line %u)",
+                        path, e->line, e->name, first->line);
+    return NULL;
+  }
+  return s;
+}
+
+/* A tarmac_settings_check_fn: each entry's name and value, in file order
+ * (values the environment overrides too: the file is checked whole). */
+static void check_entry(void *data, const tarmac_settings_file_t *file,
+                        const tarmac_settings_entry_t *e,
+                        tarmac_problems_t *problems) {
+  file_values_t *f = data;
+  const setting_t *s = file_row(f->path, file, e, problems);
+  if (s == NULL || e->value[0] == '\0') return; /* empty: the default */
+  char err[1024];
+  if (parse_checked(s, e->value, f->config, err, sizeof err) == 0)
+    f->value[s - settings] = e->value;
+  else
+    tarmac_problems_add(problems, "%s:%u: %s", f->path, e->line, err);
+}
+
+/* In table order (APP_WASM_MODULE after APP_WASM_FUNCTION), each setting
+ * from the environment when set and not empty, else from the file (its
+ * values were checked already). */
+static void apply_sources(tarmac_server_config_t *c, const file_values_t *f,
+                          tarmac_problems_t *problems) {
+  for (size_t i = 0; i < SETTING_COUNT; i++) {
+    const setting_t *s = &settings[i];
+    const char *v = getenv(s->name);
+    char err[1024];
+    if (v == NULL || *v == '\0') v = f->value[i];
+    if (v == NULL) continue;
+    if (parse_checked(s, v, c, err, sizeof err) != 0) {
+      tarmac_problems_add(problems, "%s", err);
+      continue;
+    }
+    /* which contract the single function speaks by default: the seed's
+     * when APP_WASM_MODULE named it (it wins over APP_WASM_FUNCTION) */
+    if (strcmp(s->name, "APP_WASM_MODULE") == 0) c->wasm_module_is_seed = true;
+  }
+}
+
+/* Reads and checks the settings file (path not empty) into f. */
+static void read_file(tarmac_server_config_t *c, const char *path,
+                      tarmac_settings_file_t *entries, file_values_t *f,
+                      tarmac_problems_t *problems) {
+  if (strlen(path) >= sizeof c->config_file) {
+    tarmac_problems_add(problems, "APP_CONFIG_FILE is too long (at most %zu "
+                        "bytes)", sizeof c->config_file - 1);
+    return;
+  }
+  f->path = path;
+  f->config = c;
+  if (tarmac_settings_file_read(path, check_entry, f, entries, problems) == 0)
+    strcpy(c->config_file, path);
+}
+
+int tarmac_server_config_load_file(tarmac_server_config_t *c,
+                                   const char *path,
+                                   tarmac_settings_file_t *file, char *err,
+                                   size_t err_size) {
+  tarmac_settings_file_t own = TARMAC_SETTINGS_FILE_INIT;
+  tarmac_settings_file_t *entries = file != NULL ? file : &own;
+  tarmac_problems_t problems = TARMAC_PROBLEMS_INIT;
+  file_values_t values = {.path = NULL};
+  tarmac_server_config_defaults(c);
+  tarmac_settings_file_free(entries);
+  if (path != NULL && *path != '\0')
+    read_file(c, path, entries, &values, &problems);
+  apply_sources(c, &values, &problems);
+  c->job_mode = strcmp(c->run_mode, "job") == 0;
   if (c->max_concurrency == 0)
     c->max_concurrency = tarmac_server_config_default_concurrency(c);
   if (c->memory_total_limit == 0)
     c->memory_total_limit = tarmac_server_config_default_memory_total();
-  return 0;
+  int rc = problems.count == 0 ? 0 : -1;
+  if (rc != 0) tarmac_problems_write(&problems, err, err_size);
+  tarmac_problems_free(&problems);
+  tarmac_settings_file_free(&own);
+  return rc;
+}
+
+int tarmac_server_config_load(tarmac_server_config_t *c, char *err,
+                              size_t err_size) {
+  return tarmac_server_config_load_file(c, getenv("APP_CONFIG_FILE"), NULL,
+                                        err, err_size);
+}
+
+size_t tarmac_server_config_count(void) { return SETTING_COUNT; }
+
+const char *tarmac_server_config_name(size_t i) {
+  return i < tarmac_server_config_count() ? settings[i].name : NULL;
 }

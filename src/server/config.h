@@ -1,18 +1,34 @@
 /* server/config: the server's settings, read from the environment the way
- * Tarmac does (APP_ + key in upper case). Every setting, its default and
- * its meaning are listed in docs/configuration.md. */
+ * Tarmac does (APP_ + key in upper case) and from the settings file
+ * APP_CONFIG_FILE names (server/settings_file.h; the environment wins).
+ * Every setting, its default and its meaning are listed in
+ * docs/configuration.md. */
 #ifndef TARMAC_SERVER_CONFIG_H
 #define TARMAC_SERVER_CONFIG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/settings_file.h"
+
 typedef struct {
+  char config_file[4096];    /* APP_CONFIG_FILE (environment only), "" =
+                                none; set once the file was read */
+  /* Not a setting: where /ready reads maintenance mode while the server
+   * runs (server/live_settings.h sets it; the flag outlives the app).
+   * NULL: never in maintenance. */
+  const atomic_bool *maintenance_flag;
   char listen_addr[256];     /* APP_LISTEN_ADDR, 0.0.0.0:8443 */
   bool enable_tls;           /* APP_ENABLE_TLS, true */
   char cert_file[4096];      /* APP_CERT_FILE, /certs/cert.crt */
   char key_file[4096];       /* APP_KEY_FILE, /certs/key.key */
+  char ca_file[4096];        /* APP_CA_FILE, "": with TLS, client
+                                certificates must chain to this bundle */
+  bool ignore_client_cert;   /* APP_IGNORE_CLIENT_CERT, false: with a CA
+                                file, verify a client certificate only when
+                                one is given */
   char wasm_module[4096];    /* APP_WASM_MODULE or APP_WASM_FUNCTION */
   bool wasm_module_is_seed;  /* APP_WASM_MODULE was set: the seed contract */
   char wasm_contract[16];    /* APP_WASM_CONTRACT, "" = by variable */
@@ -28,6 +44,8 @@ typedef struct {
   bool disable_logging;      /* APP_DISABLE_LOGGING */
   bool text_log_format;      /* APP_TEXT_LOG_FORMAT */
   bool maintenance_mode;     /* APP_ENABLE_MAINTENANCE_MODE */
+  bool watch_config;         /* APP_WATCH_CONFIG, true: reload the service
+                                file and modules when they change */
   unsigned event_loops;      /* APP_EVENT_LOOPS, number of CPUs */
   unsigned max_threads_per_loop; /* APP_MAX_THREADS_PER_LOOP, 64 */
   unsigned handoff_ms;       /* APP_HANDOFF_MS, 10 */
@@ -92,11 +110,28 @@ typedef struct {
   unsigned sql_check_interval_ms;  /* APP_SQL_CHECK_INTERVAL, 1s */
 } tarmac_server_config_t;
 
-/* Fills config from the environment: defaults, then every APP_* variable
- * that is set and not empty. 0, or -1 with one line in err naming the
- * variable, its value and what is wrong with it. */
+/* Fills config: defaults, then every setting the settings file
+ * APP_CONFIG_FILE names sets (when set and not empty), then every APP_*
+ * variable of the environment that is set and not empty (the environment
+ * wins). 0, or -1 with every problem in err, one line each: a variable's
+ * names it, its value and what is wrong; a file's starts "PATH:LINE: "
+ * and names the setting (unknown and repeated names, bad lines and bad
+ * values, also those the environment overrides). */
 int tarmac_server_config_load(tarmac_server_config_t *config, char *err,
                               size_t err_size);
+
+/* As _load, with `path` (NULL or "": none) in place of APP_CONFIG_FILE.
+ * When file is not NULL it is emptied and then holds the file's entries
+ * as read, also after a failure (the caller frees it). */
+int tarmac_server_config_load_file(tarmac_server_config_t *config,
+                                   const char *path,
+                                   tarmac_settings_file_t *file, char *err,
+                                   size_t err_size);
+
+/* The table: how many settings, and the name of the i-th (NULL past the
+ * end). For checks that must cover every setting (the fuzz model). */
+size_t tarmac_server_config_count(void);
+const char *tarmac_server_config_name(size_t i);
 
 /* The defaults (max_concurrency 0: derived from the loops and threads by
  * _load). */

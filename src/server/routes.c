@@ -176,13 +176,14 @@ static route_t *serve_builtin(const tarmac_routes_t *routes,
     const char *unready =
         c->backends_unready ? c->backends_unready(c->backends_data) : NULL;
     char text[96];
-    if (c->maintenance_mode) {
+    if (c->maintenance_mode != NULL && atomic_load(c->maintenance_mode)) {
       tarmac_http_response_set_text(res, 503, "maintenance mode\n");
     } else if (unready != NULL) {
       snprintf(text, sizeof text, "%s\n", unready);
       tarmac_http_response_set_text(res, 503, text);
-    } else
+    } else {
       tarmac_http_response_set_text(res, 200, "ready\n");
+    }
     return routes->ready;
   }
   if (path_is(req, "/metrics", 8)) {

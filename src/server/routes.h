@@ -15,6 +15,7 @@
 #ifndef TARMAC_SERVER_ROUTES_H
 #define TARMAC_SERVER_ROUTES_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,7 +29,9 @@ typedef struct tarmac_routes tarmac_routes_t;
 typedef struct {
   tarmac_admission_t *admission; /* the process-wide gate */
   tarmac_metrics_t *metrics;     /* NULL: no metrics, /metrics answers 404 */
-  bool maintenance_mode;         /* /ready answers 503 */
+  /* /ready answers 503 while it is true; NULL: never. Not owned: it
+   * changes while the server runs (server/live_settings.h). */
+  const atomic_bool *maintenance_mode;
   /* /ready answers 503 with this text while it is not NULL (a backend
    * is unreachable: "sql database unreachable"); NULL hook: always
    * ready. Called on an HTTP thread: must be cheap. */

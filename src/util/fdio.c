@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int tarmac_write_all(int fd, const void *data, size_t len) {
@@ -29,4 +30,41 @@ int tarmac_write_file(const char *path, const void *data, size_t len) {
     return -1;
   }
   return close(fd);
+}
+
+/* Reads until end of file; -1 with errno (EFBIG past max_bytes). */
+static int read_to_end(int fd, size_t max_bytes, tarmac_buffer_t *out) {
+  for (;;) {
+    if (tarmac_buffer_reserve(out, 16384) != 0) {
+      errno = ENOMEM;
+      return -1;
+    }
+    ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    out->len += (size_t)n;
+    if (out->len > max_bytes) {
+      errno = EFBIG;
+      return -1;
+    }
+  }
+}
+
+int tarmac_read_file(const char *path, size_t max_bytes, tarmac_buffer_t *out) {
+  tarmac_buffer_clear(out);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  int rc = fstat(fd, &st);
+  if (rc == 0 && !S_ISREG(st.st_mode)) {
+    errno = EINVAL;
+    rc = -1;
+  }
+  if (rc == 0) rc = read_to_end(fd, max_bytes, out);
+  int saved = errno;
+  close(fd);
+  if (rc != 0) tarmac_buffer_clear(out);
+  errno = saved;
+  return rc;
 }

@@ -4,9 +4,12 @@
  * pool of 2 connections for 8 threads (calls wait for connections), a
  * call cut by the guest's deadline while Redis stalls (CLIENT PAUSE), and
  * Redis killed and restarted on the same port (the store reports
- * unreachable, fails fast, then reconnects by itself). Without
+ * unreachable, fails fast, then reconnects by itself); the server by
+ * name, resolved, and with a lookup that hangs. Without
  * redis-server the test fails. */
 #include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -145,6 +148,58 @@ static void test_down_and_up(tarmac_kvstore_t *s, pid_t *pid, int port,
   tarmac_buffer_free(&v);
 }
 
+/* APP_REDIS_SERVER by name, through the resolver seam: a name that
+ * resolves to the test's server works; one whose lookup hangs fails each
+ * call within the connect timeout, naming the problem. */
+static int resolve_loopback(const char *host, const char *service,
+                            const struct addrinfo *hints,
+                            struct addrinfo **res) {
+  (void)host;
+  return getaddrinfo("127.0.0.1", service, hints, res);
+}
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+
+static int resolve_hung(const char *host, const char *service,
+                        const struct addrinfo *hints, struct addrinfo **res) {
+  pthread_mutex_lock(&gate_lock);
+  while (!gate_open) pthread_cond_wait(&gate_cond, &gate_lock);
+  pthread_mutex_unlock(&gate_lock);
+  return resolve_loopback(host, service, hints, res);
+}
+
+static void test_names(tarmac_kvstore_config_t c, int port) {
+  char addr[64], err[TARMAC_KV_ERR_MAX] = "";
+  snprintf(addr, sizeof addr, "redis.test:%d", port);
+  c.redis_server = addr;
+  c.redis_resolve = resolve_loopback;
+  tarmac_kvstore_t *s = tarmac_kvstore_open(&c, err, sizeof err);
+  CHECK(s != NULL && tarmac_kvstore_reachable(s));
+  CHECK_EQ_INT(tarmac_kvstore_set(s, "n", 1, (uint8_t *)"1", 1, err,
+                                  sizeof err), TARMAC_KV_OK);
+  tarmac_kvstore_free(s);
+  c.redis_resolve = resolve_hung;
+  c.connect_timeout_ms = 200;
+  s = tarmac_kvstore_open(&c, err, sizeof err);
+  CHECK(s != NULL && !tarmac_kvstore_reachable(s));
+  tarmac_buffer_t v = TARMAC_BUFFER_INIT;
+  uint64_t t0 = tarmac_clock_ns();
+  CHECK_EQ_INT(tarmac_kvstore_get(s, "n", 1, &v, err, sizeof err),
+               TARMAC_KV_ERROR);
+  uint64_t took = tarmac_clock_ns() - t0;
+  CHECK(took >= 190 * MS && took < 1500 * MS);
+  CHECK(strstr(err, "resolving redis.test took longer than") != NULL);
+  printf("a hung lookup of the Redis host: %s (after %.0f ms)\n", err,
+         (double)took / MS);
+  tarmac_kvstore_free(s);
+  pthread_mutex_lock(&gate_lock); /* the lookup ends and frees its state */
+  gate_open = true;
+  pthread_cond_broadcast(&gate_cond);
+  pthread_mutex_unlock(&gate_lock);
+}
+
 int main(void) {
   tarmac_rt_init();
   char dir[] = "/tmp/tarmac-redis-XXXXXX", addr[64], err[TARMAC_KV_ERR_MAX];
@@ -168,6 +223,7 @@ int main(void) {
     test_down_and_up(s, &pid, port, dir);
     tarmac_kvstore_free(s);
   }
+  test_names(c, port);
   c.redis_password = "wrong";
   s = tarmac_kvstore_open(&c, err, sizeof err); /* AUTH fails: unreachable */
   CHECK(s != NULL && !tarmac_kvstore_reachable(s));
