@@ -72,7 +72,9 @@ static void test_reports(void) {
          tarmac_clock_ms(CLOCK_MONOTONIC) < until)
     sched_yield();
   CHECK(tarmac_reachability_ok(r));
+  pthread_mutex_lock(&b.lock);
   CHECK_EQ_INT(b.runs, 1);
+  pthread_mutex_unlock(&b.lock);
   tarmac_reachability_report(r, false);
   CHECK(!tarmac_reachability_ok(r));
   tarmac_reachability_report(r, true);
