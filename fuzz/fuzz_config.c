@@ -111,6 +111,8 @@ static const documented_t documented[] = {
      AT(sql_connect_timeout_ms)},
     {"APP_SQL_QUERY_TIMEOUT", DURATION, 1, HOUR_MS, AT(sql_query_timeout_ms)},
     {"APP_SQL_MAX_RESULT_SIZE", SIZE, 2, 1ull << 28, AT(sql_max_result_bytes)},
+    {"APP_SQL_CHECK_INTERVAL", DURATION, 10, 60000,
+     AT(sql_check_interval_ms)},
 };
 #define DOCUMENTED (sizeof documented / sizeof documented[0])
 

@@ -82,8 +82,8 @@ static int make_engine(tarmac_app_t *app, char *err, size_t err_size) {
   return 0;
 }
 
-static bool backends_ready(const void *data) {
-  return tarmac_host_callbacks_ready(data);
+static const char *backends_unready(const void *data) {
+  return tarmac_host_callbacks_unready(data);
 }
 
 static tarmac_generation_env_t generation_env(const tarmac_app_t *app) {
@@ -91,7 +91,7 @@ static tarmac_generation_env_t generation_env(const tarmac_app_t *app) {
                                    .engine = app->engine,
                                    .metrics = app->metrics,
                                    .admission = app->admission,
-                                   .backends_ready = backends_ready,
+                                   .backends_unready = backends_unready,
                                    .backends_data = app->host,
                                    .number = app->last_number + 1};
 }

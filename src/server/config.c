@@ -159,6 +159,7 @@ static const setting_t settings[] = {
              TIMEOUT_MAX_MS),
     DURATION("APP_SQL_QUERY_TIMEOUT", sql_query_timeout_ms, 1, TIMEOUT_MAX_MS),
     SIZE("APP_SQL_MAX_RESULT_SIZE", sql_max_result_bytes, 2, (uint64_t)1 << 28),
+    DURATION("APP_SQL_CHECK_INTERVAL", sql_check_interval_ms, 10, 60000),
 };
 
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
@@ -354,6 +355,7 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->sql_connect_timeout_ms = 5000;
   c->sql_query_timeout_ms = 30000;
   c->sql_max_result_bytes = 16u << 20;
+  c->sql_check_interval_ms = 1000;
 }
 
 /* A quarter of the HTTP threads: running guests plus as many waiting for a

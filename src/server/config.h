@@ -107,6 +107,7 @@ typedef struct {
   unsigned sql_connect_timeout_ms; /* APP_SQL_CONNECT_TIMEOUT, 5s */
   unsigned sql_query_timeout_ms;   /* APP_SQL_QUERY_TIMEOUT, 30s */
   uint64_t sql_max_result_bytes;   /* APP_SQL_MAX_RESULT_SIZE, 16 MiB */
+  unsigned sql_check_interval_ms;  /* APP_SQL_CHECK_INTERVAL, 1s */
 } tarmac_server_config_t;
 
 /* Fills config: defaults, then every setting the settings file

@@ -281,7 +281,7 @@ static int make_routes(tarmac_generation_t *gen, char *err, size_t err_size) {
   tarmac_routes_config_t rc = {.admission = gen->env.admission,
                                .metrics = gen->env.metrics,
                                .maintenance_mode = c->maintenance_flag,
-                               .backends_ready = gen->env.backends_ready,
+                               .backends_unready = gen->env.backends_unready,
                                .backends_data = gen->env.backends_data};
   gen->routes = tarmac_routes_new(&rc, err, err_size);
   if (gen->routes == NULL) return -1;

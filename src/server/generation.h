@@ -32,7 +32,7 @@ typedef struct {
   tarmac_metrics_t *metrics;     /* NULL: metrics off */
   tarmac_admission_t *admission; /* the process-wide gate */
   /* what /ready asks (server/routes.h) */
-  bool (*backends_ready)(const void *data);
+  const char *(*backends_unready)(const void *data);
   const void *backends_data;
   unsigned long number; /* 1 at start, +1 per successful reload */
 } tarmac_generation_env_t;
