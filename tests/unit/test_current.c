@@ -4,6 +4,7 @@
  * dropping references while generations are published and freed, no
  * thread ever holds a freed one. Waits are bounded; no sleeps. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -75,6 +76,10 @@ static void test_threads(void) {
     CHECK(pthread_create(&threads[i], NULL, reader, &s) == 0);
   int idle = 0;
   for (int i = 1; i < GENERATIONS; i++) {
+    /* Readers between every two publishes: on a loaded machine the
+     * publisher could otherwise finish before a reader ever ran. */
+    long seen = atomic_load(&s.taken);
+    while (atomic_load(&s.taken) == seen) sched_yield();
     tarmac_current_slot_t *old = tarmac_current_publish(s.current,
                                                         &payloads[i]);
     CHECK(old != NULL);
