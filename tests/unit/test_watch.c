@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -196,6 +197,24 @@ static void test_coalesced(fixture_t *f) {
   CHECK_EQ_INT(calls_of(&f->pa), a + 2);
 }
 
+/* Waits until the metrics page holds needle (a reload's outcome is
+ * counted just after its function returns, which wait_calls sees). */
+static bool wait_metric(fixture_t *f, const char *needle) {
+  uint64_t until = tarmac_clock_ms(CLOCK_MONOTONIC) + BOUND_MS;
+  tarmac_buffer_t text = TARMAC_BUFFER_INIT;
+  bool found = false;
+  while (!found && tarmac_clock_ms(CLOCK_MONOTONIC) < until) {
+    tarmac_buffer_clear(&text);
+    if (tarmac_metrics_render(f->metrics, &text) != 0 ||
+        tarmac_buffer_append(&text, "", 1) != 0)
+      break;
+    found = strstr((const char *)text.data, needle) != NULL;
+    if (!found) nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+  }
+  tarmac_buffer_free(&text);
+  return found;
+}
+
 /* A source's new file (named by a reload) is watched; a failure is
  * counted. */
 static void test_set_paths_and_failure(fixture_t *f) {
@@ -211,6 +230,9 @@ static void test_set_paths_and_failure(fixture_t *f) {
   write_file(f->c, "c1"); /* did not exist: b and c both see it */
   CHECK(wait_calls(&f->pc, 1));
   CHECK(wait_calls(&f->pb, b + 1));
+  CHECK(wait_metric(f, "tarmac_reloads_total{source=\"c\",result=\"failure\"} "
+                       "1"));
+  CHECK(wait_metric(f, "tarmac_reloads_total{source=\"b\",result=\"success\"}"));
   tarmac_buffer_t text = TARMAC_BUFFER_INIT;
   CHECK(tarmac_metrics_render(f->metrics, &text) == 0);
   CHECK(tarmac_buffer_append(&text, "", 1) == 0);
