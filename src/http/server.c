@@ -52,7 +52,7 @@ static http_call_t *pop_pending(http_loop_t *loop) {
  * response's write completes and the connection reads again before h2o
  * next updates its epoll registrations (no epoll_ctl per request). */
 static void schedule_pending(http_loop_t *loop) {
-  bool work = loop->pending_head != NULL ||
+  bool work = loop->pending_head != NULL || loop->ready_head != NULL ||
               atomic_load(&loop->returned_count) > 0; /* see polling */
   if (work && !h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
@@ -112,11 +112,11 @@ static void finish_returned(http_loop_t *loop) {
  * (tarmac_http_crew_return). */
 static void run_pending(h2o_timeout_entry_t *entry) {
   http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(http_loop_t, run_entry, entry);
-  const tarmac_http_config_t *config = &loop->server->config;
   http_call_t *call;
   /* past this iteration's epoll wait: returning threads need not poke */
   atomic_store_explicit(&loop->polling, false, memory_order_relaxed);
   finish_returned(loop);
+  tarmac_http_fibers_resume_ready(loop);
   while ((call = pop_pending(loop)) != NULL) {
     if (call->req == NULL) { /* abandoned while it waited */
       tarmac_http_call_release(call);
@@ -130,13 +130,7 @@ static void run_pending(h2o_timeout_entry_t *entry) {
       tarmac_http_call_finish(call);
       continue;
     }
-    uint64_t token = tarmac_baton_enter(&loop->baton);
-    tarmac_http_crew_handler_start(loop, token);
-    config->handler(config->handler_data, &call->request, &call->response);
-    tarmac_http_crew_handler_done();
-    if (!tarmac_baton_leave(&loop->baton, token))
-      tarmac_http_crew_return(loop, call); /* returns only if still driver */
-    tarmac_http_call_finish(call);
+    tarmac_http_fibers_run(loop, call); /* answered, or suspended */
   }
 }
 
@@ -204,6 +198,7 @@ static void dispose_loop(http_loop_t *loop) {
 static void finish_loop(http_loop_t *loop) {
   dispose_loop(loop);
   tarmac_http_call_free_spares(loop);
+  tarmac_http_fibers_dispose(loop);
   pthread_mutex_lock(&loop->crew_lock);
   loop->finished = true;
   pthread_cond_broadcast(&loop->crew_cond);
@@ -249,6 +244,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->server = server;
   loop->index = index;
   loop->pending_tail = &loop->pending_head;
+  tarmac_http_fibers_init(loop);
   tarmac_baton_init(&loop->baton);
   atomic_init(&loop->returned_count, 0);
   atomic_init(&loop->polling, false);
@@ -431,6 +427,7 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
      * that created it */
     dispose_loop(loop);
     tarmac_http_call_free_spares(loop);
+    tarmac_http_fibers_dispose(loop);
     pthread_mutex_destroy(&loop->crew_lock);
     pthread_cond_destroy(&loop->crew_cond);
   }

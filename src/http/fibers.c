@@ -1,0 +1,183 @@
+/* Handlers on fibers (runtime/fiber.h): the driver runs each handler on a
+ * fiber of its loop; a handler that waits on the outside world through
+ * tarmac_blocking_wait (a WASI sleep, a Redis reply) gives the baton back,
+ * registers the wait with the loop (an h2o timer at its end, an h2o socket
+ * for its fd) and suspends; the driver goes on with its loop and resumes
+ * the fiber, from run_pending, once the fd is ready or the time came. No
+ * thread switch per wait. A handler whose loop was handed on meanwhile (a
+ * watchdog takeover, a hand-off before another kind of wait) keeps its
+ * thread and waits on it, as before fibers.
+ *
+ * Ownership: a loop's fibers belong to its driver (the pool, the ready
+ * list, every registered wait); a fiber runs only between a driver's
+ * tarmac_fiber_resume and its return, and is suspended only with the baton
+ * left idle by its own handler, so no other thread can resume it twice
+ * (fiber.c checks it too). */
+#include <poll.h>
+#include <stdint.h>
+
+#include "http/loop.h"
+#include "util/blocking.h"
+#include "util/clock.h"
+
+#define NS_PER_MS UINT64_C(1000000)
+/* Longest single timer of a wait; a longer wait re-arms (h2o keeps
+ * milliseconds in 64 bits, this only keeps the arithmetic small). */
+#define WAIT_MAX_MS (UINT64_C(24) * 3600 * 1000)
+
+void tarmac_http_fibers_init(http_loop_t *loop) {
+  loop->ready_head = NULL;
+  loop->ready_tail = &loop->ready_head;
+  tarmac_fiber_pool_init(&loop->fibers,
+                         loop->server->config.max_threads_per_loop, 0);
+}
+
+void tarmac_http_fibers_dispose(http_loop_t *loop) {
+  tarmac_fiber_pool_dispose(&loop->fibers);
+}
+
+void tarmac_http_fibers_release(http_call_t *call) {
+  if (call->fiber == NULL) return;
+  tarmac_fiber_pool_give(&call->loop->fibers, call->fiber);
+  call->fiber = NULL;
+}
+
+static void run_handler(void *arg) {
+  http_call_t *call = arg;
+  const tarmac_http_config_t *config = &call->loop->server->config;
+  config->handler(config->handler_data, &call->request, &call->response);
+}
+
+/* One run of the handler: from its start or its last wait to its end or
+ * its next wait. false: suspended (it left the baton idle itself). */
+static bool run_slice(http_loop_t *loop, http_call_t *call) {
+  call->token = tarmac_baton_enter(&loop->baton);
+  tarmac_http_crew_handler_start(loop, call->token,
+                                 call->fiber != NULL ? call : NULL);
+  bool finished = true;
+  if (call->fiber != NULL)
+    finished = tarmac_fiber_resume(call->fiber);
+  else
+    run_handler(call);
+  tarmac_http_crew_handler_done();
+  return finished;
+}
+
+/* The handler returned: answers the call, or gives it to the driver when
+ * the baton was taken meanwhile. */
+static void complete(http_loop_t *loop, http_call_t *call) {
+  if (!tarmac_baton_leave(&loop->baton, call->token))
+    tarmac_http_crew_return(loop, call); /* returns only if still driver */
+  tarmac_http_call_finish(call);
+}
+
+void tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call) {
+  call->fiber = tarmac_fiber_pool_take(&loop->fibers);
+  if (call->fiber != NULL) tarmac_fiber_start(call->fiber, run_handler, call);
+  if (run_slice(loop, call)) complete(loop, call);
+}
+
+static http_call_t *pop_ready(http_loop_t *loop) {
+  http_call_t *call = loop->ready_head;
+  if (call == NULL) return NULL;
+  loop->ready_head = call->next;
+  if (loop->ready_head == NULL) loop->ready_tail = &loop->ready_head;
+  call->next = NULL;
+  return call;
+}
+
+void tarmac_http_fibers_resume_ready(http_loop_t *loop) {
+  http_call_t *call;
+  /* one at a time from the loop's list: a thread that loses the baton in
+   * a handler leaves the rest to the next driver */
+  while ((call = pop_ready(loop)) != NULL) {
+    if (call->wait.timed) { /* out of h2o's timeout callbacks now */
+      h2o_timeout_dispose(loop->evloop, &call->wait.timeout);
+      call->wait.timed = false;
+    }
+    if (run_slice(loop, call)) complete(loop, call);
+  }
+}
+
+/* ---- waits -------------------------------------------------------------- */
+
+static void unregister_wait(http_wait_t *w) {
+  if (w->timed && h2o_timeout_is_linked(&w->entry))
+    h2o_timeout_unlink(&w->entry);
+  if (w->sock != NULL) {
+    /* out of h2o's epoll set; the fd stays open (it is not h2o's) */
+    h2o_socket_export_t info;
+    if (h2o_socket_export(w->sock, &info) == 0) h2o_buffer_dispose(&info.input);
+    w->sock = NULL;
+  }
+}
+
+/* The wait ended (driver, in h2o's callbacks): the call is resumed from
+ * run_pending, in this iteration. */
+static void wake(http_call_t *call, int result) {
+  http_loop_t *loop = call->loop;
+  unregister_wait(&call->wait);
+  call->wait.result = result;
+  call->next = NULL;
+  *loop->ready_tail = call;
+  loop->ready_tail = &call->next;
+  if (!h2o_timeout_is_linked(&loop->run_entry))
+    h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
+}
+
+static void on_wait_time(h2o_timeout_entry_t *entry) {
+  wake(H2O_STRUCT_FROM_MEMBER(http_call_t, wait.entry, entry), 0);
+}
+
+static void on_wait_ready(h2o_socket_t *sock, const char *err) {
+  wake(sock->data, err != NULL ? POLLERR : POLLIN);
+}
+
+/* Registers the wait with the loop (the thread holds it, idle). */
+static void register_wait(http_call_t *call, int fd, uint64_t until_ns) {
+  http_loop_t *loop = call->loop;
+  http_wait_t *w = &call->wait;
+  uint64_t now = tarmac_clock_ns();
+  uint64_t ms = until_ns > now ? (until_ns - now + NS_PER_MS - 1) / NS_PER_MS
+                               : 0;
+  if (ms > WAIT_MAX_MS) ms = WAIT_MAX_MS;
+  w->result = 0;
+  h2o_timeout_init(loop->evloop, &w->timeout, ms);
+  w->entry = (h2o_timeout_entry_t){.cb = on_wait_time};
+  h2o_timeout_link(loop->evloop, &w->timeout, &w->entry);
+  w->timed = true;
+  w->sock = NULL;
+  if (fd >= 0) {
+    w->sock = h2o_evloop_socket_create(loop->evloop, fd,
+                                       H2O_SOCKET_FLAG_DONT_READ);
+    w->sock->data = call;
+    h2o_socket_read_start(w->sock, on_wait_ready);
+  }
+}
+
+int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns) {
+  http_call_t *call = tarmac_http_crew_fiber_call();
+  /* writes that find the socket's buffer full are rare: they wait on the
+   * thread, with the loop handed on */
+  if (call == NULL || (fd >= 0 && events != POLLIN))
+    return TARMAC_BLOCKING_UNHANDLED;
+  http_loop_t *loop = call->loop;
+  for (;;) {
+    /* the handler's run ends here: with the baton idle nobody can take
+     * the loop from this thread, which registers the wait and goes back
+     * to driving it */
+    if (!tarmac_baton_leave(&loop->baton, call->token)) {
+      tarmac_http_crew_handler_done(); /* taken over: wait on the thread */
+      return TARMAC_BLOCKING_UNHANDLED;
+    }
+    tarmac_http_crew_handler_done();
+    register_wait(call, fd, until_ns);
+    tarmac_fiber_suspend();
+    /* resumed by a driver of the loop (perhaps another thread): `call`
+     * is a local, no thread-local state of before is used */
+    if (call->wait.result != 0) return call->wait.result;
+    if (tarmac_clock_ns() >= until_ns) return 0;
+    call = tarmac_http_crew_fiber_call(); /* h2o's clock runs behind */
+    if (call == NULL) return TARMAC_BLOCKING_UNHANDLED;
+  }
+}
