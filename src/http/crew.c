@@ -186,8 +186,9 @@ static _Thread_local http_call_t *handler_call;
 
 void tarmac_http_crew_handler_start(http_loop_t *loop, uint64_t token,
                                     http_call_t *on_fiber) {
-  handler_call = on_fiber;
+  /* the knob off holds the loop through every wait: no suspension either */
   if (!loop->server->config.handoff_before_wait) return;
+  handler_call = on_fiber;
   handler_loop = loop;
   handler_token = token;
 }
