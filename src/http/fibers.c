@@ -25,21 +25,39 @@
  * milliseconds in 64 bits, this only keeps the arithmetic small). */
 #define WAIT_MAX_MS (UINT64_C(24) * 3600 * 1000)
 
+/* Fibers per loop: a quarter of APP_MAX_THREADS_PER_LOOP, the loop's share
+ * of the default APP_WASM_MAX_CONCURRENCY (a quarter of all threads).
+ * Guests beyond it wait in the loop's pending list, unstarted, as they
+ * waited for a crew thread before fibers: a burst is paced into the
+ * function's invocation slots instead of filling its waiting places at
+ * once and being answered 503 (http_lifecycle_handoff). */
+static unsigned fibers_per_loop(const tarmac_http_config_t *config) {
+  unsigned quarter = config->max_threads_per_loop / 4;
+  return quarter > 1 ? quarter : 1;
+}
+
 void tarmac_http_fibers_init(http_loop_t *loop) {
   loop->ready_head = NULL;
   loop->ready_tail = &loop->ready_head;
-  tarmac_fiber_pool_init(&loop->fibers,
-                         loop->server->config.max_threads_per_loop, 0);
+  tarmac_fiber_pool_init(&loop->fibers, fibers_per_loop(&loop->server->config),
+                         0);
 }
 
 void tarmac_http_fibers_dispose(http_loop_t *loop) {
   tarmac_fiber_pool_dispose(&loop->fibers);
 }
 
+static void schedule_run(http_loop_t *loop) {
+  if (!h2o_timeout_is_linked(&loop->run_entry))
+    h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
+}
+
 void tarmac_http_fibers_release(http_call_t *call) {
   if (call->fiber == NULL) return;
-  tarmac_fiber_pool_give(&call->loop->fibers, call->fiber);
+  http_loop_t *loop = call->loop;
+  tarmac_fiber_pool_give(&loop->fibers, call->fiber);
   call->fiber = NULL;
+  if (loop->pending_head != NULL) schedule_run(loop); /* one was waiting */
 }
 
 static void run_handler(void *arg) {
@@ -71,10 +89,15 @@ static void complete(http_loop_t *loop, http_call_t *call) {
   tarmac_http_call_finish(call);
 }
 
-void tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call) {
+bool tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call) {
   call->fiber = tarmac_fiber_pool_take(&loop->fibers);
+  /* every fiber in use: the call waits for one, which paces a burst as
+   * the crew's bound did; only a loop that cannot make a single fiber
+   * (out of memory) runs its handlers on the thread's stack */
+  if (call->fiber == NULL && loop->fibers.live > 0) return false;
   if (call->fiber != NULL) tarmac_fiber_start(call->fiber, run_handler, call);
   if (run_slice(loop, call)) complete(loop, call);
+  return true;
 }
 
 static http_call_t *pop_ready(http_loop_t *loop) {
@@ -121,8 +144,7 @@ static void wake(http_call_t *call, int result) {
   call->next = NULL;
   *loop->ready_tail = call;
   loop->ready_tail = &call->next;
-  if (!h2o_timeout_is_linked(&loop->run_entry))
-    h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
+  schedule_run(loop);
 }
 
 static void on_wait_time(h2o_timeout_entry_t *entry) {
