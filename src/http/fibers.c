@@ -1,8 +1,9 @@
 /* Handlers on fibers (runtime/fiber.h): the driver runs each handler on a
  * fiber of its loop; a handler that waits on the outside world through
  * tarmac_blocking_wait (a WASI sleep, a Redis reply) gives the baton back,
- * registers the wait with the loop (an h2o timer at its end, an h2o socket
- * for its fd) and suspends; the driver goes on with its loop and resumes
+ * registers the wait with the loop (an h2o timer at its end, a one-shot
+ * registration of its fd in the loop's epoll set of waits) and suspends;
+ * the driver goes on with its loop and resumes
  * the fiber, from run_pending, once the fd is ready or the time came. No
  * thread switch per wait. A handler whose loop was handed on meanwhile (a
  * watchdog takeover, a hand-off before another kind of wait) keeps its
@@ -13,8 +14,13 @@
  * tarmac_fiber_resume and its return, and is suspended only with the baton
  * left idle by its own handler, so no other thread can resume it twice
  * (fiber.c checks it too). */
+#include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "http/loop.h"
 #include "util/blocking.h"
@@ -36,15 +42,29 @@ static unsigned fibers_per_loop(const tarmac_http_config_t *config) {
   return quarter > 1 ? quarter : 1;
 }
 
-void tarmac_http_fibers_init(http_loop_t *loop) {
+static void on_waits_ready(h2o_socket_t *sock, const char *err);
+
+int tarmac_http_fibers_init(http_loop_t *loop, char *err, size_t err_size) {
   loop->ready_head = NULL;
   loop->ready_tail = &loop->ready_head;
   tarmac_fiber_pool_init(&loop->fibers, fibers_per_loop(&loop->server->config),
                          0);
+  loop->wait_ep = epoll_create1(EPOLL_CLOEXEC);
+  if (loop->wait_ep < 0) {
+    snprintf(err, err_size, "epoll_create1: %s", strerror(errno));
+    return -1;
+  }
+  loop->wait_sock = h2o_evloop_socket_create(loop->evloop, loop->wait_ep,
+                                             H2O_SOCKET_FLAG_DONT_READ);
+  loop->wait_sock->data = loop;
+  h2o_socket_read_start(loop->wait_sock, on_waits_ready);
+  return 0;
 }
 
 void tarmac_http_fibers_dispose(http_loop_t *loop) {
   tarmac_fiber_pool_dispose(&loop->fibers);
+  if (loop->wait_sock != NULL) h2o_socket_close(loop->wait_sock); /* + fd */
+  loop->wait_sock = NULL;
 }
 
 static void schedule_run(http_loop_t *loop) {
@@ -124,22 +144,24 @@ void tarmac_http_fibers_resume_ready(http_loop_t *loop) {
 
 /* ---- waits -------------------------------------------------------------- */
 
-static void unregister_wait(http_wait_t *w) {
+/* Disarms the fd's registration unless it fired (one-shot): a later event
+ * must not name this call. */
+static void disarm(http_loop_t *loop, http_wait_t *w) {
+  if (w->armed) epoll_ctl(loop->wait_ep, EPOLL_CTL_DEL, w->fd, NULL);
+  w->armed = false;
+}
+
+static void unregister_wait(http_loop_t *loop, http_wait_t *w) {
   if (w->timed && h2o_timeout_is_linked(&w->entry))
     h2o_timeout_unlink(&w->entry);
-  if (w->sock != NULL) {
-    /* out of h2o's epoll set; the fd stays open (it is not h2o's) */
-    h2o_socket_export_t info;
-    if (h2o_socket_export(w->sock, &info) == 0) h2o_buffer_dispose(&info.input);
-    w->sock = NULL;
-  }
+  disarm(loop, w);
 }
 
 /* The wait ended (driver, in h2o's callbacks): the call is resumed from
  * run_pending, in this iteration. */
 static void wake(http_call_t *call, int result) {
   http_loop_t *loop = call->loop;
-  unregister_wait(&call->wait);
+  unregister_wait(loop, &call->wait);
   call->wait.result = result;
   call->next = NULL;
   *loop->ready_tail = call;
@@ -151,12 +173,40 @@ static void on_wait_time(h2o_timeout_entry_t *entry) {
   wake(H2O_STRUCT_FROM_MEMBER(http_call_t, wait.entry, entry), 0);
 }
 
-static void on_wait_ready(h2o_socket_t *sock, const char *err) {
-  wake(sock->data, err != NULL ? POLLERR : POLLIN);
+#define WAIT_EVENTS_MAX 64
+
+/* The wait set has events: each names a call whose fd is ready (its
+ * registration fired and is disarmed). More than fit are read at the next
+ * iteration (the set stays readable). */
+static void on_waits_ready(h2o_socket_t *sock, const char *err) {
+  (void)err;
+  http_loop_t *loop = sock->data;
+  struct epoll_event events[WAIT_EVENTS_MAX];
+  int n = epoll_wait(loop->wait_ep, events, WAIT_EVENTS_MAX, 0);
+  for (int i = 0; i < n; i++) {
+    http_call_t *call = events[i].data.ptr;
+    call->wait.armed = false;
+    /* errors and hang-ups too: the reader finds out what happened */
+    wake(call, POLLIN);
+  }
 }
 
-/* Registers the wait with the loop (the thread holds it, idle). */
-static void register_wait(http_call_t *call, int fd, uint64_t until_ns) {
+/* Arms a one-shot registration of fd naming the call. A connection's fd
+ * stays in the set, disarmed, between its waits (MOD); a new one is added;
+ * the kernel drops a closed fd from the set. false: it cannot be watched. */
+static bool arm(http_loop_t *loop, http_call_t *call, int fd) {
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT,
+                           .data.ptr = call};
+  if (epoll_ctl(loop->wait_ep, EPOLL_CTL_MOD, fd, &ev) != 0 &&
+      (errno != ENOENT || epoll_ctl(loop->wait_ep, EPOLL_CTL_ADD, fd, &ev) != 0))
+    return false;
+  call->wait.fd = fd;
+  call->wait.armed = true;
+  return true;
+}
+
+/* Registers the wait's timer with the loop (the thread holds it, idle). */
+static void register_timer(http_call_t *call, uint64_t until_ns) {
   http_loop_t *loop = call->loop;
   http_wait_t *w = &call->wait;
   uint64_t now = tarmac_clock_ns();
@@ -168,13 +218,6 @@ static void register_wait(http_call_t *call, int fd, uint64_t until_ns) {
   w->entry = (h2o_timeout_entry_t){.cb = on_wait_time};
   h2o_timeout_link(loop->evloop, &w->timeout, &w->entry);
   w->timed = true;
-  w->sock = NULL;
-  if (fd >= 0) {
-    w->sock = h2o_evloop_socket_create(loop->evloop, fd,
-                                       H2O_SOCKET_FLAG_DONT_READ);
-    w->sock->data = call;
-    h2o_socket_read_start(w->sock, on_wait_ready);
-  }
 }
 
 int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns) {
@@ -185,15 +228,19 @@ int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns) {
     return TARMAC_BLOCKING_UNHANDLED;
   http_loop_t *loop = call->loop;
   for (;;) {
+    /* the fd first: the kernel's set may be changed from any thread */
+    call->wait.armed = false;
+    if (fd >= 0 && !arm(loop, call, fd)) return TARMAC_BLOCKING_UNHANDLED;
     /* the handler's run ends here: with the baton idle nobody can take
-     * the loop from this thread, which registers the wait and goes back
+     * the loop from this thread, which registers the timer and goes back
      * to driving it */
     if (!tarmac_baton_leave(&loop->baton, call->token)) {
+      disarm(loop, &call->wait);
       tarmac_http_crew_handler_done(); /* taken over: wait on the thread */
       return TARMAC_BLOCKING_UNHANDLED;
     }
     tarmac_http_crew_handler_done();
-    register_wait(call, fd, until_ns);
+    register_timer(call, until_ns);
     tarmac_fiber_suspend();
     /* resumed by a driver of the loop (perhaps another thread): `call`
      * is a local, no thread-local state of before is used */

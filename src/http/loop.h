@@ -55,15 +55,16 @@ typedef struct {
 
 /* A wait of a handler suspended on its fiber (fibers.c): a timer at the
  * wait's end (its own h2o timeout, of the wait's length) and, for an fd,
- * an h2o socket around the fd (h2o does not read it; exported, not
- * closed, when the wait ends). Driver-owned while linked. */
+ * a one-shot registration in the loop's wait epoll set. Driver-owned while
+ * linked. */
 typedef struct {
   h2o_timeout_t timeout;
   h2o_timeout_entry_t entry;
   /* timeout is registered with the loop: disposed when the handler is
    * resumed, not in its own callback (h2o is iterating its timeouts) */
   bool timed;
-  h2o_socket_t *sock;  /* NULL: no fd */
+  int fd;              /* -1: no fd */
+  bool armed;          /* fd's registration has not fired */
   int result;          /* poll events that happened, 0: the time came */
 } http_wait_t;
 
@@ -153,6 +154,10 @@ struct http_loop {
    * (linked by `next`, oldest first) */
   http_call_t *ready_head;
   http_call_t **ready_tail;
+  /* the fds suspended handlers wait on, one-shot (an epoll set of its own,
+   * watched by h2o as one socket: one system call per wait) */
+  int wait_ep;
+  h2o_socket_t *wait_sock;
   http_call_t *spare_calls; /* answered calls kept for reuse, with buffers */
   unsigned spare_count;
   bool stopping;
@@ -309,8 +314,9 @@ http_call_t *tarmac_http_crew_fiber_call(void);
  * nothing). */
 void tarmac_http_crew_install_hooks(void);
 /* fibers.c: handlers on fibers, and their waits (util/blocking.h). */
-/* Sets up / frees the loop's fibers (none may be in use at dispose). */
-void tarmac_http_fibers_init(http_loop_t *loop);
+/* Sets up / frees the loop's fibers (none may be in use at dispose), once
+ * its h2o loop exists / before it is disposed. 0, or -1 with err. */
+int tarmac_http_fibers_init(http_loop_t *loop, char *err, size_t err_size);
 void tarmac_http_fibers_dispose(http_loop_t *loop);
 /* Driver: runs the call's handler on a fiber of the loop and answers the
  * call when it returns; a handler that waits is suspended and resumed by

@@ -190,6 +190,7 @@ static void dispose_loop(http_loop_t *loop) {
     h2o_timeout_unlink(&loop->run_entry);
   tarmac_http_intake_dispose(loop);
   tarmac_http_sendq_dispose(loop);
+  tarmac_http_fibers_dispose(loop);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
   h2o_multithread_queue_t *queue = loop->ctx.queue;
   h2o_context_dispose(&loop->ctx);
@@ -204,7 +205,6 @@ static void dispose_loop(http_loop_t *loop) {
 static void finish_loop(http_loop_t *loop) {
   dispose_loop(loop);
   tarmac_http_call_free_spares(loop);
-  tarmac_http_fibers_dispose(loop);
   pthread_mutex_lock(&loop->crew_lock);
   loop->finished = true;
   pthread_cond_broadcast(&loop->crew_cond);
@@ -250,7 +250,6 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->server = server;
   loop->index = index;
   loop->pending_tail = &loop->pending_head;
-  tarmac_http_fibers_init(loop);
   tarmac_baton_init(&loop->baton);
   atomic_init(&loop->returned_count, 0);
   atomic_init(&loop->polling, false);
@@ -261,6 +260,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->evloop = h2o_evloop_create();
   h2o_context_init(&loop->ctx, loop->evloop, &server->globalconf);
   loop->ctx_ready = true;
+  if (tarmac_http_fibers_init(loop, err, err_size) != 0) return -1;
   loop->accept_ctx.ctx = &loop->ctx;
   loop->accept_ctx.hosts = server->globalconf.hosts;
   /* the same SSL_CTX for the server's life: h2o keeps this pointer in
@@ -433,7 +433,6 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
      * that created it */
     dispose_loop(loop);
     tarmac_http_call_free_spares(loop);
-    tarmac_http_fibers_dispose(loop);
     pthread_mutex_destroy(&loop->crew_lock);
     pthread_cond_destroy(&loop->crew_cond);
   }

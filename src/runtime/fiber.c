@@ -2,6 +2,7 @@
 #include "runtime/fiber.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ struct tarmac_fiber {
   tarmac_fiber_fn fn;
   void *arg;
   atomic_int state;
+  pthread_t suspended_on; /* the thread it last suspended on */
   tarmac_fiber_t *next; /* in a pool's idle list */
   tarmac_rt_fiber_state_t rt;
   tarmac_rt_deadline_state_t deadline;
@@ -246,8 +248,14 @@ bool tarmac_fiber_resume(tarmac_fiber_t *fiber) {
     die("resuming a fiber that is running or has no job");
   tarmac_rt_thread_setup(); /* this thread's signal stack */
   exchange_state(fiber);
-  /* it may have run elsewhere: fault counts of this thread miss its pages */
-  if (state == FIBER_SUSPENDED) tarmac_rt_thread_id_renew();
+  /* It ran on another thread since it last ran here: this thread's fault
+   * count misses the pages it wrote there, so whatever was restored under
+   * this thread's identity must look again (memory_image.h). Resumed where
+   * it suspended, the count covers all it did (and other fibers' faults
+   * only make it look again). */
+  if (state == FIBER_SUSPENDED &&
+      !pthread_equal(fiber->suspended_on, pthread_self()))
+    tarmac_rt_thread_id_renew();
   current = fiber;
   asan_enter(fiber);
   tarmac_fiber_jump_(&fiber->resumer_sp, fiber->sp);
@@ -260,6 +268,7 @@ bool tarmac_fiber_resume(tarmac_fiber_t *fiber) {
 void tarmac_fiber_suspend(void) {
   tarmac_fiber_t *fiber = current;
   if (fiber == NULL) die("suspending outside a fiber");
+  fiber->suspended_on = pthread_self();
   atomic_store(&fiber->state, FIBER_SUSPENDED);
   leave(fiber, false); /* back, perhaps on another thread */
 }

@@ -13,7 +13,10 @@
  * stack bounds, the deadline slot's deadline, and every "fiber local"
  * registered by the layers above (engine nesting, call depth, blocking
  * nesting). A suspended fiber may be resumed on another thread; the
- * restore shortcut's identity (memory_image.h) is renewed when it is.
+ * restore shortcut's identity (memory_image.h) of the resuming thread is
+ * renewed when it is. Code on a fiber must not keep a thread's identity
+ * across a wait: glibc declares pthread_self and errno's address const,
+ * so the compiler may reuse them from before a suspension.
  *
  * Ownership: whoever creates a fiber owns it (tarmac_fiber_free). A fiber
  * is either idle (no function), running (on exactly one thread), or
