@@ -31,15 +31,18 @@
  * milliseconds in 64 bits, this only keeps the arithmetic small). */
 #define WAIT_MAX_MS (UINT64_C(24) * 3600 * 1000)
 
-/* Fibers per loop: a quarter of APP_MAX_THREADS_PER_LOOP, the loop's share
- * of the default APP_WASM_MAX_CONCURRENCY (a quarter of all threads).
+/* Fibers per loop: the configured share (the server gives each loop its
+ * share of APP_WASM_MAX_CONCURRENCY), at most APP_MAX_THREADS_PER_LOOP;
+ * by default a quarter of that, the share of the default concurrency.
  * Guests beyond it wait in the loop's pending list, unstarted, as they
  * waited for a crew thread before fibers: a burst is paced into the
  * function's invocation slots instead of filling its waiting places at
  * once and being answered 503 (http_lifecycle_handoff). */
 static unsigned fibers_per_loop(const tarmac_http_config_t *config) {
-  unsigned quarter = config->max_threads_per_loop / 4;
-  return quarter > 1 ? quarter : 1;
+  unsigned n = config->fibers_per_loop ? config->fibers_per_loop
+                                       : config->max_threads_per_loop / 4;
+  if (n > config->max_threads_per_loop) n = config->max_threads_per_loop;
+  return n > 1 ? n : 1;
 }
 
 static void on_waits_ready(h2o_socket_t *sock, const char *err);
@@ -212,6 +215,12 @@ static void register_timer(http_call_t *call, uint64_t until_ns) {
   uint64_t now = tarmac_clock_ns();
   uint64_t ms = until_ns > now ? (until_ns - now + NS_PER_MS - 1) / NS_PER_MS
                                : 0;
+  /* h2o counts from its own clock (whole milliseconds of the wall clock,
+   * read at the top of its iteration): add how far it lags, and one for
+   * its truncation, so the timer never fires early (a wake-up before
+   * until_ns would cost a second suspension) */
+  uint64_t wall = tarmac_clock_ms(CLOCK_REALTIME), h2o = h2o_now(loop->evloop);
+  ms += (wall > h2o ? wall - h2o : 0) + 1;
   if (ms > WAIT_MAX_MS) ms = WAIT_MAX_MS;
   w->result = 0;
   h2o_timeout_init(loop->evloop, &w->timeout, ms);

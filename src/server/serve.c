@@ -68,6 +68,10 @@ static int start_http(serve_state_t *s) {
       .ignore_client_cert = c->ignore_client_cert,
       .loops = c->event_loops,
       .max_threads_per_loop = c->max_threads_per_loop,
+      /* a loop's share of the invocation limit (APP_WASM_MAX_CONCURRENCY):
+       * a burst beyond it waits unstarted instead of being refused */
+      .fibers_per_loop = (c->max_concurrency + c->event_loops - 1) /
+                         (c->event_loops ? c->event_loops : 1),
       .handoff_ms = c->handoff_ms,
       .handoff_before_wait = c->handoff_before_wait,
       .max_body_bytes = c->max_body_bytes,
