@@ -34,12 +34,10 @@
 /* Fibers per loop: the configured share (the server gives each loop its
  * share of APP_WASM_MAX_CONCURRENCY), at most APP_MAX_THREADS_PER_LOOP;
  * by default a quarter of that, the share of the default concurrency.
- * Guests beyond it run on the driver's stack as before fibers (built-in
- * endpoints are answered at once, a wait hands the loop on, a wait for an
- * invocation slot holds it until the watchdog's period), which paces a
- * burst into the function's slots as the crew did instead of starting
- * every request of it at once to be answered 503 by admission
- * (http_lifecycle_handoff). */
+ * Guests beyond it wait in the loop's pending list, unstarted, as they
+ * waited for a crew thread before fibers: a burst is paced into the
+ * function's invocation slots instead of filling its waiting places at
+ * once and being answered 503 (http_lifecycle_handoff). */
 static unsigned fibers_per_loop(const tarmac_http_config_t *config) {
   unsigned n = config->fibers_per_loop ? config->fibers_per_loop
                                        : config->max_threads_per_loop / 4;
@@ -79,8 +77,10 @@ static void schedule_run(http_loop_t *loop) {
 
 void tarmac_http_fibers_release(http_call_t *call) {
   if (call->fiber == NULL) return;
-  tarmac_fiber_pool_give(&call->loop->fibers, call->fiber);
+  http_loop_t *loop = call->loop;
+  tarmac_fiber_pool_give(&loop->fibers, call->fiber);
   call->fiber = NULL;
+  if (loop->pending_head != NULL) schedule_run(loop); /* one was waiting */
 }
 
 static void run_handler(void *arg) {
@@ -112,12 +112,15 @@ static void complete(http_loop_t *loop, http_call_t *call) {
   tarmac_http_call_finish(call);
 }
 
-void tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call) {
-  /* every fiber in use (or none could be made): the handler runs on the
-   * thread's stack as before fibers, its waits hand the loop on */
+bool tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call) {
   call->fiber = tarmac_fiber_pool_take(&loop->fibers);
+  /* every fiber in use: the call waits for one, which paces a burst as
+   * the crew's bound did; only a loop that cannot make a single fiber
+   * (out of memory) runs its handlers on the thread's stack */
+  if (call->fiber == NULL && loop->fibers.live > 0) return false;
   if (call->fiber != NULL) tarmac_fiber_start(call->fiber, run_handler, call);
   if (run_slice(loop, call)) complete(loop, call);
+  return true;
 }
 
 static http_call_t *pop_ready(http_loop_t *loop) {

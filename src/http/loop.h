@@ -318,13 +318,13 @@ void tarmac_http_crew_install_hooks(void);
  * its h2o loop exists / before it is disposed. 0, or -1 with err. */
 int tarmac_http_fibers_init(http_loop_t *loop, char *err, size_t err_size);
 void tarmac_http_fibers_dispose(http_loop_t *loop);
-/* Driver: runs the call's handler on a fiber of the loop (on the thread's
- * stack when every fiber is in use) and answers the call when it returns;
- * a handler that waits on a fiber is suspended and resumed by
+/* Driver: runs the call's handler on a fiber of the loop and answers the
+ * call when it returns; a handler that waits is suspended and resumed by
  * tarmac_http_fibers_resume_ready once its wait ends. When the baton is
  * taken meanwhile, gives the call back like run_pending did
- * (tarmac_http_crew_return). */
-void tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call);
+ * (tarmac_http_crew_return). false, without running it, when every fiber
+ * of the loop is in use: the call stays pending until one is answered. */
+bool tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call);
 /* Driver: resumes the calls whose wait ended. */
 void tarmac_http_fibers_resume_ready(http_loop_t *loop);
 /* The util/blocking wait hook: suspends the calling handler's fiber until

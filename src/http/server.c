@@ -130,7 +130,13 @@ static void run_pending(h2o_timeout_entry_t *entry) {
       tarmac_http_call_finish(call);
       continue;
     }
-    tarmac_http_fibers_run(loop, call); /* answered, or suspended */
+    if (!tarmac_http_fibers_run(loop, call)) { /* no fiber free */
+      call->next = loop->pending_head; /* first again, when one is */
+      loop->pending_head = call;
+      if (loop->pending_tail == &loop->pending_head)
+        loop->pending_tail = &call->next;
+      break;
+    }
   }
 }
 
