@@ -31,13 +31,13 @@
  * milliseconds in 64 bits, this only keeps the arithmetic small). */
 #define WAIT_MAX_MS (UINT64_C(24) * 3600 * 1000)
 
-/* Fibers per loop: the configured share (the server gives each loop its
- * share of APP_WASM_MAX_CONCURRENCY), at most APP_MAX_THREADS_PER_LOOP;
- * by default a quarter of that, the share of the default concurrency.
- * Guests beyond it wait in the loop's pending list, unstarted, as they
- * waited for a crew thread before fibers: a burst is paced into the
- * function's invocation slots instead of filling its waiting places at
- * once and being answered 503 (http_lifecycle_handoff). */
+/* Fibers per loop: as configured (the server: what admission lets run and
+ * wait, twice APP_WASM_MAX_CONCURRENCY), at most APP_MAX_THREADS_PER_LOOP
+ * (by default a quarter of it). Guests beyond it wait in the loop's
+ * pending list, unstarted, as they waited for a crew thread before
+ * fibers: a burst is paced into the function's invocation slots instead
+ * of starting at once to be answered 503 by admission
+ * (http_lifecycle_handoff). */
 static unsigned fibers_per_loop(const tarmac_http_config_t *config) {
   unsigned n = config->fibers_per_loop ? config->fibers_per_loop
                                        : config->max_threads_per_loop / 4;

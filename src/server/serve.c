@@ -1,5 +1,6 @@
 /* The server's main: configuration, logging, the app, HTTP, signals. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,10 +69,11 @@ static int start_http(serve_state_t *s) {
       .ignore_client_cert = c->ignore_client_cert,
       .loops = c->event_loops,
       .max_threads_per_loop = c->max_threads_per_loop,
-      /* a loop's share of the invocation limit (APP_WASM_MAX_CONCURRENCY):
-       * a burst beyond it waits unstarted instead of being refused */
-      .fibers_per_loop = (c->max_concurrency + c->event_loops - 1) /
-                         (c->event_loops ? c->event_loops : 1),
+      /* what admission lets run and wait (APP_WASM_MAX_CONCURRENCY each):
+       * a loop starting more could only have them refused */
+      .fibers_per_loop = c->max_concurrency <= UINT_MAX / 2
+                             ? 2 * c->max_concurrency
+                             : UINT_MAX,
       .handoff_ms = c->handoff_ms,
       .handoff_before_wait = c->handoff_before_wait,
       .max_body_bytes = c->max_body_bytes,
