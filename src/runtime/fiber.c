@@ -82,7 +82,7 @@ static _Thread_local tarmac_fiber_t *current;
 /* The running fiber, looked up anew after a switch: a suspended fiber may
  * come back on another thread, and the compiler takes the address of a
  * thread-local variable for a constant within a function. */
-static __attribute__((noinline, noipa)) tarmac_fiber_t **current_slot(void) {
+static TARMAC_RT_NOT_CONST tarmac_fiber_t **current_slot(void) {
   return &current;
 }
 

@@ -379,10 +379,8 @@ void tarmac_rt_fiber_state_swap(tarmac_rt_fiber_state_t *state) {
 
 /* &tls, looked up anew: code that ran on a fiber (runtime/fiber.h) may have
  * been suspended and resumed on another thread, and the compiler takes a
- * thread's state address for a constant within a function. noipa keeps it
- * from proving this function const. */
-static __attribute__((noinline, noipa)) thread_state_t *
-current_thread_state(void) {
+ * thread's state address for a constant within a function. */
+static TARMAC_RT_NOT_CONST thread_state_t *current_thread_state(void) {
   return &tls;
 }
 

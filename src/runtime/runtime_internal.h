@@ -26,6 +26,16 @@ void tarmac_rt_thread_setup(void);
  * Async-signal-safe. */
 bool tarmac_rt_in_protected_call(void);
 
+/* On a function that returns a thread-local address: the compiler may not
+ * prove it const (and reuse its result across a call that suspended a
+ * fiber resumed on another thread). clang has no noipa; optnone keeps its
+ * attribute inference off the function. */
+#if defined(__clang__)
+#define TARMAC_RT_NOT_CONST __attribute__((noinline, optnone))
+#else
+#define TARMAC_RT_NOT_CONST __attribute__((noinline, noipa))
+#endif
+
 /* fiber.c: the part of a thread's state that belongs to the code running
  * on it, kept by each fiber and exchanged with the thread's at every
  * switch. The last trap's kind, detail and exit code are not in it: they
