@@ -39,7 +39,7 @@ struct tarmac_fiber {
   tarmac_rt_fiber_state_t rt;
   tarmac_rt_deadline_state_t deadline;
   unsigned blocking_depth;
-  unsigned char locals[TARMAC_FIBER_LOCALS_BYTES];
+  _Alignas(16) unsigned char locals[TARMAC_FIBER_LOCALS_BYTES]; /* at 16s */
 #ifdef FIBER_ASAN
   void *resumer_fake, *fiber_fake; /* each side's fake stack, while away */
   const void *resumer_bottom;  /* the resumer's stack, for the way back */

@@ -377,6 +377,24 @@ void tarmac_rt_fiber_state_swap(tarmac_rt_fiber_state_t *state) {
   ts->jump_target = jump;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* AddressSanitizer: the frames a trap jumped over keep their redzones.
+ * ASan clears them when the jump leaves the signal stack for the thread's
+ * own stack, not for a fiber's (runtime/fiber.h): clear what lies below
+ * this frame on the stack in use. */
+static void unpoison_skipped_frames(const thread_state_t *ts) {
+#if defined(__SANITIZE_ADDRESS__)
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if (ts->ready && here > ts->stack_low && here <= ts->stack_high)
+    ASAN_UNPOISON_MEMORY_REGION((void *)ts->stack_low, here - ts->stack_low);
+#else
+  (void)ts;
+#endif
+}
+
 /* &tls, looked up anew: code that ran on a fiber (runtime/fiber.h) may have
  * been suspended and resumed on another thread, and the compiler takes a
  * thread's state address for a constant within a function. */
@@ -402,6 +420,7 @@ int tarmac_rt_run_protected(tarmac_rt_body_fn body, void *arg) {
   ts = current_thread_state();
   ts->jump_target = outer;
   ts->unwind_target = outer_unwind;
+  unpoison_skipped_frames(ts);
   return ts->trap;
 }
 
