@@ -42,6 +42,7 @@ static const documented_t documented[] = {
     {"APP_ENABLE_MAINTENANCE_MODE", BOOL, 0, 1, AT(maintenance_mode)},
     /* Logging */
     {"APP_DEBUG", BOOL, 0, 1, AT(debug)},
+    {"APP_WATCH_CONFIG", BOOL, 0, 1, AT(watch_config)},
     {"APP_TRACE", BOOL, 0, 1, AT(trace)},
     {"APP_DISABLE_LOGGING", BOOL, 0, 1, AT(disable_logging)},
     {"APP_TEXT_LOG_FORMAT", BOOL, 0, 1, AT(text_log_format)},
@@ -110,6 +111,8 @@ static const documented_t documented[] = {
      AT(sql_connect_timeout_ms)},
     {"APP_SQL_QUERY_TIMEOUT", DURATION, 1, HOUR_MS, AT(sql_query_timeout_ms)},
     {"APP_SQL_MAX_RESULT_SIZE", SIZE, 2, 1ull << 28, AT(sql_max_result_bytes)},
+    {"APP_SQL_CHECK_INTERVAL", DURATION, 10, 60000,
+     AT(sql_check_interval_ms)},
 };
 #define DOCUMENTED (sizeof documented / sizeof documented[0])
 

@@ -30,14 +30,15 @@ if ! { cmake -S fuzz -B build-fuzz -DCMAKE_C_COMPILER=clang \
   exit 1
 fi
 
-passed=0
-failed=0
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for t in "${targets[@]}"; do
+
+# One target: libFuzzer from its corpus; its verdict in $scratch/<t>.result.
+run_target() {
+  local t=$1
   mkdir -p "$scratch/$t"
-  args=(-seed=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048
-        -artifact_prefix="build-fuzz/artifacts/$t-")
+  local args=(-seed=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048
+              -artifact_prefix="build-fuzz/artifacts/$t-")
   case "$t" in
     envelope_response | callback_json | callback_kvstore | callback_httpclient)
       args+=(-dict=fuzz/json.dict) ;;
@@ -47,12 +48,36 @@ for t in "${targets[@]}"; do
   esac
   if "build-fuzz/fuzz_$t" "${args[@]}" "$scratch/$t" "fuzz/corpus/$t" \
        >"build-fuzz/$t.log" 2>&1; then
-    echo "fuzz_$t: passed ($(grep -o 'Done [0-9]* runs' "build-fuzz/$t.log"))"
+    echo "fuzz_$t: passed ($(grep -o 'Done [0-9]* runs' "build-fuzz/$t.log"))" \
+      >"$scratch/$t.result"
+  else
+    { echo "fuzz_$t: FAILED (build-fuzz/$t.log):"
+      grep -aE 'property violated|ERROR:|SUMMARY:|runtime error|artifact' \
+        "build-fuzz/$t.log" | head -10; } >"$scratch/$t.result"
+  fi
+}
+
+# A libFuzzer process uses one core: as many targets at once as cores, so
+# the stage takes targets x seconds / cores.
+parallel=$(nproc 2>/dev/null || echo 2)
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run_target "$t" &
+  running=$((running + 1))
+done
+wait
+
+passed=0
+failed=0
+for t in "${targets[@]}"; do
+  cat "$scratch/$t.result" 2>/dev/null || echo "fuzz_$t: FAILED (no result)"
+  if grep -q ': passed' "$scratch/$t.result" 2>/dev/null; then
     passed=$((passed + 1))
   else
-    echo "fuzz_$t: FAILED (build-fuzz/$t.log):"
-    grep -aE 'property violated|ERROR:|SUMMARY:|runtime error|artifact' \
-      "build-fuzz/$t.log" | head -10
     failed=$((failed + 1))
   fi
 done

@@ -29,6 +29,12 @@ PACKAGES=(
   # tests/sql starts in temporary folders (never as system services)
   libsqlite3-dev libpq-dev libmariadb-dev postgresql-15 mariadb-server
   mariadb-client
+  # container image and its test (deploy/): podman with the runc runtime
+  # (crun refuses hybrid cgroups), its networking, mmdebstrap for the
+  # Debian base image; python3-yaml for the manifest check (tests/deploy)
+  podman runc mmdebstrap uidmap netavark aardvark-dns
+  containernetworking-plugins iptables slirp4netns passt fuse-overlayfs
+  python3-yaml
 )
 
 missing=()

@@ -2,7 +2,9 @@
 # Runs every test: installs what is missing, builds, runs the CTest suite,
 # builds again with AddressSanitizer + UBSan and runs the suite there, then
 # runs the fuzz targets for a bounded, seeded time (fuzz/run.sh;
-# TARMAC_FUZZ_SECONDS per target, default 12; 0 skips them). See
+# TARMAC_FUZZ_SECONDS per target, default 12; 0 skips them), then builds
+# the container image and checks it end to end (deploy/test-container.sh;
+# TARMAC_CONTAINER_TEST=0 skips it). See
 # docs/testing.md. The last line is "N passed, N failed" over every test
 # of the two suites and every fuzz target; the exit status is non-zero when
 # anything failed. A test that fails is run once more (ctest's
@@ -68,6 +70,14 @@ if [ "$fuzz_seconds" != 0 ]; then
   echo "== fuzz targets, ${fuzz_seconds} s each (fuzz/run.sh) =="
   fuzz/run.sh "$fuzz_seconds" | tee build/fuzz.log
   record "fuzzing" $? build/fuzz.log
+fi
+
+if [ "${TARMAC_CONTAINER_TEST:-1}" != 0 ]; then
+  echo "== container (deploy/test-container.sh) =="
+  deploy/test-container.sh build/examples 2>&1 | tee build/container.log
+  record "container" "${PIPESTATUS[0]}" build/container.log
+else
+  echo "== container: skipped (TARMAC_CONTAINER_TEST=0) =="
 fi
 
 echo "== summary =="

@@ -173,10 +173,10 @@ static inline int tarmac_hp_add_header(tarmac_http_response_t *resp,
  * value. */
 static inline int tarmac_hp_read_entry(tarmac_hp_reader_t e, char **arena,
                                        tarmac_http_response_t *resp) {
-  tarmac_hp_reader_t sub, values = {NULL, NULL};
+  tarmac_hp_reader_t sub = {NULL, NULL}, values = {NULL, NULL};
   const char *name = "";
   unsigned field;
-  uint64_t v;
+  uint64_t v = 0; /* set per wire type; -O3 cannot tell */
   while (e.p < e.end) {
     int wire = tarmac_hp_read_field(&e, &field, &sub, &v);
     if (wire < 0) return -1;
@@ -196,9 +196,9 @@ static inline int tarmac_hp_read_entry(tarmac_hp_reader_t e, char **arena,
 
 static inline int tarmac_hp_read_status(tarmac_hp_reader_t s, char **arena,
                                         tarmac_http_response_t *resp) {
-  tarmac_hp_reader_t sub;
-  unsigned field;
-  uint64_t v;
+  tarmac_hp_reader_t sub = {NULL, NULL}; /* set per wire type: the */
+  unsigned field;                        /* optimiser cannot tell */
+  uint64_t v = 0;
   while (s.p < s.end) {
     int wire = tarmac_hp_read_field(&s, &field, &sub, &v);
     if (wire < 0) return -1;
@@ -216,9 +216,9 @@ static inline int tarmac_hp_read_status(tarmac_hp_reader_t s, char **arena,
 static inline int tarmac_http_proto_response(const uint8_t *reply, size_t len,
                                              tarmac_http_response_t *resp) {
   char *arena = malloc(len + 8);
-  tarmac_hp_reader_t r = {reply, reply + len}, sub;
+  tarmac_hp_reader_t r = {reply, reply + len}, sub = {NULL, NULL};
   unsigned field;
-  uint64_t v;
+  uint64_t v = 0; /* set per wire type; -O3 cannot tell */
   memset(resp, 0, sizeof *resp);
   if (!arena) return -1;
   resp->arena_ = arena;

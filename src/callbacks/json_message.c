@@ -102,7 +102,7 @@ static int enum_from_json(reader_t *r, const ProtobufCFieldDescriptor *f,
     *out = value->value;
     return 0;
   }
-  long long n;
+  long long n = 0; /* set on success; -O3 cannot tell */
   if (integer_from_json(r, v, INT32_MIN, INT32_MAX, &n) != 0) return -1;
   *out = (int32_t)n;
   return 0;
@@ -144,7 +144,7 @@ static int number_from_json(reader_t *r, const json_t *v, double *out) {
 /* Reads one value of field f's type into dst (an element or the field). */
 static int value_from_json(reader_t *r, const ProtobufCFieldDescriptor *f,
                            const json_t *v, void *dst) {
-  long long n;
+  long long n = 0; /* set on success; -O3 cannot tell */
   double d = 0;
   switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:

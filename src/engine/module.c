@@ -172,6 +172,42 @@ static bool descriptor_fits(const tarmac_module_descriptor_t *d,
          (!wapc || (d->guest_call && d->memory));
 }
 
+/* A library's descriptor whose key is not `key`. */
+static bool other_key(const tarmac_module_descriptor_t *d, const char *key) {
+  return d != NULL && d->cache_key != NULL && strcmp(d->cache_key, key) != 0;
+}
+
+/* dlopen()s the artifact open at *fd through /proc/self/fd/N. A library
+ * loaded twice (the same artifact for two modules: a reload, two paths of
+ * one content) is known to glibc by both names; once the second module
+ * goes, its N is free while the name still maps to the library, and a
+ * later artifact opened at N would get that library. So when the library
+ * has another module's key, the artifact moves to a higher descriptor and
+ * is opened again under that name (a bounded number of times). */
+static void *dlopen_fd(int *fd, const char *key,
+                       const tarmac_module_descriptor_t **d, char *why,
+                       size_t why_size) {
+  for (int attempt = 0; attempt < 64; attempt++) {
+    char fd_path[64];
+    snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", *fd);
+    void *library = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      const char *e = dlerror();
+      snprintf(why, why_size, "%s", e ? e : "cannot open");
+      return NULL;
+    }
+    *d = dlsym(library, TARMAC_MODULE_DESCRIPTOR_SYMBOL);
+    if (!other_key(*d, key)) return library;
+    dlclose(library);
+    int higher = fcntl(*fd, F_DUPFD_CLOEXEC, *fd + 1);
+    if (higher < 0) break;
+    close(*fd);
+    *fd = higher;
+  }
+  snprintf(why, why_size, "another module's library answers to its name");
+  return NULL;
+}
+
 /* Opens an artifact and checks it is ours (engine/cache.h) and for this
  * key. The checked descriptor is what dlopen maps (/proc/self/fd/N), so the
  * file cannot be swapped between the check and the load. The descriptor
@@ -185,17 +221,9 @@ static void *open_artifact(const char *path, const char *key, bool wapc,
   int fd = tarmac_cache_open(path, why, why_size);
   if (fd < 0) return NULL;
   void *library = NULL;
-  if (artifact_is_complete(fd, why, why_size)) {
-    char fd_path[64];
-    snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
-    library = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
-    if (!library) {
-      const char *e = dlerror();
-      snprintf(why, why_size, "%s", e ? e : "cannot open");
-    }
-  }
-  const tarmac_module_descriptor_t *d =
-      library ? dlsym(library, TARMAC_MODULE_DESCRIPTOR_SYMBOL) : NULL;
+  const tarmac_module_descriptor_t *d = NULL;
+  if (artifact_is_complete(fd, why, why_size))
+    library = dlopen_fd(&fd, key, &d, why, why_size);
   if (library && !descriptor_fits(d, key, wapc)) {
     snprintf(why, why_size, "not an artifact of this module and tarmac build");
     dlclose(library);

@@ -140,8 +140,8 @@ static bool read_value_types(reader_t *r, const uint8_t **types,
  * to its exact size. */
 static bool read_func_type(reader_t *r, char **out) {
   uint8_t form;
-  const uint8_t *params, *results;
-  uint32_t np, nr;
+  const uint8_t *params = NULL, *results = NULL; /* set on success; -O3 */
+  uint32_t np = 0, nr = 0;                        /* cannot tell */
   if (!read_byte(r, &form)) return false;
   if (form != 0x60)
     return fail(r, "type form 0x%02x is not a function type (0x60)", form);

@@ -119,8 +119,11 @@ static int run_nested(tarmac_function_t *callee, const tarmac_host_call_t *call,
 
 static int call_function(void *route_data, const tarmac_host_call_t *call,
                          tarmac_buffer_t *response, tarmac_buffer_t *error) {
-  const tarmac_calls_t *calls = route_data;
-  tarmac_function_t *callee = find(calls, call->operation, call->operation_len);
+  (void)route_data;
+  const tarmac_function_t *caller = tarmac_function_running();
+  const tarmac_calls_t *calls = caller != NULL ? caller->calls : NULL;
+  tarmac_function_t *callee =
+      calls != NULL ? find(calls, call->operation, call->operation_len) : NULL;
   if (callee == NULL)
     return refuse(error, "no function ", call,
                   " to call: it needs a route of type \"function\"");
@@ -135,8 +138,7 @@ static int call_function(void *route_data, const tarmac_host_call_t *call,
   return run_nested(callee, call, response, error);
 }
 
-int tarmac_calls_register(tarmac_calls_t *calls,
-                          tarmac_callbacks_t *registry) {
+int tarmac_calls_register(tarmac_callbacks_t *registry) {
   return tarmac_callbacks_add(registry, "tarmac", "function", NULL,
-                              call_function, calls);
+                              call_function, NULL);
 }

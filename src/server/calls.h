@@ -10,7 +10,13 @@
  * without running anything: a cycle (A calls B calls A) with small pools
  * ends in a clear error, never in exhausted threads, stacks or instances.
  *
- * Owns: nothing but its lookup table (the functions are server/app's).
+ * Each generation (server/generation.h) has its own table; the callback,
+ * registered once for the process, finds the caller's table through the
+ * function running on its thread (tarmac_function_running), so a caller
+ * reaches the callees of its own generation even while a reload switches
+ * to another.
+ *
+ * Owns: nothing but its lookup table (the functions are the generation's).
  * Read-only once built; any thread. */
 #ifndef TARMAC_SERVER_CALLS_H
 #define TARMAC_SERVER_CALLS_H
@@ -28,7 +34,8 @@ tarmac_calls_t *tarmac_calls_new(tarmac_function_t *const *functions,
                                  size_t count, unsigned depth_limit);
 void tarmac_calls_free(tarmac_calls_t *calls);
 
-/* Registers tarmac/function/<any> on the registry. 0 or -1. */
-int tarmac_calls_register(tarmac_calls_t *calls, tarmac_callbacks_t *registry);
+/* Registers tarmac/function/<any> on the registry, once for every
+ * generation to come. 0 or -1. */
+int tarmac_calls_register(tarmac_callbacks_t *registry);
 
 #endif

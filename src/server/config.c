@@ -95,6 +95,7 @@ static const setting_t settings[] = {
     BOOL("APP_DISABLE_LOGGING", disable_logging),
     BOOL("APP_TEXT_LOG_FORMAT", text_log_format),
     BOOL("APP_ENABLE_MAINTENANCE_MODE", maintenance_mode),
+    BOOL("APP_WATCH_CONFIG", watch_config),
     UINT("APP_EVENT_LOOPS", event_loops, 1, 256),
     UINT("APP_MAX_THREADS_PER_LOOP", max_threads_per_loop, 2, 4096),
     UINT("APP_HANDOFF_MS", handoff_ms, 1, 60000),
@@ -158,6 +159,7 @@ static const setting_t settings[] = {
              TIMEOUT_MAX_MS),
     DURATION("APP_SQL_QUERY_TIMEOUT", sql_query_timeout_ms, 1, TIMEOUT_MAX_MS),
     SIZE("APP_SQL_MAX_RESULT_SIZE", sql_max_result_bytes, 2, (uint64_t)1 << 28),
+    DURATION("APP_SQL_CHECK_INTERVAL", sql_check_interval_ms, 10, 60000),
 };
 
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
@@ -310,6 +312,7 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   strcpy(c->wasm_module, "/functions/tarmac.wasm");
   strcpy(c->run_mode, "daemon");
   c->enable_metrics = true;
+  c->watch_config = true;
   c->call_depth_limit = 8;
   c->pool_wait_ms = 5000;
   c->enable_tls = true;
@@ -352,6 +355,7 @@ void tarmac_server_config_defaults(tarmac_server_config_t *c) {
   c->sql_connect_timeout_ms = 5000;
   c->sql_query_timeout_ms = 30000;
   c->sql_max_result_bytes = 16u << 20;
+  c->sql_check_interval_ms = 1000;
 }
 
 /* A quarter of the HTTP threads: running guests plus as many waiting for a

@@ -44,6 +44,8 @@ typedef struct {
   bool disable_logging;      /* APP_DISABLE_LOGGING */
   bool text_log_format;      /* APP_TEXT_LOG_FORMAT */
   bool maintenance_mode;     /* APP_ENABLE_MAINTENANCE_MODE */
+  bool watch_config;         /* APP_WATCH_CONFIG, true: reload the service
+                                file and modules when they change */
   unsigned event_loops;      /* APP_EVENT_LOOPS, number of CPUs */
   unsigned max_threads_per_loop; /* APP_MAX_THREADS_PER_LOOP, 64 */
   unsigned handoff_ms;       /* APP_HANDOFF_MS, 10 */
@@ -105,6 +107,7 @@ typedef struct {
   unsigned sql_connect_timeout_ms; /* APP_SQL_CONNECT_TIMEOUT, 5s */
   unsigned sql_query_timeout_ms;   /* APP_SQL_QUERY_TIMEOUT, 30s */
   uint64_t sql_max_result_bytes;   /* APP_SQL_MAX_RESULT_SIZE, 16 MiB */
+  unsigned sql_check_interval_ms;  /* APP_SQL_CHECK_INTERVAL, 1s */
 } tarmac_server_config_t;
 
 /* Fills config: defaults, then every setting the settings file

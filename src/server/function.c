@@ -44,6 +44,12 @@ static void count_result(tarmac_function_t *fn,
   if (series != NULL) tarmac_metric_add(series, 1);
 }
 
+/* The invocation running on this thread (nested calls stack up through
+ * the saved values on their callers' frames). */
+static _Thread_local tarmac_function_t *running;
+
+tarmac_function_t *tarmac_function_running(void) { return running; }
+
 int tarmac_function_run(tarmac_function_t *fn, const char *op, size_t op_len,
                         const uint8_t *payload, size_t payload_len,
                         tarmac_function_result_fn on_result, void *ctx,
@@ -56,7 +62,10 @@ int tarmac_function_run(tarmac_function_t *fn, const char *op, size_t op_len,
   atomic_fetch_add(&fn->invocations, 1);
   uint64_t started = fn->duration ? tarmac_clock_ns() : 0;
   tarmac_call_result_t result;
+  tarmac_function_t *caller = running;
+  running = fn;
   tarmac_instance_invoke(instance, op, op_len, payload, payload_len, &result);
+  running = caller;
   if (fn->duration != NULL)
     tarmac_metric_observe(fn->duration,
                           (double)(tarmac_clock_ns() - started) / 1e9);

@@ -5,6 +5,10 @@
  * function through tarmac_function_run, so deadlines, pool bounds, trap
  * accounting and duration metrics are the same for all of them.
  *
+ * A function belongs to one generation (server/generation.h): its
+ * callees are looked up in that generation's call table, whatever
+ * generation is current by then.
+ *
  * Owns: nothing it was given (pool, admission, metric series belong to
  * server/app, which builds and frees functions); the counters are its own.
  * Thread-safe once built: any thread may run it. */
@@ -35,6 +39,9 @@ typedef struct tarmac_function {
   unsigned timeout_ms;           /* its deadline, named in 504 bodies */
   unsigned pool_size;            /* named in 503 bodies */
   bool callable;                 /* has a `function` route */
+  /* its generation's function-call table: the callees its host calls
+   * reach (server/calls.h); NULL: none */
+  const struct tarmac_calls *calls;
   tarmac_metric_family_t *traps_family; /* tarmac_traps_total; NULL: off */
   tarmac_metric_series_t *duration;     /* tarmac_function_duration_seconds */
   /* counters behind tarmac_function_stats(); zero-initialised */
@@ -56,6 +63,11 @@ int tarmac_function_run(tarmac_function_t *fn, const char *op, size_t op_len,
                         const uint8_t *payload, size_t payload_len,
                         tarmac_function_result_fn on_result, void *ctx,
                         tarmac_error_t *err);
+
+/* The function whose guest this thread is running now (the innermost,
+ * when calls are nested), or NULL. Host callbacks use it to act in the
+ * caller's generation. */
+tarmac_function_t *tarmac_function_running(void);
 
 /* "call failed: <why>" text for a result that is not TARMAC_CALL_OK,
  * into out (NUL-terminated, cut to size): the guest's error, the trap, or

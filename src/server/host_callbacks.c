@@ -84,7 +84,8 @@ static int add_sql(tarmac_host_callbacks_t *host,
       .dsn = config->sql_dsn, .pool_size = config->sql_pool_size,
       .connect_timeout_ms = config->sql_connect_timeout_ms,
       .query_timeout_ms = config->sql_query_timeout_ms,
-      .max_result_bytes = (size_t)config->sql_max_result_bytes};
+      .max_result_bytes = (size_t)config->sql_max_result_bytes,
+      .check_interval_ms = config->sql_check_interval_ms};
   if (tarmac_sql_type_parse(config->sql_type, &sc.type) != 0)
     return snprintf(err, err_size, "APP_SQL_TYPE=%s is not sqlite, postgres "
                     "or mysql", config->sql_type), -1;
@@ -136,8 +137,10 @@ tarmac_callbacks_t *tarmac_host_callbacks_registry(tarmac_host_callbacks_t *host
   return host->registry;
 }
 
-bool tarmac_host_callbacks_ready(const tarmac_host_callbacks_t *host) {
+const char *tarmac_host_callbacks_unready(const tarmac_host_callbacks_t *host) {
   if (host->kvstore != NULL && !tarmac_kvstore_reachable(host->kvstore))
-    return false;
-  return true;
+    return "key-value store unreachable";
+  if (host->sql != NULL && !tarmac_sql_reachable(host->sql))
+    return "sql database unreachable";
+  return NULL;
 }

@@ -32,9 +32,12 @@ void tarmac_host_callbacks_free(tarmac_host_callbacks_t *host);
  * before the engine is made). */
 tarmac_callbacks_t *tarmac_host_callbacks_registry(tarmac_host_callbacks_t *host);
 
-/* Whether every configured backend that /ready reports on is reachable
- * (Tarmac answers /ready 503 while its key-value store is not). Any
- * thread; cheap (no round trip on the caller's thread). */
-bool tarmac_host_callbacks_ready(const tarmac_host_callbacks_t *host);
+/* The first configured backend that /ready finds unreachable, as /ready's
+ * body says it ("key-value store unreachable", "sql database
+ * unreachable"; static text), or NULL when all are reachable (Tarmac
+ * answers /ready 503 while its key-value store is not; we also while a
+ * PostgreSQL or MariaDB database is not). Any thread; cheap: no round
+ * trip, each backend is probed in the background (util/reachability.h). */
+const char *tarmac_host_callbacks_unready(const tarmac_host_callbacks_t *host);
 
 #endif

@@ -10,6 +10,7 @@
 #include "log/log.h"
 #include "runtime/deadline.h"
 #include "server/pool.h"
+#include "util/blocking.h"
 #include "util/clock.h"
 
 #define NS_PER_MS 1000000ull
@@ -284,6 +285,24 @@ static bool wait_for_room(tarmac_pool_t *pool, const wait_bound_t *bound) {
   return true;
 }
 
+/* Lock held: wait_for_room after handing the calling thread's event loop
+ * on (util/blocking.h), like any other wait for something outside the
+ * guest, so the loop keeps answering while the pool is exhausted. The
+ * hook runs outside the pool's lock (it may start a thread). No new bound
+ * is needed: a request waiting here has passed admission and counts among
+ * its running invocations (admission.h), which bounds these waiters and
+ * their threads. */
+static bool wait_handing_on(tarmac_pool_t *pool, const wait_bound_t *bound) {
+  pthread_mutex_unlock(&pool->lock);
+  tarmac_blocking_begin();
+  pthread_mutex_lock(&pool->lock);
+  bool room = wait_for_room(pool, bound);
+  /* the end hook does nothing under the lock that matters (the HTTP
+   * layer's is empty); ending here keeps the pairing in one place */
+  tarmac_blocking_end();
+  return room;
+}
+
 /* Lock held, every instance busy: waits for room as the pool allows
  * (false, err set: none came). */
 static bool wait_for_instance(tarmac_pool_t *pool, tarmac_error_t *err) {
@@ -295,12 +314,14 @@ static bool wait_for_instance(tarmac_pool_t *pool, tarmac_error_t *err) {
     return false;
   }
   wait_bound_t bound = wait_bound(pool);
-  if (pool->wait_ms > 0) pool->waited++;
-  if (pool->wait_ms == 0 || !wait_for_room(pool, &bound)) {
+  if (pool->wait_ms == 0) {
     fail_exhausted(pool, &bound, err);
     return false;
   }
-  return true;
+  pool->waited++;
+  bool room = wait_handing_on(pool, &bound);
+  if (!room) fail_exhausted(pool, &bound, err);
+  return room;
 }
 
 tarmac_instance_t *tarmac_pool_take(tarmac_pool_t *pool, tarmac_error_t *err) {

@@ -173,12 +173,17 @@ static route_t *serve_builtin(const tarmac_routes_t *routes,
   }
   if (path_is(req, "/ready", 6)) {
     const tarmac_routes_config_t *c = &routes->config;
-    if (c->maintenance_mode != NULL && atomic_load(c->maintenance_mode))
+    const char *unready =
+        c->backends_unready ? c->backends_unready(c->backends_data) : NULL;
+    char text[96];
+    if (c->maintenance_mode != NULL && atomic_load(c->maintenance_mode)) {
       tarmac_http_response_set_text(res, 503, "maintenance mode\n");
-    else if (c->backends_ready != NULL && !c->backends_ready(c->backends_data))
-      tarmac_http_response_set_text(res, 503, "a backend is unreachable\n");
-    else
+    } else if (unready != NULL) {
+      snprintf(text, sizeof text, "%s\n", unready);
+      tarmac_http_response_set_text(res, 503, text);
+    } else {
       tarmac_http_response_set_text(res, 200, "ready\n");
+    }
     return routes->ready;
   }
   if (path_is(req, "/metrics", 8)) {

@@ -32,9 +32,10 @@ typedef struct {
   /* /ready answers 503 while it is true; NULL: never. Not owned: it
    * changes while the server runs (server/live_settings.h). */
   const atomic_bool *maintenance_mode;
-  /* /ready answers 503 while this says false (a backend is unreachable);
-   * NULL: always ready. Called on an HTTP thread: must be cheap. */
-  bool (*backends_ready)(const void *data);
+  /* /ready answers 503 with this text while it is not NULL (a backend
+   * is unreachable: "sql database unreachable"); NULL hook: always
+   * ready. Called on an HTTP thread: must be cheap. */
+  const char *(*backends_unready)(const void *data);
   const void *backends_data;
 } tarmac_routes_config_t;
 

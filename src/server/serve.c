@@ -16,8 +16,12 @@
 #include "server/config.h"
 #include "server/live_settings.h"
 #include "server/serve.h"
+#include "server/watch.h"
 
 enum { EXIT_STARTUP = 1, EXIT_USAGE = 64 };
+
+/* How long a shutdown waits for a reload in progress. */
+#define RELOAD_STOP_MS 1000u
 
 /* Everything the server holds while it runs; freed in reverse order. */
 typedef struct {
@@ -25,7 +29,8 @@ typedef struct {
   tarmac_live_settings_t *live; /* maintenance mode, log level; freed last */
   tarmac_app_t *app;
   tarmac_http_server_t *http;
-  sigset_t signals;   /* SIGTERM, SIGINT: blocked everywhere */
+  tarmac_watch_t *watch; /* reloads (server/watch.h); NULL in job mode */
+  sigset_t signals;   /* SIGTERM, SIGINT, SIGHUP: blocked everywhere */
   pthread_t watcher;  /* waits for them */
   bool watching;
   sem_t stop;         /* posted by the watcher */
@@ -124,14 +129,23 @@ static void stop_watcher(serve_state_t *s) {
  * the timeouts keeps the app (instances, modules, engine) until exit. */
 static void release(serve_state_t *s) {
   stop_watcher(s);
+  /* A reload in progress (its init ended by the signal) that is still
+   * compiling after a second does not hold up the shutdown: it is left
+   * to the exit, with the app it uses. */
+  bool reloads_done = tarmac_watch_stop(s->watch, RELOAD_STOP_MS);
+  if (reloads_done) {
+    tarmac_watch_free(s->watch);
+    s->watch = NULL;
+  }
   bool idle = tarmac_app_stop_tasks(s->app, s->config.shutdown_timeout_ms);
   if (s->http != NULL) {
     idle = tarmac_http_server_stop(s->http) && idle;
     if (idle) tarmac_http_server_free(s->http);
   }
-  if (!idle) {
+  if (!idle || !reloads_done) {
     tarmac_logf(TARMAC_LOG_WARN,
-                "shutdown timeout: leaving guests that did not return");
+                !idle ? "shutdown timeout: leaving guests that did not return"
+                      : "shutdown: leaving a reload that is still compiling");
     return;
   }
   tarmac_app_log_stats(s->app);
@@ -139,12 +153,19 @@ static void release(serve_state_t *s) {
   tarmac_live_settings_free(s->live);
 }
 
-/* The watcher: the first SIGTERM or SIGINT stops init jobs and wakes the
- * main thread. */
+/* The watcher: SIGHUP reloads (server/watch.h); the first SIGTERM or
+ * SIGINT stops init jobs and wakes the main thread. */
 static void *watch_signals(void *arg) {
   serve_state_t *s = arg;
   int sig = 0;
-  while (sigwait(&s->signals, &sig) != 0) {
+  while (sigwait(&s->signals, &sig) != 0 || sig == SIGHUP) {
+    if (sig != SIGHUP) continue;
+    if (s->watch != NULL)
+      tarmac_watch_trigger(s->watch);
+    else
+      tarmac_logf(TARMAC_LOG_INFO, "SIGHUP ignored: nothing to reload in "
+                                   "job mode");
+    sig = 0;
   }
   s->signal = sig;
   tarmac_app_interrupt(s->app);
@@ -174,16 +195,97 @@ static int run_init(serve_state_t *s) {
   return 0;
 }
 
+/* Reloads the functions, then watches the files the new service file
+ * names (and those of the one that failed: a module written after it is
+ * seen). */
+static int reload_functions(void *data, char *err, size_t err_size) {
+  serve_state_t *s = data;
+  int rc = tarmac_app_reload(s->app, err, err_size);
+  size_t count;
+  const char *const *files = tarmac_app_files(s->app, &count);
+  if (tarmac_watch_set_paths(s->watch, "functions", files, count) != 0)
+    tarmac_logf(TARMAC_LOG_WARN, "out of memory: the watched files are "
+                                 "those before this reload");
+  return rc;
+}
+
+/* New handshakes get the certificate, key and CA file as they are now on
+ * disk. A certificate written before its key fails the key check; the
+ * key's own change brings the next attempt. */
+static int reload_tls(void *data, char *err, size_t err_size) {
+  serve_state_t *s = data;
+  if (s->http == NULL) /* SIGHUP before the listener opened */
+    return snprintf(err, err_size, "the server is not serving yet"), -1;
+  return tarmac_http_server_reload_tls(s->http, err, err_size);
+}
+
+static int reload_settings(void *data, char *err, size_t err_size) {
+  serve_state_t *s = data;
+  return tarmac_live_settings_reload(s->live, err, err_size);
+}
+
+/* The certificate files (with TLS) and the settings file (when set),
+ * besides the functions' files. */
+static int watch_tls_and_settings(serve_state_t *s) {
+  const tarmac_server_config_t *c = &s->config;
+  const char *tls[3] = {c->cert_file, c->key_file, c->ca_file};
+  size_t tls_count = c->ca_file[0] != '\0' ? 3 : 2;
+  if (c->enable_tls && tarmac_watch_add(s->watch, tls, tls_count, "tls",
+                                        reload_tls, s) != 0)
+    return -1;
+  const char *settings = tarmac_live_settings_path(s->live);
+  if (settings != NULL && tarmac_watch_add(s->watch, &settings, 1, "settings",
+                                           reload_settings, s) != 0)
+    return -1;
+  return 0;
+}
+
+/* Made before the signal thread (which triggers it on SIGHUP), started
+ * once the server serves. */
+static int make_watch(serve_state_t *s) {
+  if (s->config.job_mode) return 0;
+  tarmac_watch_config_t wc = {.inotify = s->config.watch_config,
+                              .metrics = tarmac_app_metrics(s->app)};
+  char err[512];
+  s->watch = tarmac_watch_new(&wc, err, sizeof err);
+  if (s->watch == NULL) return startup_error("%s", err);
+  size_t count;
+  const char *const *files = tarmac_app_files(s->app, &count);
+  if (tarmac_watch_add(s->watch, files, count, "functions", reload_functions,
+                       s) != 0 ||
+      watch_tls_and_settings(s) != 0)
+    return startup_error("%s", "out of memory");
+  return 0;
+}
+
+static int start_watch(serve_state_t *s) {
+  char err[512];
+  if (tarmac_watch_start(s->watch, err, sizeof err) != 0)
+    return startup_error("%s", err);
+  size_t count;
+  tarmac_app_files(s->app, &count);
+  if (s->config.watch_config)
+    tarmac_logf(TARMAC_LOG_INFO, "watching %zu file(s) for changes "
+                                 "(APP_WATCH_CONFIG); SIGHUP reloads too",
+                count);
+  else
+    tarmac_logf(TARMAC_LOG_INFO, "not watching files (APP_WATCH_CONFIG="
+                                 "false); SIGHUP reloads");
+  return 0;
+}
+
 static int start(serve_state_t *s) {
   char err[8192];
   s->app = tarmac_app_new(&s->config, err, sizeof err);
   if (s->app == NULL) return startup_error("%s", err);
-  int rc = start_watcher(s);
+  int rc = make_watch(s);
+  if (rc == 0) rc = start_watcher(s);
   if (rc == 0) rc = run_init(s);
   if (rc != 0 || s->config.job_mode) return rc;
   rc = start_http(s);
   if (rc == 0 && tarmac_app_start_tasks(s->app, err, sizeof err) != 0)
     rc = startup_error("%s", err);
+  if (rc == 0) rc = start_watch(s);
   return rc;
 }
 
@@ -208,13 +310,16 @@ int tarmac_serve_main(int argc, char **argv) {
   sigemptyset(&s.signals);
   sigaddset(&s.signals, SIGTERM);
   sigaddset(&s.signals, SIGINT);
+  sigaddset(&s.signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &s.signals, NULL);
   int rc = start(&s);
   if (rc != 0 || s.config.job_mode) {
-    if (s.app != NULL)
-      release(&s);
-    else
+    if (s.app != NULL) {
+      release(&s); /* stops and frees the watch first */
+    } else {
+      tarmac_watch_free(s.watch);
       tarmac_live_settings_free(s.live);
+    }
     return rc;
   }
   while (sem_wait(&s.stop) != 0) {

@@ -2,7 +2,6 @@
  * by line; each line is checked alone, so every bad line is reported. */
 #include "server/settings_file.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -132,15 +131,11 @@ int tarmac_settings_file_read(const char *path, tarmac_settings_check_fn check,
                               void *data, tarmac_settings_file_t *out,
                               tarmac_problems_t *problems) {
   tarmac_buffer_t text = TARMAC_BUFFER_INIT;
-  int rc = tarmac_read_file(path, TARMAC_SETTINGS_FILE_MAX_BYTES, &text);
-  if (rc != 0 && errno == EFBIG)
-    tarmac_problems_add(problems, "%s: larger than %zu bytes", path,
-                        (size_t)TARMAC_SETTINGS_FILE_MAX_BYTES);
-  else if (rc != 0 && errno == EINVAL)
-    tarmac_problems_add(problems, "%s: not a regular file", path);
-  else if (rc != 0)
-    tarmac_problems_add(problems, "%s: cannot open: %s", path,
-                        strerror(errno));
+  char err[1024];
+  int rc = tarmac_read_file_or_say(path, TARMAC_SETTINGS_FILE_MAX_BYTES, &text,
+                                   err, sizeof err);
+  if (rc != 0)
+    tarmac_problems_add(problems, "%s", err);
   else
     rc = tarmac_settings_file_parse(path, (const char *)text.data, text.len,
                                     check, data, out, problems);

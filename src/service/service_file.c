@@ -5,7 +5,6 @@
  * duplicate routes) sort, so no input makes them quadratic. */
 #include "service/service_file.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +18,8 @@
 #include "util/buffer.h"
 #include "util/bytesize.h"
 #include "util/duration.h"
+#include "util/fdio.h"
+#include "util/problems.h"
 
 /* The limits of the server's own settings (docs/configuration.md:
  * APP_WASM_TIMEOUT, APP_WASM_MEMORY_LIMIT): a function may narrow them but
@@ -30,21 +31,9 @@
 #define RETRIES_MAX 1000000u
 /* Names and paths quoted in messages are cut to keep a line readable. */
 #define QUOTE_MAX 200
-/* Problem lines kept (far more than any report shows); past it, problems
- * are only counted, so a hostile 16 MiB file cannot make 100s of MB of
- * messages. */
-#define LINES_MAX (256u << 10)
-/* Room for "... and N more problems" with any N. */
-#define TAIL_ROOM 48
-
 typedef struct {
-  tarmac_buffer_t lines; /* "file: where: what\n" each */
-  size_t count;
+  tarmac_problems_t problems; /* "file: where: what" each */
   const char *file;
-} problems_t;
-
-typedef struct {
-  problems_t problems;
   const char *dir; /* the file's folder with its '/', "" when none */
   size_t dir_len;
   tarmac_service_file_t *model;
@@ -56,21 +45,13 @@ static void problem(builder_t *b, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void problem(builder_t *b, const char *where, const char *fmt, ...) {
-  char what[768], line[1536];
+  char what[768];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
-  int n = snprintf(line, sizeof line, "%s: %s%s%s", b->problems.file, where,
-                   *where ? ": " : "", what);
-  /* names and paths quoted from the file may hold control characters: one
-   * problem must stay one line */
-  for (int i = 0; i < n && (size_t)i < sizeof line - 1; i++)
-    if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) line[i] = '?';
-  b->problems.count++;
-  if (b->problems.lines.len < LINES_MAX &&
-      tarmac_buffer_appendf(&b->problems.lines, "%s\n", line) != 0)
-    b->out_of_memory = true;
+  tarmac_problems_add(&b->problems, "%s: %s%s%s", b->file, where,
+                      *where ? ": " : "", what);
 }
 
 /* ---- keys and typed fields ---- */
@@ -681,27 +662,6 @@ void tarmac_service_file_free(tarmac_service_file_t *file) {
   free(file);
 }
 
-/* Copies the problem lines into err, whole lines only, ending with
- * "... and N more problems" when they do not all fit. */
-static void write_problems(const problems_t *p, char *err, size_t err_size) {
-  if (err_size == 0) return;
-  const char *text = (const char *)p->lines.data;
-  size_t len = p->lines.len, used = 0, shown = 0;
-  while (used < len) {
-    const char *nl = memchr(text + used, '\n', len - used);
-    size_t line = (size_t)(nl - (text + used)) + 1;
-    bool last = shown + 1 == p->count;
-    if (used + line + (last ? 0 : TAIL_ROOM) > err_size) break;
-    used += line;
-    shown++;
-  }
-  if (shown == p->count)
-    snprintf(err, err_size, "%.*s", (int)(used ? used - 1 : 0), text);
-  else
-    snprintf(err, err_size, "%.*s... and %zu more problem%s", (int)used, text,
-             p->count - shown, p->count - shown == 1 ? "" : "s");
-}
-
 static bool blank(const char *text, size_t len) {
   for (size_t i = 0; i < len; i++)
     if (!strchr(" \t\r\n", text[i]) || text[i] == '\0') return false;
@@ -744,61 +704,33 @@ int tarmac_service_file_parse(const char *text, size_t len,
                               const char *file_path,
                               tarmac_service_file_t **out, char *err,
                               size_t err_size) {
-  builder_t b = {.problems = {.lines = TARMAC_BUFFER_INIT}};
-  b.problems.file = file_path ? file_path : "tarmac.json";
+  builder_t b = {.problems = TARMAC_PROBLEMS_INIT};
+  b.file = file_path ? file_path : "tarmac.json";
   *out = NULL;
-  if (new_model(b.problems.file, &b) == NULL) {
-    snprintf(err, err_size, "%s: out of memory", b.problems.file);
+  if (new_model(b.file, &b) == NULL) {
+    snprintf(err, err_size, "%s: out of memory", b.file);
     return -1;
   }
   check_text(&b, text, len);
-  if (b.out_of_memory) {
-    snprintf(err, err_size, "%s: out of memory", b.problems.file);
+  if (b.out_of_memory || b.problems.out_of_memory) {
+    snprintf(err, err_size, "%s: out of memory", b.file);
   } else if (b.problems.count > 0) {
-    write_problems(&b.problems, err, err_size);
+    tarmac_problems_write(&b.problems, err, err_size);
   } else {
     *out = b.model;
     b.model = NULL;
   }
-  tarmac_buffer_free(&b.problems.lines);
+  tarmac_problems_free(&b.problems);
   tarmac_service_file_free(b.model);
   return *out ? 0 : -1;
-}
-
-/* The whole file into buf, at most TARMAC_SERVICE_MAX_FILE_BYTES. */
-static int read_file(const char *path, tarmac_buffer_t *buf, char *err,
-                     size_t err_size) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
-    return -1;
-  }
-  int rc = 0;
-  while (rc == 0 && !feof(f)) {
-    if (tarmac_buffer_reserve(buf, 65536) != 0) {
-      snprintf(err, err_size, "%s: out of memory", path);
-      rc = -1;
-      break;
-    }
-    buf->len += fread(buf->data + buf->len, 1, 65536, f);
-    if (ferror(f)) {
-      snprintf(err, err_size, "%s: cannot read: %s", path, strerror(errno));
-      rc = -1;
-    } else if (buf->len > TARMAC_SERVICE_MAX_FILE_BYTES) {
-      snprintf(err, err_size, "%s: larger than %u bytes", path,
-               TARMAC_SERVICE_MAX_FILE_BYTES);
-      rc = -1;
-    }
-  }
-  fclose(f);
-  return rc;
 }
 
 int tarmac_service_file_load(const char *path, tarmac_service_file_t **out,
                              char *err, size_t err_size) {
   tarmac_buffer_t text = TARMAC_BUFFER_INIT;
   *out = NULL;
-  int rc = read_file(path, &text, err, err_size);
+  int rc = tarmac_read_file_or_say(path, TARMAC_SERVICE_MAX_FILE_BYTES, &text,
+                                   err, err_size);
   if (rc == 0)
     rc = tarmac_service_file_parse((const char *)text.data, text.len, path,
                                    out, err, err_size);

@@ -167,6 +167,7 @@ static bool alive(void *conn) {
 
 static int timed_out(tarmac_sql_call_t *call, tarmac_sql_status_t *status) {
   call->broken = true;
+  call->interrupted = true; /* the server would finish the statement */
   return tarmac_sql_status_set(status, 504,
                                "SQL statement stopped at the deadline");
 }
@@ -307,7 +308,16 @@ static int exec(void *conn, tarmac_sql_call_t *call,
   return status->code;
 }
 
+/* KILL QUERY ends the session's statement and keeps the session (which
+ * the pool closes anyway); the thread id is the server's for this
+ * session. */
+static int kill_statement(void *conn, char *out, size_t size) {
+  int n = snprintf(out, size, "KILL QUERY %lu", mysql_thread_id(conn));
+  return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
 const tarmac_sql_backend_t tarmac_sql_mysql_backend = {
     .name = "mysql", .check_dsn = check_dsn, .connect = connect_db,
     .disconnect = disconnect, .alive = alive, .query = query, .exec = exec,
+    .kill_statement = kill_statement,
 };

@@ -3,13 +3,15 @@
  * PQconnectPoll), send, then read. Queries run in single-row mode, so a
  * result past the size bound stops after the row that crossed it instead
  * of libpq buffering all of it. A call that times out is cancelled on the
- * server and its connection closed (a half-read result cannot be reused);
+ * server (pg_cancel_backend from another session, sql.c) and its
+ * connection closed (a half-read result cannot be reused);
  * so is one whose connection failed, and the next call opens a new one.
  * Values are read in text format and mapped by type OID (the table in
  * docs/callbacks.md). PostgreSQL has no last insert id: exec answers 206
  * with rows_affected (as upstream Tarmac does with lib/pq). */
 #include <libpq-fe.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,17 +54,12 @@ static int conn_failed(PGconn *pg, tarmac_sql_call_t *call,
   return tarmac_sql_status_set(status, 500, "postgres: %.*s", (int)len, msg);
 }
 
-/* Cancels the running statement (best effort) and gives up the
- * connection. */
-static int timed_out(PGconn *pg, tarmac_sql_call_t *call,
-                     tarmac_sql_status_t *status) {
-  char err[64];
-  PGcancel *cancel = PQgetCancel(pg);
-  if (cancel) {
-    PQcancel(cancel, err, sizeof err);
-    PQfreeCancel(cancel);
-  }
+/* Gives up the connection; the pool cancels the statement from another
+ * session (kill_statement), bounded by the connect timeout, which
+ * PQcancel is not. */
+static int timed_out(tarmac_sql_call_t *call, tarmac_sql_status_t *status) {
   call->broken = true;
+  call->interrupted = true;
   return tarmac_sql_status_set(status, 504,
                                "SQL statement stopped at the deadline");
 }
@@ -89,7 +86,7 @@ static PGresult *next_result(PGconn *pg, tarmac_sql_call_t *call,
                              tarmac_sql_status_t *status) {
   while (PQisBusy(pg)) {
     int rc = tarmac_sql_wait_fd(PQsocket(pg), POLLIN, call->until_ns);
-    if (rc == 0) return timed_out(pg, call, status), NULL;
+    if (rc == 0) return timed_out(call, status), NULL;
     if (rc < 0 || !PQconsumeInput(pg))
       return conn_failed(pg, call, status), NULL;
   }
@@ -159,7 +156,7 @@ static int flush(PGconn *pg, tarmac_sql_call_t *call,
   while ((rc = PQflush(pg)) == 1) {
     int ready = tarmac_sql_wait_fd(PQsocket(pg), POLLIN | POLLOUT,
                                    call->until_ns);
-    if (ready == 0) return timed_out(pg, call, status);
+    if (ready == 0) return timed_out(call, status);
     if (ready < 0 || !PQconsumeInput(pg))
       return conn_failed(pg, call, status);
   }
@@ -295,7 +292,16 @@ static int exec(void *conn, tarmac_sql_call_t *call,
                                (long long)out->rows_affected);
 }
 
+/* pg_cancel_backend: the server's own cancel, from any session of the
+ * same role, for the backend process serving this connection. */
+static int kill_statement(void *conn, char *out, size_t size) {
+  int pid = PQbackendPID(conn);
+  int n = snprintf(out, size, "SELECT pg_cancel_backend(%d)", pid);
+  return pid > 0 && n > 0 && (size_t)n < size ? 0 : -1;
+}
+
 const tarmac_sql_backend_t tarmac_sql_postgres_backend = {
     .name = "postgres", .check_dsn = check_dsn, .connect = connect_db,
     .disconnect = disconnect, .alive = alive, .query = query, .exec = exec,
+    .kill_statement = kill_statement,
 };

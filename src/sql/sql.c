@@ -12,10 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "log/log.h"
 #include "runtime/deadline.h"
 #include "sql/sql_internal.h"
 #include "util/blocking.h"
 #include "util/clock.h"
+#include "util/reachability.h"
+
+#define NS_PER_MS 1000000u
 
 struct tarmac_sql {
   const tarmac_sql_backend_t *backend;
@@ -26,6 +30,8 @@ struct tarmac_sql {
   void **idle;          /* pool_size slots, idle_count used */
   size_t idle_count;
   size_t open_count;    /* idle + in use + being opened */
+  tarmac_reachability_t *reach; /* owned; NULL for SQLite (always there) */
+  void *check_conn;     /* the probe's own connection; its thread only */
 };
 
 int tarmac_sql_status_set(tarmac_sql_status_t *status, int code,
@@ -99,6 +105,72 @@ static int init_sync(tarmac_sql_t *sql) {
   return 0;
 }
 
+/* Whether a statement ran: 200, or 206 from PostgreSQL's exec (no last
+ * insert id). */
+static bool answered(int code) { return code == 200 || code == 206; }
+
+/* One SELECT 1 on conn within the connect timeout: whether it answered. */
+static bool answers(tarmac_sql_t *sql, void *conn) {
+  static const char probe[] = "SELECT 1";
+  uint64_t until = tarmac_clock_ns() +
+                   (uint64_t)sql->config.connect_timeout_ms * NS_PER_MS;
+  tarmac_sql_call_t call = {.query = probe, .query_len = sizeof probe - 1,
+                            .until_ns = until};
+  tarmac_sql_exec_result_t out;
+  tarmac_sql_status_t status;
+  tarmac_sql_status_set(&status, 200, "OK");
+  /* 206: PostgreSQL's exec, which has no last insert id */
+  return answered(sql->backend->exec(conn, &call, &out, &status)) &&
+         !call.broken;
+}
+
+/* The reachability probe (its thread only): SELECT 1 on the probe's own
+ * connection, opened when it has none; a kept connection that fails is
+ * replaced once within the same probe, since a restarted server breaks it
+ * while a new one would be answered. */
+static bool probe(void *data) {
+  tarmac_sql_t *sql = data;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    bool reused = sql->check_conn != NULL;
+    if (!reused) {
+      uint64_t until = tarmac_clock_ns() +
+                       (uint64_t)sql->config.connect_timeout_ms * NS_PER_MS;
+      tarmac_sql_status_t status;
+      tarmac_sql_status_set(&status, 200, "OK"); /* backends build on it */
+      sql->check_conn = sql->backend->connect(&sql->config, until, &status);
+      if (!sql->check_conn) return false;
+    }
+    if (answers(sql, sql->check_conn)) return true;
+    sql->backend->disconnect(sql->check_conn);
+    sql->check_conn = NULL;
+    if (!reused) break;
+  }
+  return false;
+}
+
+static int start_probe(tarmac_sql_t *sql) {
+  unsigned every = sql->config.check_interval_ms
+                       ? sql->config.check_interval_ms
+                       : TARMAC_SQL_DEFAULT_CHECK_MS;
+  sql->reach = tarmac_reachability_start(every, probe, sql);
+  return sql->reach ? 0 : -1;
+}
+
+bool tarmac_sql_reachable(const tarmac_sql_t *sql) {
+  return sql->reach == NULL || tarmac_reachability_ok(sql->reach);
+}
+
+/* A call's outcome for /ready: a connection lost or refused is the
+ * server gone; any answer (rows, or a refused statement) is the server
+ * there. Time running out says nothing (a slow statement, the guest's
+ * deadline): the probe decides. */
+static void report(tarmac_sql_t *sql, const tarmac_sql_call_t *call,
+                   int code) {
+  if (sql->reach == NULL || code == 504) return;
+  tarmac_reachability_report(sql->reach,
+                             !(code == 500 && (call == NULL || call->broken)));
+}
+
 tarmac_sql_t *tarmac_sql_open(const tarmac_sql_config_t *config, char *err,
                               size_t err_size) {
   const tarmac_sql_backend_t *backend = backend_of(config->type);
@@ -123,11 +195,18 @@ tarmac_sql_t *tarmac_sql_open(const tarmac_sql_config_t *config, char *err,
   /* an in-memory SQLite database lives in its connection: one only */
   if (config->type == TARMAC_SQL_SQLITE && tarmac_sql_sqlite_in_memory(dsn))
     sql->config.pool_size = 1;
+  if (config->type != TARMAC_SQL_SQLITE && start_probe(sql) != 0) {
+    tarmac_sql_close(sql);
+    return snprintf(err, err_size, "cannot start the SQL reachability "
+                    "check"), NULL;
+  }
   return sql;
 }
 
 void tarmac_sql_close(tarmac_sql_t *sql) {
   if (!sql) return;
+  tarmac_reachability_stop(sql->reach); /* before its connection goes */
+  if (sql->check_conn) sql->backend->disconnect(sql->check_conn);
   for (size_t i = 0; i < sql->idle_count; i++)
     sql->backend->disconnect(sql->idle[i]);
   pthread_cond_destroy(&sql->freed);
@@ -191,6 +270,7 @@ static int acquire(tarmac_sql_t *sql, uint64_t until_ns, void **conn,
   *conn = sql->backend->connect(&sql->config, until_ns, status);
   tarmac_blocking_end();
   if (*conn) return 0;
+  report(sql, NULL, status->code);
   pthread_mutex_lock(&sql->mutex);
   sql->open_count--;
   pthread_cond_signal(&sql->freed);
@@ -198,8 +278,46 @@ static int acquire(tarmac_sql_t *sql, uint64_t until_ns, void **conn,
   return status->code;
 }
 
-/* Returns conn to the pool, or closes it when broken. */
-static void release(tarmac_sql_t *sql, void *conn, bool broken) {
+/* Stops the statement a call left running when time ran out: the server
+ * goes on with a statement whose client stopped waiting (MariaDB until it
+ * ends, PostgreSQL until it next writes to the client), holding its locks
+ * and a worker. From a short-lived session of its own, connect and kill
+ * bounded together by the connect timeout; best effort (a server that
+ * cannot be reached cannot be told, and its statement dies with the
+ * connection once it notices). PostgreSQL's PQcancel is not used: in
+ * libpq 15 it connects and waits for the server with no timeout at all. */
+static void stop_statement(tarmac_sql_t *sql, void *conn) {
+  char kill[64];
+  if (!sql->backend->kill_statement ||
+      sql->backend->kill_statement(conn, kill, sizeof kill) != 0)
+    return;
+  uint64_t until = tarmac_clock_ns() +
+                   (uint64_t)sql->config.connect_timeout_ms * NS_PER_MS;
+  tarmac_sql_status_t status;
+  tarmac_sql_status_set(&status, 200, "OK"); /* backends build on it */
+  tarmac_blocking_begin();
+  void *killer = sql->backend->connect(&sql->config, until, &status);
+  if (killer) {
+    tarmac_sql_call_t call = {.query = kill, .query_len = strlen(kill),
+                              .until_ns = until};
+    tarmac_sql_exec_result_t out;
+    tarmac_sql_status_set(&status, 200, "OK");
+    sql->backend->exec(killer, &call, &out, &status);
+    sql->backend->disconnect(killer);
+  }
+  tarmac_blocking_end();
+  if (!answered(status.code))
+    tarmac_logf(TARMAC_LOG_WARN, "cannot stop a SQL statement past its "
+                "timeout (%s): %s", kill, status.message);
+}
+
+/* Returns conn to the pool after call, or closes it when broken (first
+ * stopping what the call left running on the server). */
+static void release(tarmac_sql_t *sql, void *conn,
+                    const tarmac_sql_call_t *call, int code) {
+  report(sql, call, code);
+  if (call->interrupted) stop_statement(sql, conn);
+  bool broken = call->broken || call->interrupted;
   if (broken) sql->backend->disconnect(conn);
   pthread_mutex_lock(&sql->mutex);
   if (broken)
@@ -247,7 +365,7 @@ int tarmac_sql_query(tarmac_sql_t *sql, const uint8_t *query, size_t len,
     tarmac_blocking_begin();
     sql->backend->query(conn, &call, &rows, out, status);
     tarmac_blocking_end();
-    release(sql, conn, call.broken);
+    release(sql, conn, &call, status->code);
   }
   free(copy);
   return status->code;
@@ -265,7 +383,7 @@ int tarmac_sql_exec(tarmac_sql_t *sql, const uint8_t *query, size_t len,
     tarmac_blocking_begin();
     sql->backend->exec(conn, &call, out, status);
     tarmac_blocking_end();
-    release(sql, conn, call.broken);
+    release(sql, conn, &call, status->code);
   }
   free(copy);
   return status->code;

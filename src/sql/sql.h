@@ -6,13 +6,21 @@
  * row objects built by sql/result.c, whose type mapping is documented per
  * backend in docs/callbacks.md.
  *
- * Pool rules (sql/pool.c): at most pool_size connections, opened on
+ * Pool rules (sql/sql.c): at most pool_size connections, opened on
  * demand; a caller waits for a free one until its deadline; a connection
  * that fails is closed and the next call opens a new one (so a database
  * that comes back is used again without restarting the server). Every
  * wait on the database (pool wait, connect, round trip) is bracketed by
  * tarmac_blocking_begin/end and bounded by the caller's deadline
- * (tarmac_rt_deadline_bound) and the query timeout.
+ * (tarmac_rt_deadline_bound) and the query timeout. A statement cut by
+ * that bound is stopped on the server too, from a short-lived session of
+ * its own (KILL QUERY on MariaDB, pg_cancel_backend on PostgreSQL; bounded
+ * by the connect timeout), and its connection is closed.
+ *
+ * Reachability (for /ready): a server database (not SQLite) is probed
+ * every check_interval_ms on a connection of its own (SELECT 1) and real
+ * calls report their outcomes in between (util/reachability.h), so
+ * tarmac_sql_reachable costs no round trip.
  *
  * Ownership: tarmac_sql_t owns its connections; results belong to the
  * caller (tarmac_sql_result_free). Thread-safe: any number of threads may
@@ -20,6 +28,7 @@
 #ifndef TARMAC_SQL_SQL_H
 #define TARMAC_SQL_SQL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +47,12 @@ typedef struct {
   unsigned connect_timeout_ms; /* opening one connection */
   unsigned query_timeout_ms;   /* one statement (and one pool wait) */
   size_t max_result_bytes;     /* the rows' JSON at most */
+  unsigned check_interval_ms;  /* reachability probe of a server database;
+                                  0 = TARMAC_SQL_DEFAULT_CHECK_MS */
 } tarmac_sql_config_t;
+
+/* As APP_REDIS_CHECK_INTERVAL's default: /ready notices within 1 s. */
+#define TARMAC_SQL_DEFAULT_CHECK_MS 1000u
 
 #define TARMAC_SQL_MESSAGE_MAX 400
 
@@ -77,6 +91,11 @@ int tarmac_sql_type_parse(const char *name, tarmac_sql_type_t *out);
 tarmac_sql_t *tarmac_sql_open(const tarmac_sql_config_t *config, char *err,
                               size_t err_size);
 void tarmac_sql_close(tarmac_sql_t *sql);
+
+/* Whether the database could be reached at the last probe or call; SQLite
+ * always. Any thread; no round trip. Starts false for a server database
+ * until its first probe answers (the probe runs at once). */
+bool tarmac_sql_reachable(const tarmac_sql_t *sql);
 
 /* Runs one statement that returns rows; fills out (initialised here,
  * freed by the caller whatever the outcome). Returns status->code. */

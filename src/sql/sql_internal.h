@@ -17,6 +17,10 @@ typedef struct {
   uint64_t until_ns;       /* CLOCK_MONOTONIC: deadline and query timeout */
   size_t max_result_bytes;
   bool broken;             /* set by the backend: close this connection */
+  bool interrupted;        /* set by the backend: the client stopped
+                              waiting (time ran out) while the statement
+                              may still run on the server; the pool stops
+                              it from another session (sql.c) */
 } tarmac_sql_call_t;
 
 /* Sets status (printf-style, cut to fit). Returns code. */
@@ -97,6 +101,11 @@ typedef struct {
                tarmac_sql_result_t *result, tarmac_sql_status_t *status);
   int (*exec)(void *conn, tarmac_sql_call_t *call,
               tarmac_sql_exec_result_t *out, tarmac_sql_status_t *status);
+  /* Writes into out the statement that, run from another session, stops
+   * what conn is running (KILL QUERY <id>, pg_cancel_backend(<pid>)).
+   * 0, or -1 when it does not fit or the backend cannot say; NULL: the
+   * backend needs none (an embedded database stops with its caller). */
+  int (*kill_statement)(void *conn, char *out, size_t size);
 } tarmac_sql_backend_t;
 
 extern const tarmac_sql_backend_t tarmac_sql_sqlite_backend;

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int tarmac_write_all(int fd, const void *data, size_t len) {
@@ -67,4 +69,16 @@ int tarmac_read_file(const char *path, size_t max_bytes, tarmac_buffer_t *out) {
   if (rc != 0) tarmac_buffer_clear(out);
   errno = saved;
   return rc;
+}
+
+int tarmac_read_file_or_say(const char *path, size_t max_bytes,
+                            tarmac_buffer_t *out, char *err, size_t err_size) {
+  if (tarmac_read_file(path, max_bytes, out) == 0) return 0;
+  if (errno == EFBIG)
+    snprintf(err, err_size, "%s: larger than %zu bytes", path, max_bytes);
+  else if (errno == EINVAL)
+    snprintf(err, err_size, "%s: not a regular file", path);
+  else
+    snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+  return -1;
 }

@@ -19,5 +19,10 @@ int tarmac_write_file(const char *path, const void *data, size_t len);
  * pass; at most max_bytes. 0, or -1 with errno set (EFBIG: larger than
  * max_bytes; EINVAL: not a regular file; out is then emptied). */
 int tarmac_read_file(const char *path, size_t max_bytes, tarmac_buffer_t *out);
+/* tarmac_read_file with the reason in err as one line naming the file:
+ * "PATH: cannot open: ...", "PATH: larger than N bytes", "PATH: not a
+ * regular file". */
+int tarmac_read_file_or_say(const char *path, size_t max_bytes,
+                            tarmac_buffer_t *out, char *err, size_t err_size);
 
 #endif

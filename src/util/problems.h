@@ -1,7 +1,7 @@
 /* problems: the problems found in one input (a settings file, the
- * environment), one line each, so that a refusal can list every problem at
- * once instead of the first. Lines are kept up to a bound and then only
- * counted: hostile input cannot make megabytes of messages.
+ * environment, a service file), one line each, so that a refusal can list
+ * every problem at once instead of the first. Lines are kept up to a bound
+ * and then only counted: hostile input cannot make megabytes of messages.
  *
  * Owns: the lines (tarmac_problems_free). */
 #ifndef TARMAC_UTIL_PROBLEMS_H

@@ -3,9 +3,14 @@
 certificates made here by the openssl CLI: a test CA, a client certificate
 it signed, one signed by a foreign CA, and an expired one.
 
-usage: e2e_mtls.py GROUP   (required ignore startup)
+usage: e2e_mtls.py GROUP   (required ignore startup reload)
+  reload: the certificate and key replaced on disk while the server runs
+  (renamed into place): new connections get the new certificate, one
+  opened before keeps working; a key that does not match is refused with a
+  log line and the certificate in use stays.
 Environment: as e2e_test.py.
 """
+import http.client
 import json
 import os
 import socket
@@ -15,7 +20,8 @@ import sys
 import time
 
 from e2e_test import (HELLO_WASM, Server, check, curl,
-                      expect_startup_failure, run_group)
+                      expect_startup_failure, run_group, wait_for_log,
+                      wait_until)
 
 
 def openssl(*args):
@@ -203,6 +209,70 @@ def test_ignore(workdir):
         expect_served(server, "2", certs.foreign, "no CA file, any cert")
 
 
+def served_certificate(port):
+    """The DER certificate the server presents to a new connection."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), 30) as raw:
+        with ctx.wrap_socket(raw) as conn:
+            return conn.getpeercert(binary_form=True)
+
+
+def der(cert_path):
+    with open(cert_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def open_keepalive(port):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30,
+                                       context=ctx)
+    conn.connect()
+    return conn
+
+
+def keepalive_get(conn):
+    """GET /health on the same connection (http.client keeps it open);
+    the connection's socket must be the one opened first."""
+    sock = conn.sock
+    conn.request("GET", "/health")
+    resp = conn.getresponse()
+    resp.read()
+    return resp.status if conn.sock is sock else None
+
+
+def test_reload(workdir):
+    with Server(workdir, module=HELLO_WASM) as server:
+        cert = server.env["APP_CERT_FILE"]
+        key = server.env["APP_KEY_FILE"]
+        check(served_certificate(server.port) == der(cert),
+              "the certificate of the files at start")
+        before = open_keepalive(server.port)
+        check(keepalive_get(before) == 200,
+              "a connection opened before the change answers")
+        new_dir = os.path.join(workdir, "new")
+        os.mkdir(new_dir)
+        new_cert, new_key = make_ca(new_dir, "reloaded")
+        os.rename(new_key, key)  # the key first: a mismatch until the cert
+        os.rename(new_cert, cert)
+        want = der(cert)
+        check(wait_until(lambda: served_certificate(server.port) == want, 30),
+              "new connections get the new certificate")
+        wait_for_log(server, 'reload succeeded: tls')
+        check(keepalive_get(before) == 200,
+              "the connection opened before keeps working")
+        before.close()
+        other_cert, other_key = make_ca(new_dir, "other")
+        os.rename(other_key, key)  # a key without its certificate
+        wait_for_log(server, "does not match")
+        check(served_certificate(server.port) == want,
+              "a key that does not match is refused; the certificate stays")
+        expect_served(server, "2", None, "after a refused reload")
+
+
 def test_startup(workdir):
     expect_startup_failure(workdir, {"APP_CA_FILE": "/nonexistent/ca.pem"},
                            "missing CA file", ["CA", "/nonexistent/ca.pem"])
@@ -237,7 +307,7 @@ def test_startup(workdir):
 
 
 GROUPS = {"required": test_required, "ignore": test_ignore,
-          "startup": test_startup}
+          "startup": test_startup, "reload": test_reload}
 
 
 if __name__ == "__main__":

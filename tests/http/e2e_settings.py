@@ -6,16 +6,19 @@ file") with the real server:
            log lines); the environment wins over the file, with a warning.
   refused  a file with several bad lines stops start-up (exit 1) listing
            each problem with file:line and the name; a missing file too.
-(Changing the file while the server runs needs the file watcher: its test
-goes with it.)
+  live     the file changed while the server runs (renamed into place, as a
+           Kubernetes ConfigMap update does): maintenance mode and the log
+           level follow within seconds; a broken file is refused with a log
+           line and changes nothing; SIGHUP re-reads it.
 
 Usage: e2e_settings.py <group>"""
 import os
+import signal
 import subprocess
 import sys
 
 from e2e_test import (HTTP_GUEST, SERVE_BIN, Server, check, curl, free_port,
-                      make_cert, run_group)
+                      make_cert, run_group, wait_for_log, wait_until)
 
 
 def write(workdir, name, text):
@@ -89,7 +92,40 @@ def test_refused(workdir):
           % (code, err))
 
 
-GROUPS = {"file": test_file, "refused": test_refused}
+def replace(workdir, name, text):
+    """Writes a new version beside the file and renames it into place."""
+    tmp = write(workdir, name + ".new", text)
+    os.rename(tmp, os.path.join(workdir, name))
+
+
+def ready_status(server):
+    return curl(server, "/ready")[0]
+
+
+def test_live(workdir):
+    path = write(workdir, "live.env", "APP_ENABLE_MAINTENANCE_MODE=false\n")
+    with Server(workdir, env={"APP_CONFIG_FILE": path}) as server:
+        check(ready_status(server) == 200, "/ready 200 before the change")
+        replace(workdir, "live.env", "APP_ENABLE_MAINTENANCE_MODE=true\n"
+                "APP_DEBUG=true\n")
+        check(wait_until(lambda: ready_status(server) == 503, 30),
+              "maintenance mode turned on by the file answers /ready 503")
+        wait_for_log(server, "log level changed")
+        replace(workdir, "live.env", "APP_ENABLE_MAINTENANCE_MODE=perhaps\n")
+        wait_for_log(server, "reload failed: ")
+        check("APP_ENABLE_MAINTENANCE_MODE=perhaps is not a boolean"
+              in server.log_text(), "the refusal names the bad line")
+        check(ready_status(server) == 503,
+              "a refused file changes nothing: still in maintenance")
+        # written in place with the watcher's events: SIGHUP re-reads it
+        with open(path, "w") as f:
+            f.write("APP_ENABLE_MAINTENANCE_MODE=false\n")
+        server.proc.send_signal(signal.SIGHUP)
+        check(wait_until(lambda: ready_status(server) == 200, 30),
+              "maintenance mode off again")
+
+
+GROUPS = {"file": test_file, "refused": test_refused, "live": test_live}
 
 if __name__ == "__main__":
     sys.exit(run_group(GROUPS, __doc__))

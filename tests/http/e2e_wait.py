@@ -9,6 +9,13 @@ hand-off before the wait can free the loop while guests sleep:
                request is answered while they sleep; with the knob off the
                same sleepers run one after the other (the loop is held).
 
+  pool_wait    a pool of 1 with a guest sleeping 1 s and three more
+               requests waiting for its instance: /health on the same loop
+               is answered at once, and every request is served in turn
+  admission_wait
+               the same with APP_WASM_MAX_CONCURRENCY=2 and a request
+               waiting for an invocation slot
+
 Usage: e2e_wait.py <group>"""
 import sys
 import threading
@@ -113,7 +120,86 @@ def test_before_wait(workdir):
           % (off, serial))
 
 
-GROUPS = {"before_wait": test_before_wait}
+# ------------------------------------------- waits for an instance or a slot
+
+HOLD_MS = 1000
+
+
+def get_in_thread(server, path, results, sent):
+    """GET path on its own connection in a thread; sets `sent` once the
+    request is written, appends (status, body) when answered."""
+    def client():
+        conn = https_client(server.port, tls=False)
+        try:
+            conn.request("GET", path)
+            sent.set()
+            res = conn.getresponse()
+            results.append((res.status, res.read()))
+        except Exception as e:  # noqa: BLE001 - any failure is an error
+            results.append(("exception", repr(e)))
+            sent.set()
+        finally:
+            conn.close()
+    t = threading.Thread(target=client)
+    t.start()
+    return t
+
+
+def health_while_waiting(workdir, env, running, waiting, what):
+    """`running` guests sleeping HOLD_MS hold what the function may use;
+    `waiting` more are sent behind them; /health, sent last on the same
+    (only) loop, must be answered long before the first sleeper ends."""
+    env = dict(server_env(True), **env)
+    with Server(workdir, tls=False, env=env) as server:
+        results, threads = [], []
+        path = "/sleep/%d" % HOLD_MS
+        for _ in range(running):
+            threads.append(get_in_thread(server, path, results,
+                                         threading.Event()))
+        deadline = time.time() + 60
+        while (server.log_text().count("started " + path) < running and
+               time.time() < deadline):
+            time.sleep(0.02)
+        check(server.log_text().count("started " + path) == running,
+              "%d guests sleeping" % running)
+        for _ in range(waiting):
+            sent = threading.Event()
+            threads.append(get_in_thread(server, path, results, sent))
+            check(sent.wait(30), "waiting request sent")
+        conn = https_client(server.port, tls=False)
+        t0 = time.time()
+        conn.request("GET", "/health")
+        res = conn.getresponse()
+        res.read()
+        seconds = time.time() - t0
+        conn.close()
+        check(res.status == 200 and seconds < HOLD_MS / 1000 * 0.4,
+              "/health answered while %d requests wait for %s (%d in "
+              "%.3f s)" % (waiting, what, res.status, seconds))
+        print("/health while %d wait for %s: %.3f s" % (waiting, what,
+                                                        seconds))
+        for t in threads:
+            t.join()
+        bad = [r for r in results if r[0] != 200]
+        check(len(results) == running + waiting and not bad,
+              "every request served in turn: %r" % bad[:3])
+
+
+def test_pool_wait(workdir):
+    health_while_waiting(workdir, {"APP_WASM_POOL_SIZE": "1",
+                                   "APP_WASM_POOL_WAIT": "10s"},
+                         running=1, waiting=3, what="the pool's instance")
+
+
+def test_admission_wait(workdir):
+    # a limit of 2 has 2 waiting places; the first hands its loop on
+    health_while_waiting(workdir, {"APP_WASM_MAX_CONCURRENCY": "2",
+                                   "APP_WASM_QUEUE_TIMEOUT_MS": "10000"},
+                         running=2, waiting=1, what="an invocation slot")
+
+
+GROUPS = {"before_wait": test_before_wait, "pool_wait": test_pool_wait,
+          "admission_wait": test_admission_wait}
 
 if __name__ == "__main__":
     sys.exit(run_group(GROUPS, __doc__))

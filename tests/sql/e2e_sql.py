@@ -15,6 +15,13 @@ usage: e2e_sql.py GROUP
   processes  two tarmac processes on different ports, one PostgreSQL: a
              counter incremented through both ends exact
   sqlite     tarmac serve with a sqlite file and the JSON form
+  ready      /ready follows PostgreSQL: 200, 503 ("sql database
+             unreachable") within the check interval once it stops, 200
+             again once it is back
+  kill_postgres, kill_mysql
+             a statement cut by a 1 s APP_SQL_QUERY_TIMEOUT fails the call
+             at the timeout and is gone from the server's process list
+             within seconds (stopped from another session)
 Environment: TARMAC_SERVE_BIN, SQL_GUEST (sql_guest.wasm), TARMAC_CACHE_DIR.
 """
 import base64
@@ -418,9 +425,93 @@ def test_sqlite(workdir):
     check(os.path.getsize(path) > 0, "the sqlite file was written")
 
 
+def get_ready(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/ready")
+        res = conn.getresponse()
+        return res.status, res.read()
+    finally:
+        conn.close()
+
+
+def wait_ready_status(server, status, seconds, what):
+    """Polls /ready (bounded) until it answers status; its last answer."""
+    deadline = time.time() + seconds
+    got = get_ready(server)
+    while got[0] != status and time.time() < deadline:
+        time.sleep(0.05)
+        got = get_ready(server)
+    check(got[0] == status, "%s: /ready %r" % (what, got))
+    return got
+
+
+def test_ready(workdir):
+    with databases.Postgres() as db:
+        env = {"APP_SQL_CHECK_INTERVAL": "300ms",
+               "APP_SQL_CONNECT_TIMEOUT": "1s"}
+        with SqlServer(workdir, "postgres", db.dsn(), env) as server:
+            wait_ready_status(server, 200, 10, "database up")
+            db.stop()
+            t0 = time.time()
+            got = wait_ready_status(server, 503, 5, "database stopped")
+            check(b"sql database unreachable" in got[1],
+                  "/ready names the database: %r" % (got,))
+            # the interval plus one probe's connect, with slack for a
+            # loaded machine
+            check(time.time() - t0 < 3, "503 within the interval: %.1fs" %
+                  (time.time() - t0))
+            db.start()
+            wait_ready_status(server, 200, 10, "database back")
+            expect(query(server, "SELECT 1 AS one"), 200, b'[{"one":1}]',
+                   "calls work again")
+
+
+KILL_CASES = {
+    "postgres": ("SELECT pg_sleep(30) AS s",
+                 "SELECT count(*) FROM pg_stat_activity "
+                 "WHERE query LIKE 'SELECT pg_sleep(30)%'"),
+    "mysql": ("SELECT SLEEP(30) AS s",
+              "SELECT count(*) FROM information_schema.processlist "
+              "WHERE info LIKE 'SELECT SLEEP(30)%'"),
+}
+
+
+def kill_group(kind):
+    """A statement past the query timeout is stopped on the server."""
+    def run(workdir):
+        sleep, running = KILL_CASES[kind]
+        db = databases.Postgres() if kind == "postgres" else \
+            databases.Mariadb()
+        with db:
+            env = {"APP_SQL_QUERY_TIMEOUT": "1s", "APP_SQL_POOL_SIZE": "1"}
+            with SqlServer(workdir, kind, db.dsn(), env) as server:
+                # the reachability probe (SELECT 1) works on this backend
+                wait_ready_status(server, 200, 10, "database up")
+                t0 = time.time()
+                got = query(server, sleep)
+                took = time.time() - t0
+                expect_in(got, 500, ["stopped at the deadline"],
+                          "statement past the timeout")
+                check(0.9 < took < 3, "the call failed at the timeout: "
+                      "%.1fs" % took)
+                deadline = time.time() + 5
+                left = db.sql(running)
+                while left != "0" and time.time() < deadline:
+                    time.sleep(0.1)
+                    left = db.sql(running)
+                check(left == "0", "the statement is gone from the server "
+                      "within 5 s (%s still running)" % left)
+                expect(query(server, "SELECT 1 AS one"), 200, b'[{"one":1}]',
+                       "the pool answers after the kill")
+    return run
+
+
 GROUPS = {"postgres": backend_group("postgres"),
           "mysql": backend_group("mysql"),
-          "processes": test_processes, "sqlite": test_sqlite}
+          "processes": test_processes, "sqlite": test_sqlite,
+          "ready": test_ready, "kill_postgres": kill_group("postgres"),
+          "kill_mysql": kill_group("mysql")}
 
 if __name__ == "__main__":
     sys.exit(run_group(GROUPS, __doc__))

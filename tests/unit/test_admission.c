@@ -9,6 +9,7 @@
 
 #include "server/admission.h"
 #include "test.h"
+#include "util/blocking.h"
 #include "util/clock.h"
 
 typedef struct {
@@ -155,11 +156,50 @@ static void test_many_threads(void) {
   tarmac_admission_free(a);
 }
 
+/* Hand-offs before a wait (util/blocking hooks): counted per process. */
+static atomic_uint handed_on;
+static void count_begin(void) { atomic_fetch_add(&handed_on, 1); }
+
+/* The first quarter of the waiting places (at least one) hand their loop
+ * on before they wait; later waiters keep it (admission.c,
+ * hand_on_below). A limit of 4: the first waiter hands on, the second
+ * does not. */
+static void test_waiters_hand_on(void) {
+  tarmac_admission_t *a = tarmac_admission_new(4, 60000);
+  for (int i = 0; i < 4; i++) CHECK(tarmac_admission_enter(a));
+  unsigned before = atomic_load(&handed_on);
+  entrant_t e[2] = {{a, false, 0}, {a, false, 0}};
+  pthread_t t[2];
+  CHECK_EQ_INT(pthread_create(&t[0], NULL, enter, &e[0]), 0);
+  /* a waiter counts itself, then hands on (outside the gate's lock) */
+  uint64_t until = tarmac_clock_ms(CLOCK_MONOTONIC) + 10000;
+  while (atomic_load(&handed_on) == before &&
+         tarmac_clock_ms(CLOCK_MONOTONIC) < until)
+    sched_yield();
+  CHECK(wait_for_waiters(a, 1));
+  CHECK_EQ_INT(atomic_load(&handed_on) - before, 1);
+  CHECK_EQ_INT(pthread_create(&t[1], NULL, enter, &e[1]), 0);
+  CHECK(wait_for_waiters(a, 2));
+  tarmac_admission_leave(a);
+  tarmac_admission_leave(a);
+  for (int i = 0; i < 2; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(e[i].admitted);
+  }
+  /* both admitted, so both are past any hand-on: only the first did */
+  CHECK_EQ_INT(atomic_load(&handed_on) - before, 1);
+  for (int i = 0; i < 4; i++) tarmac_admission_leave(a);
+  tarmac_admission_free(a);
+}
+
 int main(void) {
+  tarmac_blocking_hooks_t hooks = {.begin = count_begin, .end = NULL};
+  tarmac_blocking_set_hooks(&hooks);
   test_no_wait();
   test_waiter_admitted();
   test_wait_runs_out();
   test_waiters_bounded();
   test_many_threads();
+  test_waiters_hand_on();
   TEST_EXIT();
 }
