@@ -213,14 +213,18 @@ static void register_timer(http_call_t *call, uint64_t until_ns) {
   http_loop_t *loop = call->loop;
   http_wait_t *w = &call->wait;
   uint64_t now = tarmac_clock_ns();
-  uint64_t ms = until_ns > now ? (until_ns - now + NS_PER_MS - 1) / NS_PER_MS
-                               : 0;
-  /* h2o counts from its own clock (whole milliseconds of the wall clock,
-   * read at the top of its iteration): add how far it lags, and one for
-   * its truncation, so the timer never fires early (a wake-up before
-   * until_ns would cost a second suspension) */
-  uint64_t wall = tarmac_clock_ms(CLOCK_REALTIME), h2o = h2o_now(loop->evloop);
-  ms += (wall > h2o ? wall - h2o : 0) + 1;
+  uint64_t left = until_ns > now ? until_ns - now : 0;
+  /* h2o fires a timer once its clock (whole milliseconds of the wall
+   * clock, read at the top of an iteration) reaches registered + timeout:
+   * aim at the first whole wall-clock millisecond not before the wait's
+   * end, counted from h2o's (lagging) reading, so the timer neither fires
+   * early (a second suspension) nor a millisecond late */
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  uint64_t wall_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
+  uint64_t fire_ms = (wall_ns + left + NS_PER_MS - 1) / NS_PER_MS;
+  uint64_t h2o = h2o_now(loop->evloop);
+  uint64_t ms = fire_ms > h2o ? fire_ms - h2o : 0;
   if (ms > WAIT_MAX_MS) ms = WAIT_MAX_MS;
   w->result = 0;
   h2o_timeout_init(loop->evloop, &w->timeout, ms);
