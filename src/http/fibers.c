@@ -31,8 +31,8 @@
  * milliseconds in 64 bits, this only keeps the arithmetic small). */
 #define WAIT_MAX_MS (UINT64_C(24) * 3600 * 1000)
 
-/* Fibers per loop: as configured (the server: what admission lets run and
- * wait, twice APP_WASM_MAX_CONCURRENCY), at most APP_MAX_THREADS_PER_LOOP
+/* Fibers per loop: as configured (the server: what admission lets run,
+ * its waiters that hand on, one more), at most APP_MAX_THREADS_PER_LOOP
  * (by default a quarter of it). Guests beyond it wait in the loop's
  * pending list, unstarted, as they waited for a crew thread before
  * fibers: a burst is paced into the function's invocation slots instead
