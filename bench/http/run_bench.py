@@ -18,8 +18,9 @@ metrics off (the baseline), a 50-route service file with metrics off, and
 the same service with metrics on: the cost of routing and of metrics.
 --sleep compares, over plain HTTP, a guest that sleeps 1 ms per request
 (WASI poll_oneoff) with the hand-off before waits on (the default) and off
-(APP_HANDOFF_BEFORE_WAIT=false): the loop is handed to a spare thread
-before the sleep, or held until the watchdog's period. Target: 20,000
+(APP_HANDOFF_BEFORE_WAIT=false): the guest's fiber is suspended for
+the sleep (or, off a fiber, the loop is handed to a spare thread), or the
+loop is held until the watchdog's period. Target: 20,000
 req/s at 64 connections on 2 cores with it on.
 --kvstore compares one kvstore get per request on APP_KVSTORE_TYPE=in-memory
 and on redis (redis-server started here on a free port in a temporary

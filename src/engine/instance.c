@@ -7,6 +7,7 @@
 #include "engine/engine_internal.h"
 #include "engine/instance_state.h"
 #include "runtime/deadline.h"
+#include "runtime/fiber.h"
 #include "runtime/runtime.h"
 #include "wasi/wasi.h"
 
@@ -228,6 +229,25 @@ static _Thread_local unsigned tls_depth;
 static _Thread_local tarmac_instance_t *tls_innermost;
 
 unsigned tarmac_instance_depth(void) { return tls_depth; }
+
+/* A guest waiting on a fiber leaves its chain of calls with the fiber
+ * (runtime/fiber.h): the thread goes on with another. */
+typedef struct {
+  unsigned depth;
+  tarmac_instance_t *innermost;
+} fiber_calls_t;
+
+static void swap_fiber_calls(void *saved) {
+  fiber_calls_t *s = saved, mine = {tls_depth, tls_innermost};
+  tls_depth = s->depth;
+  tls_innermost = s->innermost;
+  *s = mine;
+}
+
+__attribute__((constructor)) static void register_fiber_calls(void) {
+  if (tarmac_fiber_local_register(swap_fiber_calls, sizeof(fiber_calls_t)))
+    abort(); /* the table is sized for every module's locals */
+}
 
 void tarmac_instance_set_owner(tarmac_instance_t *inst, const void *owner) {
   inst->owner = owner;

@@ -315,6 +315,7 @@ static void send_answer(h2o_req_t *req, http_call_t *call) {
 
 void tarmac_http_call_finish(http_call_t *call) {
   http_loop_t *loop = call->loop;
+  tarmac_http_fibers_release(call);
   h2o_req_t *req = call->req;
   settle_status(&call->response);
   if (req != NULL) {

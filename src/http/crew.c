@@ -180,14 +180,25 @@ static void take_over(http_loop_t *loop) {
  * and when APP_HANDOFF_BEFORE_WAIT is off. */
 static _Thread_local http_loop_t *handler_loop;
 static _Thread_local uint64_t handler_token;
+/* The call whose handler runs on this thread's fiber and may suspend:
+ * cleared with the hand-off, as handler_loop (fibers.c). */
+static _Thread_local http_call_t *handler_call;
 
-void tarmac_http_crew_handler_start(http_loop_t *loop, uint64_t token) {
+void tarmac_http_crew_handler_start(http_loop_t *loop, uint64_t token,
+                                    http_call_t *on_fiber) {
+  /* the knob off holds the loop through every wait: no suspension either */
   if (!loop->server->config.handoff_before_wait) return;
+  handler_call = on_fiber;
   handler_loop = loop;
   handler_token = token;
 }
 
-void tarmac_http_crew_handler_done(void) { handler_loop = NULL; }
+void tarmac_http_crew_handler_done(void) {
+  handler_loop = NULL;
+  handler_call = NULL;
+}
+
+http_call_t *tarmac_http_crew_fiber_call(void) { return handler_call; }
 
 /* tarmac_blocking_begin on a thread about to wait on the outside world:
  * when it drives a loop, the loop goes to a spare now, as the watchdog
@@ -202,6 +213,7 @@ static void hand_on_before_wait(void) {
      * is no longer this thread's to give. With no room (the crew at its
      * maximum) a later wait of the same guest tries again. */
     handler_loop = NULL;
+    handler_call = NULL; /* its fiber stays on this thread from now on */
     if (tarmac_baton_release(&loop->baton, handler_token))
       wake = hand_on(loop, spare);
   }
@@ -212,7 +224,9 @@ static void hand_on_before_wait(void) {
 static void install_hooks_once(void) {
   /* after the wait nothing is due: the handler returns, finds its baton
    * gone and gives its call back like any taken-over handler */
-  tarmac_blocking_hooks_t hooks = {.begin = hand_on_before_wait, .end = NULL};
+  tarmac_blocking_hooks_t hooks = {.begin = hand_on_before_wait,
+                                   .end = NULL,
+                                   .wait = tarmac_http_fibers_wait};
   tarmac_blocking_set_hooks(&hooks);
 }
 

@@ -90,6 +90,10 @@ typedef struct {
                                for and verified when given, not required */
   unsigned loops;           /* event loops (threads serving sockets) */
   unsigned max_threads_per_loop; /* driver + spares a loop may use */
+  /* guests a loop runs at once on fibers (suspended ones included), at
+   * most max_threads_per_loop; more wait unstarted. 0: a quarter of
+   * max_threads_per_loop */
+  unsigned fibers_per_loop;
   unsigned handoff_ms;      /* a handler running longer gives its loop up */
   bool handoff_before_wait; /* a handler about to wait on the outside world
                                (util/blocking.h) gives its loop up at once */

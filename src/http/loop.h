@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "http/listener.h"
 #include "http/tls.h"
+#include "runtime/fiber.h"
 #include "util/clock.h"
 
 typedef struct http_loop http_loop_t;
@@ -52,6 +53,21 @@ typedef struct {
   http_sent_t sent;  /* the answer while h2o holds it */
 } http_call_ref_t;
 
+/* A wait of a handler suspended on its fiber (fibers.c): a timer at the
+ * wait's end (its own h2o timeout, of the wait's length) and, for an fd,
+ * a one-shot registration in the loop's wait epoll set. Driver-owned while
+ * linked. */
+typedef struct {
+  h2o_timeout_t timeout;
+  h2o_timeout_entry_t entry;
+  /* timeout is registered with the loop: disposed when the handler is
+   * resumed, not in its own callback (h2o is iterating its timeouts) */
+  bool timed;
+  int fd;              /* -1: no fd */
+  bool armed;          /* fd's registration has not fired */
+  int result;          /* poll events that happened, 0: the time came */
+} http_wait_t;
+
 /* One request from arrival to answer. Owned by the loop while pending, and
  * by the thread running its handler until that thread answers it (after a
  * takeover, it gives the answered call back to the loop's driver through
@@ -73,6 +89,11 @@ struct http_call {
   tarmac_http_response_t response;
   bool timed;              /* started is set (the access log is on) */
   struct timespec started;
+  /* the fiber the handler runs on (NULL: on its thread's stack, when the
+   * loop had no fiber to give); idle again once the call is answered */
+  tarmac_fiber_t *fiber;
+  uint64_t token;          /* baton token of the handler's current run */
+  http_wait_t wait;        /* while suspended (linked in the loop) */
 };
 
 /* Per-connection record of HTTP/2 streams abandoned before their answer
@@ -127,6 +148,16 @@ struct http_loop {
   http_call_t *pending_head;
   http_call_t **pending_tail;
   unsigned in_flight;
+  /* fibers for handlers, at most max_threads_per_loop (fibers.c) */
+  tarmac_fiber_pool_t fibers;
+  /* calls whose fiber is suspended and whose wait ended, to be resumed
+   * (linked by `next`, oldest first) */
+  http_call_t *ready_head;
+  http_call_t **ready_tail;
+  /* the fds suspended handlers wait on, one-shot (an epoll set of its own,
+   * watched by h2o as one socket: one system call per wait) */
+  int wait_ep;
+  h2o_socket_t *wait_sock;
   http_call_t *spare_calls; /* answered calls kept for reuse, with buffers */
   unsigned spare_count;
   bool stopping;
@@ -269,12 +300,40 @@ void tarmac_http_crew_return(http_loop_t *loop, http_call_t *call);
 http_call_t *tarmac_http_crew_take_returned(http_loop_t *loop);
 /* Around a handler run by the driver (run_pending): while it runs, a
  * tarmac_blocking_begin() on this thread hands the loop on at once
- * (APP_HANDOFF_BEFORE_WAIT). `token` is the handler's baton token. */
-void tarmac_http_crew_handler_start(http_loop_t *loop, uint64_t token);
+ * (APP_HANDOFF_BEFORE_WAIT). `token` is the handler's baton token;
+ * `on_fiber` the call when the handler runs on a fiber (its waits may
+ * suspend it: fibers.c), else NULL. */
+void tarmac_http_crew_handler_start(http_loop_t *loop, uint64_t token,
+                                    http_call_t *on_fiber);
 void tarmac_http_crew_handler_done(void);
+/* The call whose handler runs on this thread's fiber while it may still
+ * suspend (its thread holds the loop: no hand-off, no takeover seen so
+ * far); NULL otherwise. */
+http_call_t *tarmac_http_crew_fiber_call(void);
 /* Installs the util/blocking hooks (once per process; later calls do
  * nothing). */
 void tarmac_http_crew_install_hooks(void);
+/* fibers.c: handlers on fibers, and their waits (util/blocking.h). */
+/* Sets up / frees the loop's fibers (none may be in use at dispose), once
+ * its h2o loop exists / before it is disposed. 0, or -1 with err. */
+int tarmac_http_fibers_init(http_loop_t *loop, char *err, size_t err_size);
+void tarmac_http_fibers_dispose(http_loop_t *loop);
+/* Driver: runs the call's handler on a fiber of the loop and answers the
+ * call when it returns; a handler that waits is suspended and resumed by
+ * tarmac_http_fibers_resume_ready once its wait ends. When the baton is
+ * taken meanwhile, gives the call back like run_pending did
+ * (tarmac_http_crew_return). false, without running it, when every fiber
+ * of the loop is in use: the call stays pending until one is answered. */
+bool tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call);
+/* Driver: resumes the calls whose wait ended. */
+void tarmac_http_fibers_resume_ready(http_loop_t *loop);
+/* The util/blocking wait hook: suspends the calling handler's fiber until
+ * the fd is ready or until_ns, or answers TARMAC_BLOCKING_UNHANDLED off a
+ * fiber (or on one whose loop was handed on). */
+int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns);
+/* Before answering a call: gives its fiber back to the loop (driver). */
+void tarmac_http_fibers_release(http_call_t *call);
+
 /* The watchdog thread body. */
 void *tarmac_http_watchdog_main(void *server);
 /* Driver: runs the loop until it is finished (server.c). A thread whose

@@ -52,7 +52,7 @@ static http_call_t *pop_pending(http_loop_t *loop) {
  * response's write completes and the connection reads again before h2o
  * next updates its epoll registrations (no epoll_ctl per request). */
 static void schedule_pending(http_loop_t *loop) {
-  bool work = loop->pending_head != NULL ||
+  bool work = loop->pending_head != NULL || loop->ready_head != NULL ||
               atomic_load(&loop->returned_count) > 0; /* see polling */
   if (work && !h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
@@ -112,11 +112,11 @@ static void finish_returned(http_loop_t *loop) {
  * (tarmac_http_crew_return). */
 static void run_pending(h2o_timeout_entry_t *entry) {
   http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(http_loop_t, run_entry, entry);
-  const tarmac_http_config_t *config = &loop->server->config;
   http_call_t *call;
   /* past this iteration's epoll wait: returning threads need not poke */
   atomic_store_explicit(&loop->polling, false, memory_order_relaxed);
   finish_returned(loop);
+  tarmac_http_fibers_resume_ready(loop);
   while ((call = pop_pending(loop)) != NULL) {
     if (call->req == NULL) { /* abandoned while it waited */
       tarmac_http_call_release(call);
@@ -130,13 +130,13 @@ static void run_pending(h2o_timeout_entry_t *entry) {
       tarmac_http_call_finish(call);
       continue;
     }
-    uint64_t token = tarmac_baton_enter(&loop->baton);
-    tarmac_http_crew_handler_start(loop, token);
-    config->handler(config->handler_data, &call->request, &call->response);
-    tarmac_http_crew_handler_done();
-    if (!tarmac_baton_leave(&loop->baton, token))
-      tarmac_http_crew_return(loop, call); /* returns only if still driver */
-    tarmac_http_call_finish(call);
+    if (!tarmac_http_fibers_run(loop, call)) { /* no fiber free */
+      call->next = loop->pending_head; /* first again, when one is */
+      loop->pending_head = call;
+      if (loop->pending_tail == &loop->pending_head)
+        loop->pending_tail = &call->next;
+      break;
+    }
   }
 }
 
@@ -190,6 +190,7 @@ static void dispose_loop(http_loop_t *loop) {
     h2o_timeout_unlink(&loop->run_entry);
   tarmac_http_intake_dispose(loop);
   tarmac_http_sendq_dispose(loop);
+  tarmac_http_fibers_dispose(loop);
   h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
   h2o_multithread_queue_t *queue = loop->ctx.queue;
   h2o_context_dispose(&loop->ctx);
@@ -259,6 +260,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   loop->evloop = h2o_evloop_create();
   h2o_context_init(&loop->ctx, loop->evloop, &server->globalconf);
   loop->ctx_ready = true;
+  if (tarmac_http_fibers_init(loop, err, err_size) != 0) return -1;
   loop->accept_ctx.ctx = &loop->ctx;
   loop->accept_ctx.hosts = server->globalconf.hosts;
   /* the same SSL_CTX for the server's life: h2o keeps this pointer in

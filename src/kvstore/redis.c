@@ -72,20 +72,14 @@ static uint64_t time_left(unsigned ms) {
   return until > now ? until - now : 0;
 }
 
-/* Waits until fd is ready for `events` or `ms` (cut at the deadline) have
- * passed. poll, not socket timeouts: the deadline's signal interrupts a
- * blocking read every millisecond once due, and hiredis retries reads
- * interrupted that way, so a socket timeout would never expire. */
+/* Waits until fd is ready for `events` or until_ns (cut at the deadline)
+ * has passed: on a fiber of an event loop suspended, so the loop's thread
+ * goes on; elsewhere with the loop handed on (util/blocking.h). A poll,
+ * not socket timeouts: the deadline's signal interrupts a blocking read
+ * every millisecond once due, and hiredis retries reads interrupted that
+ * way, so a socket timeout would never expire. */
 static bool wait_ready(int fd, short events, uint64_t until_ns) {
-  for (;;) {
-    uint64_t now = tarmac_clock_ns();
-    if (now >= until_ns) return false;
-    uint64_t ms = (until_ns - now + NS_PER_MS - 1) / NS_PER_MS;
-    struct pollfd p = {fd, events, 0};
-    int rc = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
-    if (rc > 0) return true;
-    if (rc < 0 && errno != EINTR) return false;
-  }
+  return tarmac_blocking_wait(fd, events, until_ns) > 0;
 }
 
 /* Writes what is left of the queued command. false with *why: timed out
@@ -115,21 +109,17 @@ static redisReply *read_reply(redis_store_t *r, redisContext *c,
 }
 
 /* Writes the queued command, then reads its reply. The first write goes
- * out before tarmac_blocking_begin and without a poll: a command almost
- * always fits in the socket's buffer (a poll before it would be one
- * system call more per round trip), it does not block (a non-blocking
- * socket), and the thread that takes the loop over, woken by the begin
- * hook, may preempt this one on its core, which would otherwise delay
- * the command by that switch. Only what can wait is bracketed. */
+ * out before any wait and without a poll: a command almost always fits in
+ * the socket's buffer (a poll before it would be one system call more per
+ * round trip), it does not block (a non-blocking socket), and a thread
+ * that takes the loop over, woken before a wait off a fiber, may preempt
+ * this one on its core, which would otherwise delay the command by that
+ * switch. Only the waits (wait_ready) suspend or hand the loop on. */
 static redisReply *exchange(redis_store_t *r, redisContext *c,
                             const char **why) {
   int done = 0;
   if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
-  tarmac_blocking_begin();
-  redisReply *reply =
-      done || write_rest(r, c, why) ? read_reply(r, c, why) : NULL;
-  tarmac_blocking_end();
-  return reply;
+  return done || write_rest(r, c, why) ? read_reply(r, c, why) : NULL;
 }
 
 /* Sends one command and reads its reply; NULL with err: the connection

@@ -321,6 +321,18 @@ void tarmac_rt_deadline_restore(uint64_t saved) {
   atomic_store_explicit(&slot->expired, passed, memory_order_relaxed);
 }
 
+void tarmac_rt_deadline_swap(tarmac_rt_deadline_state_t *state) {
+  deadline_slot_t *slot = tls_slot;
+  if (UNLIKELY(!slot)) slot = register_thread();
+  uint64_t deadline = atomic_exchange(&slot->deadline, state->deadline);
+  /* an expiry is only ever for the deadline it was found for: a signal
+   * lost in between is sent again within a millisecond (RESIGNAL_NS) */
+  bool expired = atomic_exchange(&slot->expired,
+                                 state->expired && state->deadline != 0);
+  state->deadline = deadline;
+  state->expired = expired && deadline != 0;
+}
+
 uint64_t tarmac_rt_deadline(void) {
   return tls_slot ? atomic_load(&tls_slot->deadline) : 0;
 }
@@ -346,14 +358,9 @@ uint64_t tarmac_rt_deadline_bound(uint64_t until_ns) {
 }
 
 void tarmac_rt_sleep_until(uint64_t until_ns) {
-  struct timespec end = to_timespec(tarmac_rt_deadline_bound(until_ns));
-  /* a sleeping guest must not hold its event loop (util/blocking.h) */
-  tarmac_blocking_begin();
-  /* TIMER_ABSTIME: EINTR (a stale deadline signal, SA_RESTART or not)
-   * resumes the same wait instead of starting it over */
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) == EINTR) {
-  }
-  tarmac_blocking_end();
+  /* a sleeping guest must not hold its event loop: it sleeps suspended
+   * on its fiber, or with the loop handed on (util/blocking.h) */
+  tarmac_blocking_wait(-1, 0, tarmac_rt_deadline_bound(until_ns));
   if (tarmac_rt_deadline_expired())
     tarmac_rt_trap_detail_set(TARMAC_TRAP_DEADLINE, "");
 }

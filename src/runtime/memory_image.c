@@ -202,11 +202,18 @@ static void copy_back(wasm_rt_memory_t *mem, const tarmac_rt_image_t *image,
     }
 }
 
+/* The calling thread's identity; a fiber resumed after a suspension
+ * renews it (fiber.c). */
+static atomic_uint_fast64_t next_thread_id;
+static _Thread_local uint64_t thread_id;
+
 uint64_t tarmac_rt_thread_id(void) {
-  static atomic_uint_fast64_t next_id;
-  static _Thread_local uint64_t id;
-  if (id == 0) id = atomic_fetch_add(&next_id, 1) + 1;
-  return id;
+  if (thread_id == 0) thread_id = atomic_fetch_add(&next_thread_id, 1) + 1;
+  return thread_id;
+}
+
+void tarmac_rt_thread_id_renew(void) {
+  thread_id = atomic_fetch_add(&next_thread_id, 1) + 1;
 }
 
 uint64_t tarmac_rt_thread_faults(void) {

@@ -340,6 +340,68 @@ void tarmac_rt_thread_setup(void) {
 
 bool tarmac_rt_in_protected_call(void) { return tls.jump_target != NULL; }
 
+void tarmac_rt_fiber_state_init(tarmac_rt_fiber_state_t *state,
+                                uintptr_t stack_low, uintptr_t stack_high) {
+  memset(state, 0, sizeof(*state));
+  state->stack_low = stack_low;
+  state->stack_high = stack_high;
+  state->host_stack_limit = stack_low + TARMAC_RT_HOST_STACK_RESERVE;
+}
+
+#define SWAP_FIELD(a, b, type) \
+  do {                          \
+    type swapped_ = (a);        \
+    (a) = (b);                  \
+    (b) = swapped_;             \
+  } while (0)
+
+void tarmac_rt_fiber_state_swap(tarmac_rt_fiber_state_t *state) {
+  thread_state_t *ts = &tls;
+  /* a signal arriving in between sees a jump target only once the stack
+   * bounds it goes with are in place (or neither) */
+  void *jump = state->jump_target;
+  state->jump_target = ts->jump_target;
+  ts->jump_target = NULL;
+  atomic_signal_fence(memory_order_seq_cst);
+  SWAP_FIELD(ts->stack_low, state->stack_low, uintptr_t);
+  SWAP_FIELD(ts->stack_high, state->stack_high, uintptr_t);
+  SWAP_FIELD(ts->host_stack_limit, state->host_stack_limit, uintptr_t);
+  SWAP_FIELD(ts->memory_limit, state->memory_limit, uint64_t);
+  void *unwind = state->unwind_target;
+  state->unwind_target = ts->unwind_target;
+  ts->unwind_target = unwind;
+  void *recorder = state->recorder;
+  state->recorder = tls_recorder;
+  tls_recorder = recorder;
+  atomic_signal_fence(memory_order_seq_cst);
+  ts->jump_target = jump;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* AddressSanitizer: the frames a trap jumped over keep their redzones.
+ * ASan clears them when the jump leaves the signal stack for the thread's
+ * own stack, not for a fiber's (runtime/fiber.h): clear what lies below
+ * this frame on the stack in use. */
+static void unpoison_skipped_frames(const thread_state_t *ts) {
+#if defined(__SANITIZE_ADDRESS__)
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if (ts->ready && here > ts->stack_low && here <= ts->stack_high)
+    ASAN_UNPOISON_MEMORY_REGION((void *)ts->stack_low, here - ts->stack_low);
+#else
+  (void)ts;
+#endif
+}
+
+/* &tls, looked up anew: code that ran on a fiber (runtime/fiber.h) may have
+ * been suspended and resumed on another thread, and the compiler takes a
+ * thread's state address for a constant within a function. */
+static TARMAC_RT_NOT_CONST thread_state_t *current_thread_state(void) {
+  return &tls;
+}
+
 int tarmac_rt_run_protected(tarmac_rt_body_fn body, void *arg) {
   thread_state_t *ts = &tls;
   if (UNLIKELY(!ts->ready)) setup_thread(ts);
@@ -350,13 +412,15 @@ int tarmac_rt_run_protected(tarmac_rt_body_fn body, void *arg) {
   ts->unwind_target = NULL; /* an uncaught throw in here traps here */
   if (sigsetjmp(frame, 0) == 0) {
     body(arg);
+    ts = current_thread_state(); /* see current_thread_state */
     ts->jump_target = outer;
     ts->unwind_target = outer_unwind;
     return WASM_RT_TRAP_NONE;
   }
-  ts = &tls;
+  ts = current_thread_state();
   ts->jump_target = outer;
   ts->unwind_target = outer_unwind;
+  unpoison_skipped_frames(ts);
   return ts->trap;
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/fiber.h"
 #include "runtime/runtime.h"
 #include "server/calls.h"
 
@@ -17,6 +18,18 @@ struct tarmac_calls {
 static _Thread_local unsigned call_depth;
 
 static const char call_op[] = "handler";
+
+/* The depth goes with a guest that waits on a fiber (runtime/fiber.h). */
+static void swap_call_depth(void *saved) {
+  unsigned mine = call_depth;
+  call_depth = *(unsigned *)saved;
+  *(unsigned *)saved = mine;
+}
+
+__attribute__((constructor)) static void register_call_depth(void) {
+  if (tarmac_fiber_local_register(swap_call_depth, sizeof(unsigned)) != 0)
+    abort(); /* the table is sized for every module's locals */
+}
 
 tarmac_calls_t *tarmac_calls_new(tarmac_function_t *const *functions,
                                  size_t count, unsigned depth_limit) {

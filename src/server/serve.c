@@ -1,5 +1,6 @@
 /* The server's main: configuration, logging, the app, HTTP, signals. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,6 +74,14 @@ static int start_http(serve_state_t *s) {
       .ignore_client_cert = c->ignore_client_cert,
       .loops = c->event_loops,
       .max_threads_per_loop = c->max_threads_per_loop,
+      /* what admission lets run (APP_WASM_MAX_CONCURRENCY), the quarter
+       * of its waiters that hand their loop on (admission.c), and one
+       * more (a built-in endpoint, a waiter keeping the loop): a guest
+       * beyond would only wait for a slot */
+      .fibers_per_loop = c->max_concurrency <= UINT_MAX / 2
+                             ? c->max_concurrency +
+                                   (c->max_concurrency + 3) / 4 + 1
+                             : UINT_MAX,
       .handoff_ms = c->handoff_ms,
       .handoff_before_wait = c->handoff_before_wait,
       .max_body_bytes = c->max_body_bytes,

@@ -1,6 +1,14 @@
-#include <stddef.h>
-
 #include "util/blocking.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "util/clock.h"
+
+#define NS_PER_MS UINT64_C(1000000)
 
 /* Set once before the threads that read it start (pthread_create orders
  * the write before their reads); read-only afterwards. */
@@ -17,4 +25,47 @@ void tarmac_blocking_begin(void) {
 
 void tarmac_blocking_end(void) {
   if (depth > 0 && --depth == 0 && hooks.end != NULL) hooks.end();
+}
+
+void tarmac_blocking_swap_depth(unsigned *saved) {
+  unsigned mine = depth;
+  depth = *saved;
+  *saved = mine;
+}
+
+static void sleep_until(uint64_t until_ns) {
+  struct timespec end = {.tv_sec = (time_t)(until_ns / 1000000000u),
+                         .tv_nsec = (long)(until_ns % 1000000000u)};
+  /* TIMER_ABSTIME: EINTR (a deadline signal) resumes the same wait */
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) == EINTR) {
+  }
+}
+
+/* poll until ready or until_ns; EINTR (a deadline signal) polls again
+ * for what is left. */
+static int poll_until(int fd, short events, uint64_t until_ns) {
+  for (;;) {
+    uint64_t now = tarmac_clock_ns();
+    if (now >= until_ns) return 0;
+    uint64_t ms = (until_ns - now + NS_PER_MS - 1) / NS_PER_MS;
+    struct pollfd p = {fd, events, 0};
+    int rc = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+    if (rc > 0) return p.revents;
+    if (rc < 0 && errno != EINTR) return -1;
+  }
+}
+
+int tarmac_blocking_wait(int fd, short events, uint64_t until_ns) {
+  if (hooks.wait != NULL) {
+    int rc = hooks.wait(fd, events, until_ns);
+    if (rc != TARMAC_BLOCKING_UNHANDLED) return rc;
+  }
+  tarmac_blocking_begin();
+  int rc = 0;
+  if (fd < 0)
+    sleep_until(until_ns);
+  else
+    rc = poll_until(fd, events, until_ns);
+  tarmac_blocking_end();
+  return rc;
 }

@@ -1,0 +1,265 @@
+/* Handlers on fibers (runtime/fiber.h): the driver runs each handler on a
+ * fiber of its loop; a handler that waits on the outside world through
+ * tarmac_blocking_wait (a WASI sleep, a Redis reply) gives the baton back,
+ * registers the wait with the loop (an h2o timer at its end, a one-shot
+ * registration of its fd in the loop's epoll set of waits) and suspends;
+ * the driver goes on with its loop and resumes
+ * the fiber, from run_pending, once the fd is ready or the time came. No
+ * thread switch per wait. A handler whose loop was handed on meanwhile (a
+ * watchdog takeover, a hand-off before another kind of wait) keeps its
+ * thread and waits on it, as before fibers.
+ *
+ * Ownership: a loop's fibers belong to its driver (the pool, the ready
+ * list, every registered wait); a fiber runs only between a driver's
+ * tarmac_fiber_resume and its return, and is suspended only with the baton
+ * left idle by its own handler, so no other thread can resume it twice
+ * (fiber.c checks it too). */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "http/loop.h"
+#include "util/blocking.h"
+#include "util/clock.h"
+
+#define NS_PER_MS UINT64_C(1000000)
+/* Longest single timer of a wait; a longer wait re-arms (h2o keeps
+ * milliseconds in 64 bits, this only keeps the arithmetic small). */
+#define WAIT_MAX_MS (UINT64_C(24) * 3600 * 1000)
+
+/* Fibers per loop: as configured (the server: what admission lets run,
+ * its waiters that hand on, one more), at most APP_MAX_THREADS_PER_LOOP
+ * (by default a quarter of it). Guests beyond it wait in the loop's
+ * pending list, unstarted, as they waited for a crew thread before
+ * fibers: a burst is paced into the function's invocation slots instead
+ * of starting at once to be answered 503 by admission
+ * (http_lifecycle_handoff). */
+static unsigned fibers_per_loop(const tarmac_http_config_t *config) {
+  unsigned n = config->fibers_per_loop ? config->fibers_per_loop
+                                       : config->max_threads_per_loop / 4;
+  if (n > config->max_threads_per_loop) n = config->max_threads_per_loop;
+  return n > 1 ? n : 1;
+}
+
+static void on_waits_ready(h2o_socket_t *sock, const char *err);
+
+int tarmac_http_fibers_init(http_loop_t *loop, char *err, size_t err_size) {
+  loop->ready_head = NULL;
+  loop->ready_tail = &loop->ready_head;
+  tarmac_fiber_pool_init(&loop->fibers, fibers_per_loop(&loop->server->config),
+                         0);
+  loop->wait_ep = epoll_create1(EPOLL_CLOEXEC);
+  if (loop->wait_ep < 0) {
+    snprintf(err, err_size, "epoll_create1: %s", strerror(errno));
+    return -1;
+  }
+  loop->wait_sock = h2o_evloop_socket_create(loop->evloop, loop->wait_ep,
+                                             H2O_SOCKET_FLAG_DONT_READ);
+  loop->wait_sock->data = loop;
+  h2o_socket_read_start(loop->wait_sock, on_waits_ready);
+  return 0;
+}
+
+void tarmac_http_fibers_dispose(http_loop_t *loop) {
+  tarmac_fiber_pool_dispose(&loop->fibers);
+  if (loop->wait_sock != NULL) h2o_socket_close(loop->wait_sock); /* + fd */
+  loop->wait_sock = NULL;
+}
+
+static void schedule_run(http_loop_t *loop) {
+  if (!h2o_timeout_is_linked(&loop->run_entry))
+    h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
+}
+
+void tarmac_http_fibers_release(http_call_t *call) {
+  if (call->fiber == NULL) return;
+  http_loop_t *loop = call->loop;
+  tarmac_fiber_pool_give(&loop->fibers, call->fiber);
+  call->fiber = NULL;
+  if (loop->pending_head != NULL) schedule_run(loop); /* one was waiting */
+}
+
+static void run_handler(void *arg) {
+  http_call_t *call = arg;
+  const tarmac_http_config_t *config = &call->loop->server->config;
+  config->handler(config->handler_data, &call->request, &call->response);
+}
+
+/* One run of the handler: from its start or its last wait to its end or
+ * its next wait. false: suspended (it left the baton idle itself). */
+static bool run_slice(http_loop_t *loop, http_call_t *call) {
+  call->token = tarmac_baton_enter(&loop->baton);
+  tarmac_http_crew_handler_start(loop, call->token,
+                                 call->fiber != NULL ? call : NULL);
+  bool finished = true;
+  if (call->fiber != NULL)
+    finished = tarmac_fiber_resume(call->fiber);
+  else
+    run_handler(call);
+  tarmac_http_crew_handler_done();
+  return finished;
+}
+
+/* The handler returned: answers the call, or gives it to the driver when
+ * the baton was taken meanwhile. */
+static void complete(http_loop_t *loop, http_call_t *call) {
+  if (!tarmac_baton_leave(&loop->baton, call->token))
+    tarmac_http_crew_return(loop, call); /* returns only if still driver */
+  tarmac_http_call_finish(call);
+}
+
+bool tarmac_http_fibers_run(http_loop_t *loop, http_call_t *call) {
+  call->fiber = tarmac_fiber_pool_take(&loop->fibers);
+  /* every fiber in use: the call waits for one, which paces a burst as
+   * the crew's bound did; only a loop that cannot make a single fiber
+   * (out of memory) runs its handlers on the thread's stack */
+  if (call->fiber == NULL && loop->fibers.live > 0) return false;
+  if (call->fiber != NULL) tarmac_fiber_start(call->fiber, run_handler, call);
+  if (run_slice(loop, call)) complete(loop, call);
+  return true;
+}
+
+static http_call_t *pop_ready(http_loop_t *loop) {
+  http_call_t *call = loop->ready_head;
+  if (call == NULL) return NULL;
+  loop->ready_head = call->next;
+  if (loop->ready_head == NULL) loop->ready_tail = &loop->ready_head;
+  call->next = NULL;
+  return call;
+}
+
+void tarmac_http_fibers_resume_ready(http_loop_t *loop) {
+  http_call_t *call;
+  /* one at a time from the loop's list: a thread that loses the baton in
+   * a handler leaves the rest to the next driver */
+  while ((call = pop_ready(loop)) != NULL) {
+    if (call->wait.timed) { /* out of h2o's timeout callbacks now */
+      h2o_timeout_dispose(loop->evloop, &call->wait.timeout);
+      call->wait.timed = false;
+    }
+    if (run_slice(loop, call)) complete(loop, call);
+  }
+}
+
+/* ---- waits -------------------------------------------------------------- */
+
+/* Disarms the fd's registration unless it fired (one-shot): a later event
+ * must not name this call. */
+static void disarm(http_loop_t *loop, http_wait_t *w) {
+  if (w->armed) epoll_ctl(loop->wait_ep, EPOLL_CTL_DEL, w->fd, NULL);
+  w->armed = false;
+}
+
+static void unregister_wait(http_loop_t *loop, http_wait_t *w) {
+  if (w->timed && h2o_timeout_is_linked(&w->entry))
+    h2o_timeout_unlink(&w->entry);
+  disarm(loop, w);
+}
+
+/* The wait ended (driver, in h2o's callbacks): the call is resumed from
+ * run_pending, in this iteration. */
+static void wake(http_call_t *call, int result) {
+  http_loop_t *loop = call->loop;
+  unregister_wait(loop, &call->wait);
+  call->wait.result = result;
+  call->next = NULL;
+  *loop->ready_tail = call;
+  loop->ready_tail = &call->next;
+  schedule_run(loop);
+}
+
+static void on_wait_time(h2o_timeout_entry_t *entry) {
+  wake(H2O_STRUCT_FROM_MEMBER(http_call_t, wait.entry, entry), 0);
+}
+
+#define WAIT_EVENTS_MAX 64
+
+/* The wait set has events: each names a call whose fd is ready (its
+ * registration fired and is disarmed). More than fit are read at the next
+ * iteration (the set stays readable). */
+static void on_waits_ready(h2o_socket_t *sock, const char *err) {
+  (void)err;
+  http_loop_t *loop = sock->data;
+  struct epoll_event events[WAIT_EVENTS_MAX];
+  int n = epoll_wait(loop->wait_ep, events, WAIT_EVENTS_MAX, 0);
+  for (int i = 0; i < n; i++) {
+    http_call_t *call = events[i].data.ptr;
+    call->wait.armed = false;
+    /* errors and hang-ups too: the reader finds out what happened */
+    wake(call, POLLIN);
+  }
+}
+
+/* Arms a one-shot registration of fd naming the call. A connection's fd
+ * stays in the set, disarmed, between its waits (MOD); a new one is added;
+ * the kernel drops a closed fd from the set. false: it cannot be watched. */
+static bool arm(http_loop_t *loop, http_call_t *call, int fd) {
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT,
+                           .data.ptr = call};
+  if (epoll_ctl(loop->wait_ep, EPOLL_CTL_MOD, fd, &ev) != 0 &&
+      (errno != ENOENT || epoll_ctl(loop->wait_ep, EPOLL_CTL_ADD, fd, &ev) != 0))
+    return false;
+  call->wait.fd = fd;
+  call->wait.armed = true;
+  return true;
+}
+
+/* Registers the wait's timer with the loop (the thread holds it, idle). */
+static void register_timer(http_call_t *call, uint64_t until_ns) {
+  http_loop_t *loop = call->loop;
+  http_wait_t *w = &call->wait;
+  uint64_t now = tarmac_clock_ns();
+  uint64_t left = until_ns > now ? until_ns - now : 0;
+  /* h2o fires a timer once its clock (whole milliseconds of the wall
+   * clock, read at the top of an iteration) reaches registered + timeout:
+   * aim at the first whole wall-clock millisecond not before the wait's
+   * end, counted from h2o's (lagging) reading, so the timer neither fires
+   * early (a second suspension) nor a millisecond late */
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  uint64_t wall_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
+  uint64_t fire_ms = (wall_ns + left + NS_PER_MS - 1) / NS_PER_MS;
+  uint64_t h2o = h2o_now(loop->evloop);
+  uint64_t ms = fire_ms > h2o ? fire_ms - h2o : 0;
+  if (ms > WAIT_MAX_MS) ms = WAIT_MAX_MS;
+  w->result = 0;
+  h2o_timeout_init(loop->evloop, &w->timeout, ms);
+  w->entry = (h2o_timeout_entry_t){.cb = on_wait_time};
+  h2o_timeout_link(loop->evloop, &w->timeout, &w->entry);
+  w->timed = true;
+}
+
+int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns) {
+  http_call_t *call = tarmac_http_crew_fiber_call();
+  /* writes that find the socket's buffer full are rare: they wait on the
+   * thread, with the loop handed on */
+  if (call == NULL || (fd >= 0 && events != POLLIN))
+    return TARMAC_BLOCKING_UNHANDLED;
+  http_loop_t *loop = call->loop;
+  for (;;) {
+    /* the fd first: the kernel's set may be changed from any thread */
+    call->wait.armed = false;
+    if (fd >= 0 && !arm(loop, call, fd)) return TARMAC_BLOCKING_UNHANDLED;
+    /* the handler's run ends here: with the baton idle nobody can take
+     * the loop from this thread, which registers the timer and goes back
+     * to driving it */
+    if (!tarmac_baton_leave(&loop->baton, call->token)) {
+      disarm(loop, &call->wait);
+      tarmac_http_crew_handler_done(); /* taken over: wait on the thread */
+      return TARMAC_BLOCKING_UNHANDLED;
+    }
+    tarmac_http_crew_handler_done();
+    register_timer(call, until_ns);
+    tarmac_fiber_suspend();
+    /* resumed by a driver of the loop (perhaps another thread): `call`
+     * is a local, no thread-local state of before is used */
+    if (call->wait.result != 0) return call->wait.result;
+    if (tarmac_clock_ns() >= until_ns) return 0;
+    call = tarmac_http_crew_fiber_call(); /* h2o's clock runs behind */
+    if (call == NULL) return TARMAC_BLOCKING_UNHANDLED;
+  }
+}
