@@ -18,6 +18,7 @@
 #include "runtime/memory_image.h"
 #include "runtime/runtime.h"
 #include "runtime/runtime_internal.h"
+#include "runaway.h"
 #include "test.h"
 #include "util/blocking.h"
 
@@ -117,17 +118,6 @@ static void suspend_then_trap(void *arg) {
   tarmac_fiber_suspend();
   wasm_rt_trap(WASM_RT_TRAP_DIV_BY_ZERO);
 }
-
-static volatile unsigned recursion_limit = UINT32_MAX;
-
-__attribute__((noinline)) static unsigned recurse(unsigned depth) {
-  volatile char frame[512];
-  frame[0] = (char)depth;
-  if (depth == recursion_limit) return 0; /* never: the stack ends first */
-  return recurse(depth + 1) + frame[0];
-}
-
-static void run_away(void *arg) { *(unsigned *)arg = recurse(0); }
 
 typedef struct {
   tarmac_rt_body_fn body;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "runtime/runtime.h"
+#include "runaway.h"
 #include "test.h"
 
 static void touch_far(void *arg) {
@@ -17,17 +18,6 @@ static void touch_last_byte(void *arg) {
   wasm_rt_memory_t *mem = arg;
   mem->data[mem->size - 1] = 7;
 }
-
-static volatile unsigned recursion_limit = UINT32_MAX;
-
-__attribute__((noinline)) static unsigned recurse(unsigned depth) {
-  volatile char frame[512];
-  frame[0] = (char)depth;
-  if (depth == recursion_limit) return 0; /* never: the stack ends first */
-  return recurse(depth + 1) + frame[0];
-}
-
-static void run_away(void *arg) { *(unsigned *)arg = recurse(0); }
 
 static void trap_unreachable(void *arg) {
   (void)arg;
