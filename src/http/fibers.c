@@ -178,19 +178,26 @@ static void on_wait_time(h2o_timeout_entry_t *entry) {
 
 #define WAIT_EVENTS_MAX 64
 
-/* The wait set has events: each names a call whose fd is ready (its
- * registration fired and is disarmed). More than fit are read at the next
- * iteration (the set stays readable). */
+/* A suspended handler's fd is ready (its one-shot registration fired and
+ * is disarmed); errors and hang-ups too: the reader finds out what
+ * happened. */
+static void on_fd_ready(http_wait_source_t *source, uint32_t events) {
+  (void)events;
+  http_call_t *call = H2O_STRUCT_FROM_MEMBER(http_call_t, wait.source, source);
+  call->wait.armed = false;
+  wake(call, POLLIN);
+}
+
+/* The wait set has events, each naming its source. More than fit are read
+ * at the next iteration (the set stays readable). */
 static void on_waits_ready(h2o_socket_t *sock, const char *err) {
   (void)err;
   http_loop_t *loop = sock->data;
   struct epoll_event events[WAIT_EVENTS_MAX];
   int n = epoll_wait(loop->wait_ep, events, WAIT_EVENTS_MAX, 0);
   for (int i = 0; i < n; i++) {
-    http_call_t *call = events[i].data.ptr;
-    call->wait.armed = false;
-    /* errors and hang-ups too: the reader finds out what happened */
-    wake(call, POLLIN);
+    http_wait_source_t *source = events[i].data.ptr;
+    source->fire(source, events[i].events);
   }
 }
 
@@ -198,8 +205,9 @@ static void on_waits_ready(h2o_socket_t *sock, const char *err) {
  * stays in the set, disarmed, between its waits (MOD); a new one is added;
  * the kernel drops a closed fd from the set. false: it cannot be watched. */
 static bool arm(http_loop_t *loop, http_call_t *call, int fd) {
+  call->wait.source.fire = on_fd_ready;
   struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT,
-                           .data.ptr = call};
+                           .data.ptr = &call->wait.source};
   if (epoll_ctl(loop->wait_ep, EPOLL_CTL_MOD, fd, &ev) != 0 &&
       (errno != ENOENT || epoll_ctl(loop->wait_ep, EPOLL_CTL_ADD, fd, &ev) != 0))
     return false;

@@ -53,11 +53,21 @@ typedef struct {
   http_sent_t sent;  /* the answer while h2o holds it */
 } http_call_ref_t;
 
+/* What an entry of the loop's wait set (fibers.c: an epoll set of its own,
+ * watched by h2o as one socket) names: `fire` runs on the loop's driver,
+ * from h2o's callbacks, with the epoll events that happened. A suspended
+ * handler's fd wait is one; other sources of wake-ups may be added. */
+typedef struct http_wait_source http_wait_source_t;
+struct http_wait_source {
+  void (*fire)(http_wait_source_t *self, uint32_t events);
+};
+
 /* A wait of a handler suspended on its fiber (fibers.c): a timer at the
  * wait's end (its own h2o timeout, of the wait's length) and, for an fd,
  * a one-shot registration in the loop's wait epoll set. Driver-owned while
  * linked. */
 typedef struct {
+  http_wait_source_t source; /* its fd's registration in the wait set */
   h2o_timeout_t timeout;
   h2o_timeout_entry_t entry;
   /* timeout is registered with the loop: disposed when the handler is
