@@ -1,20 +1,19 @@
 /* Handlers on fibers (runtime/fiber.h): the driver runs each handler on a
  * fiber of its loop; a handler that waits on the outside world through
  * tarmac_blocking_wait (a WASI sleep, a Redis reply) gives the baton back,
- * registers the wait with the loop (its end in the loop's heap of timed
- * waits, rung by one timerfd; a one-shot registration of its fd in the
- * loop's epoll set of waits) and suspends;
- * the driver goes on with its loop and resumes
- * the fiber, from run_pending, once the fd is ready or the time came. No
- * thread switch per wait. A handler whose loop was handed on meanwhile (a
- * watchdog takeover, a hand-off before another kind of wait) keeps its
- * thread and waits on it, as before fibers.
+ * registers the wait with the loop (its end in the loop's heap of wait
+ * ends, which one timerfd rings for; a one-shot registration of its fd in
+ * the loop's epoll set of waits) and suspends; the driver goes on with its
+ * loop and resumes the fiber, from run_pending, once the fd is ready or
+ * the time came. No thread switch per wait. A handler whose loop was
+ * handed on meanwhile (a watchdog takeover, a hand-off before another kind
+ * of wait) keeps its thread and waits on it, as before fibers.
  *
  * Ownership: a loop's fibers belong to its driver (the pool, the ready
- * list, every registered wait, the heap and the timerfd); a fiber runs only between a driver's
- * tarmac_fiber_resume and its return, and is suspended only with the baton
- * left idle by its own handler, so no other thread can resume it twice
- * (fiber.c checks it too). */
+ * list, every registered wait, the heap of wait ends and the timerfd); a
+ * fiber runs only between a driver's tarmac_fiber_resume and its return,
+ * and is suspended only with the baton left idle by its own handler, so
+ * no other thread can resume it twice (fiber.c checks it too). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -214,10 +213,11 @@ static void arm_timer(http_loop_t *loop, uint64_t when_ns, uint64_t now_ns) {
       .it_value = {.tv_sec = (time_t)(when_ns / NS_PER_SEC),
                    .tv_nsec = (long)(when_ns % NS_PER_SEC)}};
   if (timerfd_settime(loop->timer_fd, TFD_TIMER_ABSTIME, &at, NULL) != 0) {
-    /* only a bad descriptor or address fails: a bug, said loudly */
+    /* only a bad descriptor or address fails: a bug, said loudly; the
+     * next wait registered tries again */
     tarmac_logf(TARMAC_LOG_ERROR, "loop %u: timerfd_settime: %s",
                 loop->index, strerror(errno));
-    return;
+    when_ns = 0;
   }
   loop->timer_armed_ns = when_ns;
 }
