@@ -281,7 +281,9 @@ static bool arm(http_loop_t *loop, http_call_t *call, int fd) {
 
 /* Registers the wait's end with the loop (the thread holds it, idle):
  * the timerfd is armed only when this wait ends before what it is armed
- * for (a steady stream of equal sleeps arms it only when it rings). */
+ * for (a steady stream of equal sleeps arms it only when it rings). An
+ * end already passed (a zero sleep) rings at once: the call still gives
+ * the loop a turn, as a yield. */
 static void register_timer(http_call_t *call, uint64_t until_ns) {
   http_loop_t *loop = call->loop;
   http_wait_t *w = &call->wait;
@@ -303,7 +305,6 @@ int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns) {
    * thread, with the loop handed on */
   if (call == NULL || (fd >= 0 && events != POLLIN))
     return TARMAC_BLOCKING_UNHANDLED;
-  if (tarmac_clock_ns() >= until_ns) return 0; /* nothing to wait for */
   http_loop_t *loop = call->loop;
   for (;;) {
     /* the fd first: the kernel's set may be changed from any thread */
