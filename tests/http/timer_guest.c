@@ -1,10 +1,12 @@
 /* timer_guest: the guest of tests/http/e2e_timer.py. Every request's
  * HTTP_PATH is /sleep/<us>: it logs "started /sleep/<us>" at info level,
  * sleeps <us> microseconds in WASI poll_oneoff (wasi-libc's nanosleep) and
- * answers 200 with header X-Slept-Ns: the nanoseconds it measured around
- * the sleep on the monotonic clock, the clock the host sleeps by; so a
+ * answers 200 with headers X-Slept-Ns: the nanoseconds it measured around
+ * the sleep on the monotonic clock, the clock the host sleeps by (so a
  * sleep that returned early shows below <us> * 1000, however fast the rest
- * of the request was. */
+ * of the request was), and X-Slept-From / X-Woke-At: that clock's readings
+ * before and after the sleep (to order the wake-ups of sleepers that did
+ * not start at the same time). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,11 +44,13 @@ static int sleep_and_measure(const uint8_t *payload, size_t len) {
   struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
   uint64_t t0 = monotonic_ns();
   if (nanosleep(&ts, NULL) != 0) return tarmac_fail("nanosleep failed");
-  uint64_t slept = monotonic_ns() - t0;
-  char out[128];
+  uint64_t woke = monotonic_ns();
+  char out[256];
   snprintf(out, sizeof(out),
-           "{\"status_code\":200,\"headers\":{\"X-Slept-Ns\":\"%llu\"}}",
-           (unsigned long long)slept);
+           "{\"status_code\":200,\"headers\":{\"X-Slept-Ns\":\"%llu\","
+           "\"X-Slept-From\":\"%llu\",\"X-Woke-At\":\"%llu\"}}",
+           (unsigned long long)(woke - t0), (unsigned long long)t0,
+           (unsigned long long)woke);
   return tarmac_respond_str(out);
 }
 
