@@ -68,14 +68,19 @@ struct redis_pipe {
 
 /* ---- the driver's side -------------------------------------------------- */
 
-/* Closes the connection and fails every waiter (lock held; driver). */
+/* Closes the connection and fails every waiter (lock held; driver). A
+ * connection a waiter broke (the server stopped answering) is not worth a
+ * retry on the pool; one that failed by itself (a restart) is. */
 static void fail_all(redis_pipe_t *p, const char *why) {
+  bool lost = !p->broken;
+  if (p->broken) why = "an earlier command timed out (connection dropped)";
   for (; p->head != p->tail; p->head++) {
     pipe_waiter_t *w = p->slots[p->head % PIPE_SLOTS];
     p->slots[p->head % PIPE_SLOTS] = NULL;
     if (w == NULL) continue;
     snprintf(w->why, sizeof w->why, "%s", why);
-    w->done = w->lost = true;
+    w->done = true;
+    w->lost = lost;
     tarmac_blocking_unpark(&w->park);
   }
   if (p->conn != NULL) {
