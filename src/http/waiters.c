@@ -129,8 +129,14 @@ int tarmac_http_waiters_park(tarmac_blocking_parking_t *p, uint64_t until_ns) {
   done = p->done;
   pthread_mutex_unlock(&p->lock);
   if (done) return 1;
-  /* taken over before it suspended: its thread waits (on p->cond) */
-  return rc == TARMAC_BLOCKING_UNHANDLED ? TARMAC_BLOCKING_UNHANDLED : 0;
+  if (rc != TARMAC_BLOCKING_UNHANDLED) return 0;
+  /* taken over before it suspended: its thread waits (on p->cond); what
+   * it deferred (its command) waits for the new driver's next pass, which
+   * may be asleep: a message-less wake-up, as crew_return sends (the loop
+   * lives until this call is answered) */
+  if (tarmac_http_waiters_pending(call->loop))
+    h2o_multithread_send_message(&call->loop->control, NULL);
+  return TARMAC_BLOCKING_UNHANDLED;
 }
 
 bool tarmac_http_waiters_unpark(void *waiter) {

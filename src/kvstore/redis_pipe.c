@@ -239,6 +239,7 @@ static bool pipe_open_to(redis_pipe_t *p, void *domain) {
     if (p->head != p->tail || p->connecting) return false;
     if (p->conn != NULL) redisFree(p->conn); /* its loop is gone */
     p->conn = NULL;
+    p->flush.queued = false; /* on the gone loop's list, never run */
     p->broken = p->out_watched = false;
     p->domain = domain;
   }
