@@ -42,6 +42,9 @@ def env_for(port):
     # room for a connection per waiting guest: the pool would open many,
     # the loops' pipes open one each
     env["APP_REDIS_POOL_SIZE"] = "64"
+    # every client's guest admitted at once, as in the bench: a guest
+    # waiting for admission hands its loop on and uses the pool
+    env["APP_WASM_MAX_CONCURRENCY"] = "128"
     return env
 
 
