@@ -4,7 +4,8 @@
  * watched fd, the deferred tasks run after each wake-up); guests park on
  * their thread (no park hook). Against a real redis-server: 8 threads x
  * 1000 mixed operations checked exactly (kv_check.h) through one
- * connection, 1 MiB values, a waiter that leaves at its deadline while
+ * connection, 1 MiB values (12 threads at once: writes left for POLLOUT),
+ * a waiter that leaves at its deadline while
  * Redis stalls (its reply is dropped and the replies after it still match
  * their commands), and Redis killed then restarted (calls fail, then the
  * pipe reconnects). */
@@ -31,6 +32,7 @@ static struct {
   atomic_bool stop;
   atomic_bool on; /* callers are its guests */
   atomic_int watches; /* watch calls (connections watched) */
+  atomic_int out_watches; /* watches of POLLOUT (a write left bytes) */
 } loop = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
 static void *fake_domain(unsigned *index) {
@@ -49,6 +51,7 @@ static int fake_watch(void *domain, int fd, uint32_t events,
   (void)domain;
   pthread_mutex_lock(&loop.lock);
   if (loop.fd != fd) atomic_fetch_add(&loop.watches, 1);
+  if (events & POLLOUT) atomic_fetch_add(&loop.out_watches, 1);
   loop.fd = fd;
   loop.events = events;
   loop.watch = w;
@@ -168,6 +171,51 @@ static void test_abandoned(tarmac_kvstore_t *s, int port) {
   if (c) redisFree(c);
 }
 
+#define BIG_THREADS 12
+#define BIG_LEN ((size_t)1 << 20)
+
+typedef struct {
+  tarmac_kvstore_t *store;
+  int id;
+  bool ok;
+} big_t;
+
+static void *big_main(void *arg) {
+  big_t *b = arg;
+  char key[16], err[TARMAC_KV_ERR_MAX];
+  uint8_t *value = malloc(BIG_LEN);
+  tarmac_buffer_t got = TARMAC_BUFFER_INIT;
+  size_t key_len = (size_t)snprintf(key, sizeof key, "big%d", b->id);
+  if (value == NULL) return NULL;
+  memset(value, 'a' + b->id, BIG_LEN);
+  b->ok = tarmac_kvstore_set(b->store, key, key_len, value, BIG_LEN, err,
+                             sizeof err) == TARMAC_KV_OK &&
+          tarmac_kvstore_get(b->store, key, key_len, &got, err,
+                             sizeof err) == TARMAC_KV_OK &&
+          got.len == BIG_LEN && memcmp(got.data, value, BIG_LEN) == 0 &&
+          tarmac_kvstore_delete(b->store, key, key_len, err, sizeof err) ==
+              TARMAC_KV_OK;
+  tarmac_buffer_free(&got);
+  free(value);
+  return NULL;
+}
+
+/* 1 MiB values from many threads at once: more than the socket takes in
+ * one write, so the rest waits for the watch's POLLOUT. */
+static void test_many_large(tarmac_kvstore_t *s) {
+  big_t b[BIG_THREADS];
+  pthread_t t[BIG_THREADS];
+  for (int i = 0; i < BIG_THREADS; i++) {
+    b[i] = (big_t){.store = s, .id = i};
+    CHECK_EQ_INT(pthread_create(&t[i], NULL, big_main, &b[i]), 0);
+  }
+  for (int i = 0; i < BIG_THREADS; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(b[i].ok);
+  }
+  CHECK(atomic_load(&loop.out_watches) > 0);
+}
+
 static void test_down_and_up(tarmac_kvstore_t *s, pid_t *pid, int port,
                              const char *dir) {
   char err[TARMAC_KV_ERR_MAX];
@@ -199,6 +247,7 @@ static void run_tests(tarmac_kvstore_t *s, pid_t *pid, int port,
   CHECK_EQ_INT(pthread_create(&driver, NULL, driver_main, NULL), 0);
   atomic_store(&loop.on, true);
   test_large_value(s);
+  test_many_large(s);
   test_threads(s);
   CHECK_EQ_INT(atomic_load(&loop.watches), 1); /* all on one connection */
   test_abandoned(s, port);
