@@ -16,6 +16,10 @@ usage: e2e_redis_pipeline.py GROUP
               end with 500 within the read timeout while /health answers at
               once; SIGCONT: requests succeed again
   large       1 MiB values set and read back concurrently through the pipe
+  takeover    guests that compute past the watchdog's period, taken over,
+              then set through their loop's pipe from their own thread,
+              next to guests of the new driver: all answers right, none
+              waits for the read timeout
 Environment: TARMAC_SERVE_BIN, STATE_GUEST_DIR (kv_guest.wasm),
 TARMAC_CACHE_DIR.
 """
@@ -238,8 +242,56 @@ def test_large(workdir):
               "1 MiB values set and read back intact (%r)" % results)
 
 
+def spin_then_set(server, i, spins):
+    t0 = time.time()
+    status, _, got, _ = request(
+        server, "POST", "/", b"spin %d sdk set s%d v%d" % (spins, i, i),
+        timeout=30)
+    return status, got[:80], time.time() - t0
+
+
+def test_takeover(workdir):
+    """Guests that compute past the watchdog's period (APP_HANDOFF_MS)
+    are taken over: their loop goes to another thread while they finish
+    on theirs, then use the loop's pipe from that thread (mutex, command
+    written by themselves, reply handed over through a condition
+    variable) next to guests of the new driver."""
+    spins = 0
+    with Redis(workdir) as redis, serve(workdir, dict(
+            env_for(redis.port), APP_REDIS_READ_TIMEOUT="5s",
+            APP_HANDOFF_MS="5")) as srv:
+        # a spin of at least 50 ms: several watchdog periods
+        spins, took = 1 << 20, 0.0
+        while took < 0.05 and spins < 1 << 34:
+            spins *= 2
+            t0 = time.time()
+            cmd(srv, "spin %d sdk set warm x" % spins, 200, b"ok",
+                what="calibrating the spin")
+            took = time.time() - t0
+        check(took >= 0.05, "a spin of 50 ms (%.3fs)" % took)
+
+        def client(i):
+            if i % 2 == 0:
+                return spin_then_set(srv, i, spins)
+            return mixed_ops(srv, 1000 + i, 30, random.Random(i))
+        results = run_threads(16, client)
+        spun = [r for i, r in enumerate(results) if i % 2 == 0]
+        check(all(st == 200 and got == b"ok" for st, got, _ in spun),
+              "taken-over guests' sets succeed (%r)" % spun[:3])
+        slowest = max(secs for _, _, secs in spun)
+        check(slowest < 4, "none waited for the read timeout (%.1fs)"
+              % slowest)
+        errors = [e for i, r in enumerate(results) if i % 2 for e in r[0]]
+        check(not errors, "the other guests' answers as the model says "
+              "(%r)" % errors[:3])
+        for i in range(0, 16, 2):
+            check(stored_value(redis.port, "s%d" % i) == "v%d" % i,
+                  "s%d stored" % i)
+
+
 GROUPS = {"concurrent": test_concurrent, "killed": test_killed,
-          "stopped": test_stopped, "large": test_large}
+          "stopped": test_stopped, "large": test_large,
+          "takeover": test_takeover}
 
 if __name__ == "__main__":
     sys.exit(run_group(GROUPS, __doc__))
