@@ -226,7 +226,13 @@ static void install_hooks_once(void) {
    * gone and gives its call back like any taken-over handler */
   tarmac_blocking_hooks_t hooks = {.begin = hand_on_before_wait,
                                    .end = NULL,
-                                   .wait = tarmac_http_fibers_wait};
+                                   .wait = tarmac_http_fibers_wait,
+                                   .domain = tarmac_http_waiters_domain,
+                                   .watch = tarmac_http_waiters_watch,
+                                   .unwatch = tarmac_http_waiters_unwatch,
+                                   .defer = tarmac_http_waiters_defer,
+                                   .park = tarmac_http_waiters_park,
+                                   .unpark = tarmac_http_waiters_unpark};
   tarmac_blocking_set_hooks(&hooks);
 }
 

@@ -163,6 +163,7 @@ static http_call_t *pop_ready(http_loop_t *loop) {
   loop->ready_head = call->next;
   if (loop->ready_head == NULL) loop->ready_tail = &loop->ready_head;
   call->next = NULL;
+  call->queued = false;
   return call;
 }
 
@@ -197,10 +198,15 @@ static void wake(http_call_t *call, int result) {
   http_loop_t *loop = call->loop;
   unregister_wait(loop, &call->wait);
   call->wait.result = result;
+  call->queued = true;
   call->next = NULL;
   *loop->ready_tail = call;
   loop->ready_tail = &call->next;
   schedule_run(loop);
+}
+
+void tarmac_http_fibers_wake(http_call_t *call, int result) {
+  wake(call, result);
 }
 
 /* Arms the timerfd to ring at when_ns (CLOCK_MONOTONIC; 0: disarms), at

@@ -15,6 +15,7 @@
 #include "http/listener.h"
 #include "http/tls.h"
 #include "runtime/fiber.h"
+#include "util/blocking.h"
 #include "util/clock.h"
 #include "util/time_heap.h"
 
@@ -101,6 +102,7 @@ struct http_call {
   tarmac_fiber_t *fiber;
   uint64_t token;          /* baton token of the handler's current run */
   http_wait_t wait;        /* while suspended (linked in the loop) */
+  bool queued;             /* on the loop's ready list (fibers.c) */
 };
 
 /* Per-connection record of HTTP/2 streams abandoned before their answer
@@ -173,6 +175,12 @@ struct http_loop {
   int timer_fd;             /* -1: none */
   uint64_t timer_armed_ns;  /* what timer_fd rings at; 0: disarmed */
   http_wait_source_t timer_source;
+  /* tasks deferred by guests (waiters.c), run after run_pending's pass;
+   * under deferred_lock (a guest whose loop was taken over may queue) */
+  pthread_mutex_t deferred_lock;
+  tarmac_blocking_task_t *deferred_head;
+  tarmac_blocking_task_t **deferred_tail;
+  atomic_bool deferred_any; /* a lock-free peek: the list is not empty */
   http_call_t *spare_calls; /* answered calls kept for reuse, with buffers */
   unsigned spare_count;
   bool stopping;
@@ -348,6 +356,26 @@ void tarmac_http_fibers_resume_ready(http_loop_t *loop);
 int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns);
 /* Before answering a call: gives its fiber back to the loop (driver). */
 void tarmac_http_fibers_release(http_call_t *call);
+/* Driver: the suspended call's wait ended with `result` (poll events, 0:
+ * the time came): it is resumed from run_pending. */
+void tarmac_http_fibers_wake(http_call_t *call, int result);
+
+/* waiters.c: the util/blocking hooks of stores that share a connection per
+ * loop (domain, watch, defer, park). */
+void tarmac_http_waiters_init(http_loop_t *loop);
+void tarmac_http_waiters_dispose(http_loop_t *loop);
+/* Driver: runs the deferred tasks (end of run_pending's pass). */
+void tarmac_http_waiters_run_deferred(http_loop_t *loop);
+/* Whether tasks are queued (a lock-free peek). */
+bool tarmac_http_waiters_pending(http_loop_t *loop);
+/* The hooks, for tarmac_http_crew_install_hooks. */
+void *tarmac_http_waiters_domain(unsigned *index);
+int tarmac_http_waiters_watch(void *domain, int fd, uint32_t events,
+                              tarmac_blocking_watch_t *w);
+void tarmac_http_waiters_unwatch(void *domain, int fd);
+void tarmac_http_waiters_defer(void *domain, tarmac_blocking_task_t *task);
+int tarmac_http_waiters_park(tarmac_blocking_parking_t *p, uint64_t until_ns);
+bool tarmac_http_waiters_unpark(void *waiter);
 
 /* The watchdog thread body. */
 void *tarmac_http_watchdog_main(void *server);

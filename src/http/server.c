@@ -53,7 +53,8 @@ static http_call_t *pop_pending(http_loop_t *loop) {
  * next updates its epoll registrations (no epoll_ctl per request). */
 static void schedule_pending(http_loop_t *loop) {
   bool work = loop->pending_head != NULL || loop->ready_head != NULL ||
-              atomic_load(&loop->returned_count) > 0; /* see polling */
+              atomic_load(&loop->returned_count) > 0 || /* see polling */
+              tarmac_http_waiters_pending(loop); /* left by a lost pass */
   if (work && !h2o_timeout_is_linked(&loop->run_entry))
     h2o_timeout_link(loop->evloop, &loop->ctx.zero_timeout, &loop->run_entry);
 }
@@ -138,6 +139,8 @@ static void run_pending(h2o_timeout_entry_t *entry) {
       break;
     }
   }
+  /* what the guests of this pass queued (their commands, in one write) */
+  tarmac_http_waiters_run_deferred(loop);
 }
 
 /* Past the deadline, or idle connections had their grace: shut down every
@@ -255,6 +258,7 @@ static int init_loop(tarmac_http_server_t *server, http_loop_t *loop,
   atomic_init(&loop->polling, false);
   pthread_mutex_init(&loop->crew_lock, NULL);
   pthread_cond_init(&loop->crew_cond, NULL);
+  tarmac_http_waiters_init(loop);
   loop->listen_fd = tarmac_listen_open(&server->addr, err, err_size);
   if (loop->listen_fd < 0) return -1;
   loop->evloop = h2o_evloop_create();
@@ -435,6 +439,7 @@ void tarmac_http_server_free(tarmac_http_server_t *server) {
     tarmac_http_call_free_spares(loop);
     pthread_mutex_destroy(&loop->crew_lock);
     pthread_cond_destroy(&loop->crew_cond);
+    tarmac_http_waiters_dispose(loop);
   }
   free(server->loops);
   free(server->crew_threads);

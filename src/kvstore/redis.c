@@ -12,7 +12,6 @@
  * its own connection), so /ready needs no round trip. */
 #include <errno.h>
 #include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,11 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvstore/kvstore_internal.h"
+#include "kvstore/redis_internal.h"
 #include "runtime/deadline.h"
 #include "util/blocking.h"
 #include "util/clock.h"
-#include "util/resolve.h"
 
 #define SCAN_COUNT "1000"  /* keys Redis looks at per SCAN round */
 #define SCAN_ROUNDS_MAX 10000 /* bounded work even in a sparse keyspace */
@@ -34,23 +32,6 @@
  * name is looked up again (and after any failed connect, at once). */
 #define RESOLVE_TTL_MS 10000
 
-typedef struct {
-  tarmac_kvstore_t base;
-  char host[256];
-  int port;
-  char *password; /* "" = no AUTH */
-  unsigned database, connect_ms, read_ms, write_ms, check_ms;
-  pthread_mutex_t mutex;
-  pthread_cond_t returned; /* CLOCK_MONOTONIC: a connection came back */
-  pthread_cond_t wake;     /* the checker: stop */
-  redisContext **idle;     /* pool_size slots */
-  size_t idle_count, open_count, pool_size;
-  bool stopping;
-  pthread_t checker;
-  redisContext *check_conn; /* the checker's own */
-  tarmac_resolver_t *resolver; /* host's addresses, looked up with a bound */
-  atomic_bool reachable;
-} redis_store_t;
 
 static struct timeval to_timeval(uint64_t ns) {
   struct timeval tv = {(time_t)(ns / 1000000000ull),
@@ -198,8 +179,8 @@ static redisContext *open_socket(redis_store_t *r, char *err,
   return c;
 }
 
-static redisContext *connect_server(redis_store_t *r, char *err,
-                                    size_t err_size) {
+redisContext *tarmac_redis_connect(redis_store_t *r, char *err,
+                                   size_t err_size) {
   redisContext *c = open_socket(r, err, err_size);
   if (!c) return NULL;
   /* From here on I/O is driven by poll (exchange): a non-blocking socket,
@@ -276,13 +257,14 @@ static void pool_give(redis_store_t *r, redisContext *c, bool healthy) {
 }
 
 /* One command on a pooled connection; NULL with err on failure. */
-static redisReply *command(redis_store_t *r, int argc, const char **argv,
-                           const size_t *lens, char *err, size_t err_size) {
+static redisReply *pool_command(redis_store_t *r, int argc, const char **argv,
+                                const size_t *lens, char *err,
+                                size_t err_size) {
   for (int attempt = 0; attempt < 2; attempt++) {
     redisContext *c;
     if (pool_take(r, &c, err, err_size) != 0) return NULL;
     bool fresh = c == NULL;
-    if (fresh && !(c = connect_server(r, err, err_size))) {
+    if (fresh && !(c = tarmac_redis_connect(r, err, err_size))) {
       pool_give(r, NULL, false);
       break;
     }
@@ -297,6 +279,17 @@ static redisReply *command(redis_store_t *r, int argc, const char **argv,
   }
   if (!tarmac_rt_deadline_expired()) atomic_store(&r->reachable, false);
   return NULL;
+}
+
+/* One command: on the caller's event loop's pipelined connection, or on a
+ * pooled one (off a loop, or when the pipe cannot take it). */
+static redisReply *command(redis_store_t *r, int argc, const char **argv,
+                           const size_t *lens, char *err, size_t err_size) {
+  bool use_pool = false;
+  redisReply *reply = tarmac_redis_pipe_command(r, argc, argv, lens,
+                                                &use_pool, err, err_size);
+  if (reply != NULL || !use_pool) return reply;
+  return pool_command(r, argc, argv, lens, err, err_size);
 }
 
 static tarmac_kv_result_t reply_error(redisReply *reply, char *err,
@@ -402,7 +395,7 @@ static bool redis_reachable(const tarmac_kvstore_t *base) {
 /* PING on the checker's connection (reconnecting when it has none). */
 static void check_once(redis_store_t *r) {
   char err[TARMAC_KV_ERR_MAX];
-  if (!r->check_conn) r->check_conn = connect_server(r, err, sizeof err);
+  if (!r->check_conn) r->check_conn = tarmac_redis_connect(r, err, sizeof err);
   const char *argv[] = {"PING"};
   redisReply *reply = r->check_conn ? round_trip(r, r->check_conn, 1, argv,
                                                  NULL, err, sizeof err)
@@ -452,6 +445,7 @@ static void redis_free(tarmac_kvstore_t *base) {
   pthread_mutex_unlock(&r->mutex);
   pthread_join(r->checker, NULL);
   for (size_t i = 0; i < r->idle_count; i++) redisFree(r->idle[i]);
+  tarmac_redis_pipes_free(r);
   release_store(r);
 }
 

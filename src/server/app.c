@@ -196,12 +196,13 @@ const char *const *tarmac_app_files(const tarmac_app_t *app, size_t *count) {
 
 /* Frees a replaced generation once its tasks and requests have ended
  * (within wait_ms): true when it is gone. */
-static bool free_if_done(tarmac_current_slot_t *slot, tarmac_generation_t *gen,
-                         unsigned wait_ms) {
+static bool free_if_done(tarmac_app_t *app, tarmac_current_slot_t *slot,
+                         tarmac_generation_t *gen, unsigned wait_ms) {
   if (!tarmac_generation_stop_tasks(gen, wait_ms) ||
       !tarmac_current_wait_idle(slot, wait_ms))
     return false;
   tarmac_generation_free(gen);
+  tarmac_current_recycle(app->current, slot);
   return true;
 }
 
@@ -210,7 +211,7 @@ static void sweep_retired(tarmac_app_t *app, unsigned wait_ms) {
   size_t kept = 0;
   for (size_t i = 0; i < app->retired_count; i++) {
     retired_t r = app->retired[i];
-    if (!free_if_done(r.slot, r.gen, wait_ms)) app->retired[kept++] = r;
+    if (!free_if_done(app, r.slot, r.gen, wait_ms)) app->retired[kept++] = r;
   }
   app->retired_count = kept;
 }
@@ -230,7 +231,7 @@ static void retire(tarmac_app_t *app, tarmac_current_slot_t *slot,
   unsigned long number = tarmac_generation_number(gen);
   for (unsigned waited = 0; waited < RETIRE_WAIT_MS && !stopping(app);
        waited += RETIRE_STEP_MS) {
-    if (free_if_done(slot, gen, RETIRE_STEP_MS)) return;
+    if (free_if_done(app, slot, gen, RETIRE_STEP_MS)) return;
     if (waited == RETIRE_LOG_MS)
       tarmac_logf(TARMAC_LOG_INFO,
                   "waiting for %ld request(s) of generation %lu to end",

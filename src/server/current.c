@@ -12,11 +12,14 @@ struct tarmac_current_slot {
   _Alignas(64) atomic_long refs;
   void *payload;
   struct tarmac_current_slot *older; /* every slot, for freeing */
+  struct tarmac_current_slot *next_free; /* while recycled */
 };
 
 struct tarmac_current {
   _Atomic(tarmac_current_slot_t *) slot;
   tarmac_current_slot_t *newest; /* head of the slot list */
+  tarmac_current_slot_t *free;   /* recycled slots (reload thread) */
+  size_t slot_count;
 };
 
 static tarmac_current_slot_t *slot_new(void *payload,
@@ -26,6 +29,7 @@ static tarmac_current_slot_t *slot_new(void *payload,
   atomic_init(&s->refs, 0);
   s->payload = payload;
   s->older = older;
+  s->next_free = NULL;
   return s;
 }
 
@@ -37,6 +41,7 @@ tarmac_current_t *tarmac_current_new(void *first) {
     free(c);
     return NULL;
   }
+  c->slot_count = 1;
   atomic_init(&c->slot, c->newest);
   return c;
 }
@@ -69,12 +74,43 @@ void tarmac_current_release(tarmac_current_slot_t *slot) {
   atomic_fetch_sub_explicit(&slot->refs, 1, memory_order_release);
 }
 
-tarmac_current_slot_t *tarmac_current_publish(tarmac_current_t *current,
-                                              void *next) {
-  tarmac_current_slot_t *s = slot_new(next, current->newest);
+/* A recycled slot's count is left as it is: a stale request may be
+ * between its increment and its check, and balances its own change. The
+ * payload is stored before the slot is made current (the exchange
+ * orders it), and only a request that then sees the slot current reads
+ * it. */
+static tarmac_current_slot_t *take_slot(tarmac_current_t *current,
+                                        void *payload) {
+  tarmac_current_slot_t *s = current->free;
+  if (s != NULL) {
+    current->free = s->next_free;
+    s->next_free = NULL;
+    s->payload = payload;
+    return s;
+  }
+  s = slot_new(payload, current->newest);
   if (s == NULL) return NULL;
   current->newest = s;
+  current->slot_count++;
+  return s;
+}
+
+tarmac_current_slot_t *tarmac_current_publish(tarmac_current_t *current,
+                                              void *next) {
+  tarmac_current_slot_t *s = take_slot(current, next);
+  if (s == NULL) return NULL;
   return atomic_exchange(&current->slot, s);
+}
+
+void tarmac_current_recycle(tarmac_current_t *current,
+                            tarmac_current_slot_t *slot) {
+  slot->payload = NULL;
+  slot->next_free = current->free;
+  current->free = slot;
+}
+
+size_t tarmac_current_slot_count(const tarmac_current_t *current) {
+  return current->slot_count;
 }
 
 void *tarmac_current_slot_payload(const tarmac_current_slot_t *slot) {

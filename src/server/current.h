@@ -4,12 +4,16 @@
  *
  * The request path costs two atomic read-modify-writes (one to take, one
  * to drop) and two loads, and takes no lock. Each published payload gets
- * a slot {count, payload}; a slot's memory lives until tarmac_current_free
- * (a few bytes per reload), so a request that read the old slot's address
- * just before a switch may still touch its count safely: after counting
- * itself in, it checks the slot is still the current one and, if not,
- * drops out and tries again. A slot whose count is zero after it stopped
- * being current is therefore never used again, and its payload may go.
+ * a slot {count, payload}; a slot's memory lives until tarmac_current_free,
+ * so a request that read the old slot's address just before a switch may
+ * still touch its count safely: after counting itself in, it checks the
+ * slot is still the current one and, if not, drops out and tries again. A
+ * slot whose count is zero after it stopped being current is therefore
+ * not used again until it is published again, and its payload may go.
+ * Slots whose payload went are recycled by later publishes: memory stays
+ * bounded by the generations alive at once, however many reloads (a
+ * request that counted itself into a recycled slot either sees it
+ * current again, and takes its new payload, or drops out).
  *
  * Owns: the slots. Not owned: the payloads (the caller frees a payload
  * once tarmac_current_wait_idle says its slot is idle).
@@ -41,6 +45,13 @@ void tarmac_current_release(tarmac_current_slot_t *slot);
 tarmac_current_slot_t *tarmac_current_publish(tarmac_current_t *current,
                                               void *next);
 void *tarmac_current_slot_payload(const tarmac_current_slot_t *slot);
+/* The slot's payload is gone (after tarmac_current_wait_idle): a later
+ * publish may reuse the slot. The slot must not be used by the caller
+ * again. Reload thread only. */
+void tarmac_current_recycle(tarmac_current_t *current,
+                            tarmac_current_slot_t *slot);
+/* Slots allocated so far (recycled ones included): for tests. */
+size_t tarmac_current_slot_count(const tarmac_current_t *current);
 /* References held on a slot right now (a request in its retry counts
  * briefly too). */
 long tarmac_current_slot_refs(const tarmac_current_slot_t *slot);

@@ -57,7 +57,7 @@ struct tarmac_watch {
   tarmac_metric_family_t *results, *last_success; /* NULL: no metrics */
 };
 
-static void rewatch_locked(tarmac_watch_t *w);
+static bool rewatch_locked(tarmac_watch_t *w);
 
 /* ---- content hashes ------------------------------------------------------ */
 
@@ -174,13 +174,20 @@ static int append_wd(int **wds, size_t *n, int wd) {
 }
 
 /* Watches the directory holding path (inotify_add_watch gives the same
- * descriptor for a directory already watched). */
+ * descriptor for a directory already watched). A directory that does not
+ * exist yet is stood in for by its nearest existing ancestor: creating it
+ * is an event there, the round that follows finds nothing changed and
+ * re-watches, and from then on the directory itself is watched (a volume
+ * mounted or a folder made after start-up is seen). */
 static void watch_dir_of(tarmac_watch_t *w, const char *path, int **wds,
                          size_t *n) {
   char copy[PATH_MAX];
   if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy) return;
-  const char *dir = dirname(copy);
-  int wd = inotify_add_watch(w->inotify_fd, dir, DIR_EVENTS);
+  char *dir = dirname(copy);
+  int wd;
+  while ((wd = inotify_add_watch(w->inotify_fd, dir, DIR_EVENTS)) < 0 &&
+         errno == ENOENT && strcmp(dir, "/") != 0 && strcmp(dir, ".") != 0)
+    dir = dirname(dir);
   if (wd < 0) {
     /* the reload that reads the file says what is wrong with it */
     tarmac_logf(TARMAC_LOG_DEBUG, "cannot watch directory %s: %s", dir,
@@ -193,9 +200,11 @@ static void watch_dir_of(tarmac_watch_t *w, const char *path, int **wds,
 
 /* Watches the directories of every source's files now (and of the files
  * their symbolic links point to: a ConfigMap's current folder, a module
- * linked from elsewhere), and stops watching the others. */
-static void rewatch_locked(tarmac_watch_t *w) {
-  if (w->inotify_fd < 0) return;
+ * linked from elsewhere), and stops watching the others. True when a
+ * directory is watched that was not before: what changed in it before
+ * the watch began made no event. */
+static bool rewatch_locked(tarmac_watch_t *w) {
+  if (w->inotify_fd < 0) return false;
   int *wds = NULL;
   size_t n = 0;
   for (size_t i = 0; i < w->source_count; i++)
@@ -211,15 +220,23 @@ static void rewatch_locked(tarmac_watch_t *w) {
     while (k < n && wds[k] != w->wds[i]) k++;
     if (k == n) inotify_rm_watch(w->inotify_fd, w->wds[i]);
   }
+  bool added = false;
+  for (size_t k = 0; k < n && !added; k++) {
+    size_t i = 0;
+    while (i < w->wd_count && w->wds[i] != wds[k]) i++;
+    added = i == w->wd_count;
+  }
   free(w->wds);
   w->wds = wds;
   w->wd_count = n;
+  return added;
 }
 
-static void rewatch(tarmac_watch_t *w) {
+static bool rewatch(tarmac_watch_t *w) {
   pthread_mutex_lock(&w->mutex);
-  rewatch_locked(w);
+  bool added = rewatch_locked(w);
   pthread_mutex_unlock(&w->mutex);
+  return added;
 }
 
 /* Reads every queued event: true when there was one. */
@@ -357,7 +374,12 @@ static void *watch_thread(void *arg) {
     if (forced || (pending && poll_timeout(w, true, first, last, now) == 0)) {
       pending = false;
       reload_round(w, forced);
-      rewatch(w); /* a ConfigMap's new folder */
+      /* a ConfigMap's new folder, a directory made since: one more round
+       * compares hashes, for what changed there before it was watched */
+      if (rewatch(w)) {
+        first = last = tarmac_clock_ms(CLOCK_MONOTONIC);
+        pending = true;
+      }
     }
   }
   pthread_mutex_lock(&w->mutex);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -68,4 +69,69 @@ int tarmac_blocking_wait(int fd, short events, uint64_t until_ns) {
     rc = poll_until(fd, events, until_ns);
   tarmac_blocking_end();
   return rc;
+}
+
+void *tarmac_blocking_domain(unsigned *index) {
+  return hooks.domain != NULL ? hooks.domain(index) : NULL;
+}
+
+int tarmac_blocking_watch(void *domain, int fd, uint32_t events,
+                          tarmac_blocking_watch_t *w) {
+  if (hooks.watch == NULL) return errno = ENOSYS, -1;
+  return hooks.watch(domain, fd, events, w);
+}
+
+void tarmac_blocking_unwatch(void *domain, int fd) {
+  if (hooks.unwatch != NULL) hooks.unwatch(domain, fd);
+}
+
+bool tarmac_blocking_defer(void *domain, tarmac_blocking_task_t *task) {
+  if (hooks.defer == NULL || domain == NULL) return false;
+  hooks.defer(domain, task);
+  return true;
+}
+
+void tarmac_blocking_parking_init(tarmac_blocking_parking_t *p) {
+  /* the static initialisers: nothing to fail, nothing to free */
+  *p = (tarmac_blocking_parking_t){.lock = PTHREAD_MUTEX_INITIALIZER,
+                                   .cond = PTHREAD_COND_INITIALIZER};
+}
+
+void tarmac_blocking_parking_destroy(tarmac_blocking_parking_t *p) {
+  pthread_cond_destroy(&p->cond);
+  pthread_mutex_destroy(&p->lock);
+}
+
+/* The thread's wait on p->cond until done or until_ns. */
+static int park_on_thread(tarmac_blocking_parking_t *p, uint64_t until_ns) {
+  struct timespec end = {.tv_sec = (time_t)(until_ns / 1000000000u),
+                         .tv_nsec = (long)(until_ns % 1000000000u)};
+  tarmac_blocking_begin();
+  pthread_mutex_lock(&p->lock);
+  while (!p->done &&
+         pthread_cond_clockwait(&p->cond, &p->lock, CLOCK_MONOTONIC, &end) !=
+             ETIMEDOUT) {
+  }
+  int rc = p->done ? 1 : 0;
+  pthread_mutex_unlock(&p->lock);
+  tarmac_blocking_end();
+  return rc;
+}
+
+int tarmac_blocking_park(tarmac_blocking_parking_t *p, uint64_t until_ns) {
+  if (hooks.park != NULL) {
+    int rc = hooks.park(p, until_ns);
+    if (rc != TARMAC_BLOCKING_UNHANDLED) return rc;
+  }
+  return park_on_thread(p, until_ns);
+}
+
+void tarmac_blocking_unpark(tarmac_blocking_parking_t *p) {
+  pthread_mutex_lock(&p->lock);
+  p->done = true;
+  /* a suspended guest is resumed by the driver; one that waits on its
+   * thread (or has not suspended yet) is signalled / finds done */
+  if (p->waiter == NULL || hooks.unpark == NULL || !hooks.unpark(p->waiter))
+    pthread_cond_signal(&p->cond);
+  pthread_mutex_unlock(&p->lock);
 }

@@ -9,6 +9,7 @@
  *                             after "raw OP ") is sent as is, so the test
  *                             chooses exactly the JSON of older SDKs or the
  *                             protobuf of the current Go SDK
+ *   spin N COMMAND         -> COMMAND, after a busy loop of N iterations
  * A failed host call fails the invocation with the host's error text. */
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,24 @@ static int raw_command(const uint8_t *body, size_t len) {
   return rc;
 }
 
+/* "spin N COMMAND": N iterations of a busy loop first (a guest that
+ * computes past the watchdog's period, then uses the store). */
+static size_t spin_prefix(const uint8_t *payload, size_t len) {
+  if (len < 6 || memcmp(payload, "spin ", 5) != 0) return 0;
+  size_t i = 5;
+  unsigned long n = 0;
+  while (i < len && payload[i] >= '0' && payload[i] <= '9')
+    n = n * 10 + (unsigned long)(payload[i++] - '0');
+  volatile unsigned long sink = 0;
+  for (unsigned long k = 0; k < n; k++) sink = sink + k;
+  (void)sink;
+  return i < len && payload[i] == ' ' ? i + 1 : i;
+}
+
 static int handle(const uint8_t *payload, size_t len) {
+  size_t skip = spin_prefix(payload, len);
+  payload += skip;
+  len -= skip;
   if (len > 4 && memcmp(payload, "raw ", 4) == 0)
     return raw_command(payload + 4, len - 4);
   if (len > 4 && memcmp(payload, "sdk ", 4) == 0) {

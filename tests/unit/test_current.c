@@ -39,6 +39,16 @@ static void test_single_thread(void) {
   tarmac_current_release(fresh);
   tarmac_current_release(held);
   CHECK(tarmac_current_wait_idle(old, 1000));
+  /* recycled: the next publish reuses it, with its new payload */
+  tarmac_current_recycle(c, old);
+  payload_t three = {.number = 3};
+  atomic_init(&three.alive, true);
+  CHECK(tarmac_current_publish(c, &three) == fresh);
+  tarmac_current_slot_t *again;
+  CHECK(tarmac_current_acquire(c, &again) == &three);
+  CHECK(again == old);
+  tarmac_current_release(again);
+  CHECK_EQ_INT((long)tarmac_current_slot_count(c), 2);
   tarmac_current_free(c);
 }
 
@@ -87,12 +97,15 @@ static void test_threads(void) {
     if (tarmac_current_wait_idle(old, 20000)) idle++;
     atomic_store(&((payload_t *)tarmac_current_slot_payload(old))->alive,
                  false);
+    tarmac_current_recycle(s.current, old);
   }
   atomic_store(&s.stop, true);
   for (int i = 0; i < READERS; i++) pthread_join(threads[i], NULL);
   CHECK_EQ_INT(idle, GENERATIONS - 1);
   CHECK_EQ_INT(atomic_load(&s.dead_seen), 0);
   CHECK(atomic_load(&s.taken) > 0);
+  /* every replaced slot was recycled: two slots, however many reloads */
+  CHECK_EQ_INT((long)tarmac_current_slot_count(s.current), 2);
   tarmac_current_free(s.current);
 }
 

@@ -2,7 +2,8 @@
  * written in several writes (read once, complete), the same content
  * written again (no reload), a Kubernetes ConfigMap's symbolic-link swap,
  * SIGHUP's trigger (every source, changed or not), a change during a
- * reload (coalesced into one more), new paths after set_paths, a failed
+ * reload (coalesced into one more), new paths after set_paths, a file in
+ * a directory made after start-up, a failed
  * reload counted in the metrics. Each wait is on a condition variable with
  * a generous bound; "no reload happened" is shown by a later reload of
  * another source in the same directory (one round handles both). */
@@ -299,6 +300,40 @@ static void test_configmap(void) {
   CHECK(system(cmd) == 0);
 }
 
+/* A file whose directory does not exist when it is registered (a volume
+ * mounted later, a folder made after start-up): made with its folders, it
+ * is reloaded; written again, it is reloaded again (its own directory is
+ * watched by then). */
+static void test_missing_directory(void) {
+  char dir[256], sub[300], file[400];
+  snprintf(dir, sizeof dir, "/tmp/tarmac-watch-missing-XXXXXX");
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(sub, sizeof sub, "%s/later", dir);
+  snprintf(file, sizeof file, "%s/later/inner/tarmac.json", dir);
+  probe_t p;
+  probe_init(&p, file);
+  char err[256];
+  tarmac_watch_config_t wc = {.inotify = true, .settle_ms = 100};
+  tarmac_watch_t *w = tarmac_watch_new(&wc, err, sizeof err);
+  CHECK(w != NULL);
+  const char *paths[] = {file};
+  CHECK(tarmac_watch_add(w, paths, 1, "missing", reload, &p) == 0);
+  CHECK(tarmac_watch_start(w, err, sizeof err) == 0);
+  CHECK(mkdir(sub, 0700) == 0);
+  snprintf(sub, sizeof sub, "%s/later/inner", dir);
+  CHECK(mkdir(sub, 0700) == 0);
+  write_file(file, "m1");
+  CHECK(wait_calls(&p, 1));
+  CHECK(content_is(&p, "m1"));
+  replace(file, "m2");
+  CHECK(wait_calls(&p, 2));
+  CHECK(content_is(&p, "m2"));
+  tarmac_watch_free(w);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+}
+
 int main(void) {
   fixture_t f;
   setup(&f);
@@ -314,5 +349,6 @@ int main(void) {
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", f.dir);
   CHECK(system(cmd) == 0);
   test_configmap();
+  test_missing_directory();
   TEST_EXIT();
 }
