@@ -1,35 +1,39 @@
 /* Handlers on fibers (runtime/fiber.h): the driver runs each handler on a
  * fiber of its loop; a handler that waits on the outside world through
  * tarmac_blocking_wait (a WASI sleep, a Redis reply) gives the baton back,
- * registers the wait with the loop (an h2o timer at its end, a one-shot
- * registration of its fd in the loop's epoll set of waits) and suspends;
- * the driver goes on with its loop and resumes
- * the fiber, from run_pending, once the fd is ready or the time came. No
- * thread switch per wait. A handler whose loop was handed on meanwhile (a
- * watchdog takeover, a hand-off before another kind of wait) keeps its
- * thread and waits on it, as before fibers.
+ * registers the wait with the loop (its end in the loop's heap of wait
+ * ends, which one timerfd rings for; a one-shot registration of its fd in
+ * the loop's epoll set of waits) and suspends; the driver goes on with its
+ * loop and resumes the fiber, from run_pending, once the fd is ready or
+ * the time came. No thread switch per wait. A handler whose loop was
+ * handed on meanwhile (a watchdog takeover, a hand-off before another kind
+ * of wait) keeps its thread and waits on it, as before fibers.
  *
  * Ownership: a loop's fibers belong to its driver (the pool, the ready
- * list, every registered wait); a fiber runs only between a driver's
- * tarmac_fiber_resume and its return, and is suspended only with the baton
- * left idle by its own handler, so no other thread can resume it twice
- * (fiber.c checks it too). */
+ * list, every registered wait, the heap of wait ends and the timerfd); a
+ * fiber runs only between a driver's tarmac_fiber_resume and its return,
+ * and is suspended only with the baton left idle by its own handler, so
+ * no other thread can resume it twice (fiber.c checks it too). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "http/loop.h"
+#include "log/log.h"
 #include "util/blocking.h"
 #include "util/clock.h"
+#include "util/time_heap.h"
 
-#define NS_PER_MS UINT64_C(1000000)
-/* Longest single timer of a wait; a longer wait re-arms (h2o keeps
- * milliseconds in 64 bits, this only keeps the arithmetic small). */
-#define WAIT_MAX_MS (UINT64_C(24) * 3600 * 1000)
+#define NS_PER_SEC UINT64_C(1000000000)
+/* Farthest the timerfd is armed ahead: a later end is re-armed for when
+ * it rings (this only keeps the kernel's arithmetic away from its
+ * limits; waits are cut at the guest's deadline). */
+#define TIMER_MAX_AHEAD_NS (UINT64_C(24) * 3600 * NS_PER_SEC)
 
 /* Fibers per loop: as configured (the server: what admission lets run,
  * its waiters that hand on, one more), at most APP_MAX_THREADS_PER_LOOP
@@ -46,10 +50,37 @@ static unsigned fibers_per_loop(const tarmac_http_config_t *config) {
 }
 
 static void on_waits_ready(h2o_socket_t *sock, const char *err);
+static void on_timer(http_wait_source_t *source, uint32_t events);
+
+/* The loop's timerfd, in its wait set (level-triggered: it stays readable
+ * from when it rings until it is re-armed), and room in the heap for a
+ * wait per fiber, so that registering a wait cannot fail. */
+static int timers_init(http_loop_t *loop, char *err, size_t err_size) {
+  loop->timers = (tarmac_time_heap_t)TARMAC_TIME_HEAP_INIT;
+  loop->timer_armed_ns = 0;
+  loop->timer_source.fire = on_timer;
+  if (tarmac_time_heap_reserve(&loop->timers, loop->fibers.max) != 0) {
+    snprintf(err, err_size, "out of memory");
+    return -1;
+  }
+  loop->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (loop->timer_fd < 0) {
+    snprintf(err, err_size, "timerfd_create: %s", strerror(errno));
+    return -1;
+  }
+  struct epoll_event ev = {.events = EPOLLIN,
+                           .data.ptr = &loop->timer_source};
+  if (epoll_ctl(loop->wait_ep, EPOLL_CTL_ADD, loop->timer_fd, &ev) != 0) {
+    snprintf(err, err_size, "epoll_ctl (timerfd): %s", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
 
 int tarmac_http_fibers_init(http_loop_t *loop, char *err, size_t err_size) {
   loop->ready_head = NULL;
   loop->ready_tail = &loop->ready_head;
+  loop->timer_fd = -1; /* what dispose closes, whatever fails below */
   tarmac_fiber_pool_init(&loop->fibers, fibers_per_loop(&loop->server->config),
                          0);
   loop->wait_ep = epoll_create1(EPOLL_CLOEXEC);
@@ -61,13 +92,16 @@ int tarmac_http_fibers_init(http_loop_t *loop, char *err, size_t err_size) {
                                              H2O_SOCKET_FLAG_DONT_READ);
   loop->wait_sock->data = loop;
   h2o_socket_read_start(loop->wait_sock, on_waits_ready);
-  return 0;
+  return timers_init(loop, err, err_size);
 }
 
 void tarmac_http_fibers_dispose(http_loop_t *loop) {
   tarmac_fiber_pool_dispose(&loop->fibers);
   if (loop->wait_sock != NULL) h2o_socket_close(loop->wait_sock); /* + fd */
   loop->wait_sock = NULL;
+  if (loop->timer_fd >= 0) close(loop->timer_fd);
+  loop->timer_fd = -1;
+  tarmac_time_heap_free(&loop->timers);
 }
 
 static void schedule_run(http_loop_t *loop) {
@@ -137,13 +171,8 @@ void tarmac_http_fibers_resume_ready(http_loop_t *loop) {
   http_call_t *call;
   /* one at a time from the loop's list: a thread that loses the baton in
    * a handler leaves the rest to the next driver */
-  while ((call = pop_ready(loop)) != NULL) {
-    if (call->wait.timed) { /* out of h2o's timeout callbacks now */
-      h2o_timeout_dispose(loop->evloop, &call->wait.timeout);
-      call->wait.timed = false;
-    }
+  while ((call = pop_ready(loop)) != NULL)
     if (run_slice(loop, call)) complete(loop, call);
-  }
 }
 
 /* ---- waits -------------------------------------------------------------- */
@@ -155,9 +184,11 @@ static void disarm(http_loop_t *loop, http_wait_t *w) {
   w->armed = false;
 }
 
+/* The wait leaves the heap; the timerfd stays armed (lazily: if it was
+ * for this wait it rings for nothing and is re-armed then), so a wait
+ * woken by its fd costs no timer system call. */
 static void unregister_wait(http_loop_t *loop, http_wait_t *w) {
-  if (w->timed && h2o_timeout_is_linked(&w->entry))
-    h2o_timeout_unlink(&w->entry);
+  tarmac_time_heap_remove(&loop->timers, &w->timer);
   disarm(loop, w);
 }
 
@@ -178,8 +209,40 @@ void tarmac_http_fibers_wake(http_call_t *call, int result) {
   wake(call, result);
 }
 
-static void on_wait_time(h2o_timeout_entry_t *entry) {
-  wake(H2O_STRUCT_FROM_MEMBER(http_call_t, wait.entry, entry), 0);
+/* Arms the timerfd to ring at when_ns (CLOCK_MONOTONIC; 0: disarms), at
+ * most TIMER_MAX_AHEAD_NS after now_ns. Either way it is no longer
+ * readable for an earlier ring (timerfd_settime clears its count). */
+static void arm_timer(http_loop_t *loop, uint64_t when_ns, uint64_t now_ns) {
+  if (when_ns > now_ns && when_ns - now_ns > TIMER_MAX_AHEAD_NS)
+    when_ns = now_ns + TIMER_MAX_AHEAD_NS;
+  struct itimerspec at = {
+      .it_value = {.tv_sec = (time_t)(when_ns / NS_PER_SEC),
+                   .tv_nsec = (long)(when_ns % NS_PER_SEC)}};
+  if (timerfd_settime(loop->timer_fd, TFD_TIMER_ABSTIME, &at, NULL) != 0) {
+    /* only a bad descriptor or address fails: a bug, said loudly; the
+     * next wait registered tries again */
+    tarmac_logf(TARMAC_LOG_ERROR, "loop %u: timerfd_settime: %s",
+                loop->index, strerror(errno));
+    when_ns = 0;
+  }
+  loop->timer_armed_ns = when_ns;
+}
+
+/* The timerfd rang (driver, in h2o's callbacks): wakes every wait whose
+ * end has passed, by one reading of the clock the timerfd uses (so none
+ * wakes early), and re-arms for the earliest left, or disarms. */
+static void on_timer(http_wait_source_t *source, uint32_t events) {
+  (void)events;
+  http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(http_loop_t, timer_source,
+                                             source);
+  uint64_t now = tarmac_clock_ns();
+  tarmac_time_heap_node_t *first;
+  while ((first = tarmac_time_heap_peek(&loop->timers)) != NULL &&
+         first->when <= now) {
+    tarmac_time_heap_pop(&loop->timers);
+    wake(H2O_STRUCT_FROM_MEMBER(http_call_t, wait.timer, first), 0);
+  }
+  arm_timer(loop, first != NULL ? first->when : 0, now);
 }
 
 #define WAIT_EVENTS_MAX 64
@@ -222,29 +285,24 @@ static bool arm(http_loop_t *loop, http_call_t *call, int fd) {
   return true;
 }
 
-/* Registers the wait's timer with the loop (the thread holds it, idle). */
+/* Registers the wait's end with the loop (the thread holds it, idle):
+ * the timerfd is armed only when this wait ends before what it is armed
+ * for (a steady stream of equal sleeps arms it only when it rings). An
+ * end already passed (a zero sleep) rings at once: the call still gives
+ * the loop a turn, as a yield. */
 static void register_timer(http_call_t *call, uint64_t until_ns) {
   http_loop_t *loop = call->loop;
   http_wait_t *w = &call->wait;
-  uint64_t now = tarmac_clock_ns();
-  uint64_t left = until_ns > now ? until_ns - now : 0;
-  /* h2o fires a timer once its clock (whole milliseconds of the wall
-   * clock, read at the top of an iteration) reaches registered + timeout:
-   * aim at the first whole wall-clock millisecond not before the wait's
-   * end, counted from h2o's (lagging) reading, so the timer neither fires
-   * early (a second suspension) nor a millisecond late */
-  struct timespec wall;
-  clock_gettime(CLOCK_REALTIME, &wall);
-  uint64_t wall_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
-  uint64_t fire_ms = (wall_ns + left + NS_PER_MS - 1) / NS_PER_MS;
-  uint64_t h2o = h2o_now(loop->evloop);
-  uint64_t ms = fire_ms > h2o ? fire_ms - h2o : 0;
-  if (ms > WAIT_MAX_MS) ms = WAIT_MAX_MS;
   w->result = 0;
-  h2o_timeout_init(loop->evloop, &w->timeout, ms);
-  w->entry = (h2o_timeout_entry_t){.cb = on_wait_time};
-  h2o_timeout_link(loop->evloop, &w->timeout, &w->entry);
-  w->timed = true;
+  w->timer.when = until_ns;
+  if (tarmac_time_heap_push(&loop->timers, &w->timer) != 0) {
+    /* cannot happen (room for a wait per fiber was reserved at start):
+     * the call is resumed at once and suspends again, until its end */
+    wake(call, 0);
+    return;
+  }
+  if (loop->timer_armed_ns == 0 || until_ns < loop->timer_armed_ns)
+    arm_timer(loop, until_ns, tarmac_clock_ns());
 }
 
 int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns) {
@@ -273,7 +331,9 @@ int tarmac_http_fibers_wait(int fd, short events, uint64_t until_ns) {
      * is a local, no thread-local state of before is used */
     if (call->wait.result != 0) return call->wait.result;
     if (tarmac_clock_ns() >= until_ns) return 0;
-    call = tarmac_http_crew_fiber_call(); /* h2o's clock runs behind */
+    /* woken before its end: never by the timerfd (it rang past the end,
+     * by the same clock); kept so that no wake-up returns early */
+    call = tarmac_http_crew_fiber_call();
     if (call == NULL) return TARMAC_BLOCKING_UNHANDLED;
   }
 }

@@ -17,6 +17,7 @@
 #include "runtime/fiber.h"
 #include "util/blocking.h"
 #include "util/clock.h"
+#include "util/time_heap.h"
 
 typedef struct http_loop http_loop_t;
 typedef struct http_call http_call_t;
@@ -63,17 +64,13 @@ struct http_wait_source {
   void (*fire)(http_wait_source_t *self, uint32_t events);
 };
 
-/* A wait of a handler suspended on its fiber (fibers.c): a timer at the
- * wait's end (its own h2o timeout, of the wait's length) and, for an fd,
- * a one-shot registration in the loop's wait epoll set. Driver-owned while
- * linked. */
+/* A wait of a handler suspended on its fiber (fibers.c): its end in the
+ * loop's heap of timed waits (the loop's timerfd rings for the earliest)
+ * and, for an fd, a one-shot registration in the loop's wait epoll set.
+ * Driver-owned while linked. */
 typedef struct {
   http_wait_source_t source; /* its fd's registration in the wait set */
-  h2o_timeout_t timeout;
-  h2o_timeout_entry_t entry;
-  /* timeout is registered with the loop: disposed when the handler is
-   * resumed, not in its own callback (h2o is iterating its timeouts) */
-  bool timed;
+  tarmac_time_heap_node_t timer; /* in loop->timers until the wait ends */
   int fd;              /* -1: no fd */
   bool armed;          /* fd's registration has not fired */
   int result;          /* poll events that happened, 0: the time came */
@@ -170,6 +167,14 @@ struct http_loop {
    * watched by h2o as one socket: one system call per wait) */
   int wait_ep;
   h2o_socket_t *wait_sock;
+  /* the ends of suspended handlers' waits (CLOCK_MONOTONIC ns), earliest
+   * first, and a timerfd in the wait set (timer_source) armed for the
+   * earliest of them or earlier: a wait that ends another way just leaves
+   * the heap, the timerfd is re-armed when it rings */
+  tarmac_time_heap_t timers;
+  int timer_fd;             /* -1: none */
+  uint64_t timer_armed_ns;  /* what timer_fd rings at; 0: disarmed */
+  http_wait_source_t timer_source;
   /* tasks deferred by guests (waiters.c), run after run_pending's pass;
    * under deferred_lock (a guest whose loop was taken over may queue) */
   pthread_mutex_t deferred_lock;
