@@ -33,30 +33,15 @@ static bool wait_reachable(tarmac_kvstore_t *s, bool want) {
   return tarmac_kvstore_reachable(s) == want;
 }
 
-typedef struct {
-  tarmac_kvstore_t *store;
-  tarmac_kv_result_t rc;
-  char err[TARMAC_KV_ERR_MAX];
-} deadline_call_t;
-
-static void get_under_deadline(void *arg) {
-  deadline_call_t *d = arg;
-  tarmac_buffer_t v = TARMAC_BUFFER_INIT;
-  d->rc = tarmac_kvstore_get(d->store, "k", 1, &v, d->err, sizeof d->err);
-  tarmac_buffer_free(&v);
-}
-
 /* Redis stalls for 1.5 s; a call with 200 ms left ends near 200 ms. */
 static void test_deadline(tarmac_kvstore_t *s, int port) {
   redisContext *c = admin(port);
   redisReply *r = c ? redisCommand(c, "CLIENT PAUSE 1500") : NULL;
   CHECK(r && r->type == REDIS_REPLY_STATUS);
   if (r) freeReplyObject(r);
-  deadline_call_t d = {.store = s};
+  deadline_get_t d = {.store = s};
   uint64_t t0 = tarmac_clock_ns();
-  uint64_t saved = tarmac_rt_deadline_arm(200 * MS);
-  tarmac_rt_run_protected(get_under_deadline, &d);
-  tarmac_rt_deadline_restore(saved);
+  get_under_deadline(&d);
   uint64_t took = tarmac_clock_ns() - t0;
   CHECK_EQ_INT(d.rc, TARMAC_KV_ERROR);
   CHECK(strstr(d.err, "deadline") != NULL);
@@ -153,11 +138,7 @@ int main(void) {
   CHECK(pid > 0);
   if (pid <= 0) TEST_EXIT();
   snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-  tarmac_kvstore_config_t c = {
-      .type = TARMAC_KV_REDIS, .redis_server = addr,
-      .redis_password = PASSWORD, .redis_database = 2,
-      .connect_timeout_ms = 1000, .read_timeout_ms = 3000,
-      .write_timeout_ms = 3000, .pool_size = 2, .check_interval_ms = 20};
+  tarmac_kvstore_config_t c = redis_test_config(addr);
   tarmac_kvstore_t *s = tarmac_kvstore_open(&c, err, sizeof err);
   CHECK(s != NULL && tarmac_kvstore_reachable(s));
   if (s) {
@@ -176,9 +157,6 @@ int main(void) {
   CHECK(tarmac_kvstore_open(&c, err, sizeof err) == NULL);
   CHECK(strstr(err, "APP_REDIS_SERVER=no-port") != NULL);
   stop_redis(pid);
-  char log[96];
-  snprintf(log, sizeof log, "%s/redis.log", dir);
-  unlink(log);
-  rmdir(dir);
+  remove_redis_dir(dir);
   TEST_EXIT();
 }

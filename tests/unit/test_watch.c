@@ -258,6 +258,26 @@ static void make_link(const char *target, const char *dir, const char *name) {
 /* A ConfigMap volume: dir/file -> ..data/file, ..data -> ..<timestamp>;
  * an update writes a new ..<timestamp> folder and renames a new ..data
  * link over the old one. */
+/* A started inotify watch of one file, reloaded into *p. */
+static tarmac_watch_t *watch_one(const char *file, const char *name, probe_t *p) {
+  probe_init(p, file);
+  char err[256];
+  tarmac_watch_config_t wc = {.inotify = true, .settle_ms = 100};
+  tarmac_watch_t *w = tarmac_watch_new(&wc, err, sizeof err);
+  CHECK(w != NULL);
+  if (w == NULL) exit(1);
+  const char *paths[] = {file};
+  CHECK(tarmac_watch_add(w, paths, 1, name, reload, p) == 0);
+  CHECK(tarmac_watch_start(w, err, sizeof err) == 0);
+  return w;
+}
+
+static void remove_tree(const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+}
+
 static void test_configmap(void) {
   char dir[256], sub[300], file[300], path[400];
   snprintf(dir, sizeof dir, "/tmp/tarmac-configmap-XXXXXX");
@@ -270,14 +290,7 @@ static void test_configmap(void) {
   make_link("..data/tarmac.json", dir, "tarmac.json");
   snprintf(file, sizeof file, "%s/tarmac.json", dir);
   probe_t p;
-  probe_init(&p, file);
-  char err[256];
-  tarmac_watch_config_t wc = {.inotify = true, .settle_ms = 100};
-  tarmac_watch_t *w = tarmac_watch_new(&wc, err, sizeof err);
-  CHECK(w != NULL);
-  const char *paths[] = {file};
-  CHECK(tarmac_watch_add(w, paths, 1, "configmap", reload, &p) == 0);
-  CHECK(tarmac_watch_start(w, err, sizeof err) == 0);
+  tarmac_watch_t *w = watch_one(file, "configmap", &p);
   for (int round = 2; round <= 3; round++) {
     snprintf(sub, sizeof sub, "%s/..2026_0%d", dir, round);
     CHECK(mkdir(sub, 0700) == 0);
@@ -295,9 +308,7 @@ static void test_configmap(void) {
     CHECK(content_is(&p, text));
   }
   tarmac_watch_free(w);
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  CHECK(system(cmd) == 0);
+  remove_tree(dir);
 }
 
 /* A file whose directory does not exist when it is registered (a volume
@@ -311,14 +322,7 @@ static void test_missing_directory(void) {
   snprintf(sub, sizeof sub, "%s/later", dir);
   snprintf(file, sizeof file, "%s/later/inner/tarmac.json", dir);
   probe_t p;
-  probe_init(&p, file);
-  char err[256];
-  tarmac_watch_config_t wc = {.inotify = true, .settle_ms = 100};
-  tarmac_watch_t *w = tarmac_watch_new(&wc, err, sizeof err);
-  CHECK(w != NULL);
-  const char *paths[] = {file};
-  CHECK(tarmac_watch_add(w, paths, 1, "missing", reload, &p) == 0);
-  CHECK(tarmac_watch_start(w, err, sizeof err) == 0);
+  tarmac_watch_t *w = watch_one(file, "missing", &p);
   CHECK(mkdir(sub, 0700) == 0);
   snprintf(sub, sizeof sub, "%s/later/inner", dir);
   CHECK(mkdir(sub, 0700) == 0);
@@ -329,9 +333,7 @@ static void test_missing_directory(void) {
   CHECK(wait_calls(&p, 2));
   CHECK(content_is(&p, "m2"));
   tarmac_watch_free(w);
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  CHECK(system(cmd) == 0);
+  remove_tree(dir);
 }
 
 int main(void) {
@@ -345,9 +347,7 @@ int main(void) {
   }
   tarmac_watch_free(f.watch);
   tarmac_metrics_free(f.metrics);
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f.dir);
-  CHECK(system(cmd) == 0);
+  remove_tree(f.dir);
   test_configmap();
   test_missing_directory();
   TEST_EXIT();
