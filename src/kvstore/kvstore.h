@@ -9,7 +9,8 @@
  *           LMDB requires (lmdb.c).
  *   redis:  a bounded pool of hiredis connections with connect/read/write
  *           timeouts, reconnecting after failures, AUTH and SELECT from
- *           the settings, and a background PING while unreachable
+ *           the settings, a pipelined connection per event loop, and a
+ *           background PING every check interval (util/reachability.h)
  *           (redis.c).
  * Every operation is thread-safe and may run on any guest thread; waits on
  * the outside world (disk syncs, network round trips, pool waits) are

@@ -7,15 +7,15 @@
  * guest's deadline (round trips poll the socket: see wait_ready). A connection that fails is dropped (the next call
  * reconnects); a reused connection that fails is retried once on a fresh
  * one, since a server restart breaks every pooled connection and GET, SET,
- * DEL and SCAN may safely be sent twice. `reachable` follows the last
+ * DEL and SCAN may safely be sent twice. Reachability follows the last
  * outcome of a call or of the background PING (every check_interval_ms on
- * its own connection), so /ready needs no round trip. */
+ * its own connection; util/reachability.h), so /ready needs no round
+ * trip. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@
 #include "runtime/deadline.h"
 #include "util/blocking.h"
 #include "util/clock.h"
+#include "util/reachability.h"
 
 #define SCAN_COUNT "1000"  /* keys Redis looks at per SCAN round */
 #define SCAN_ROUNDS_MAX 10000 /* bounded work even in a sparse keyspace */
@@ -271,13 +272,13 @@ static redisReply *pool_command(redis_store_t *r, int argc, const char **argv,
     redisReply *reply = round_trip(r, c, argc, argv, lens, err, err_size);
     if (reply) {
       pool_give(r, c, true);
-      atomic_store(&r->reachable, true);
+      tarmac_reachability_report(r->reach, true);
       return reply;
     }
     pool_give(r, c, false);
     if (fresh || tarmac_rt_deadline_expired()) break;
   }
-  if (!tarmac_rt_deadline_expired()) atomic_store(&r->reachable, false);
+  if (!tarmac_rt_deadline_expired()) tarmac_reachability_report(r->reach, false);
   return NULL;
 }
 
@@ -389,11 +390,14 @@ static tarmac_kv_result_t redis_keys(tarmac_kvstore_t *base,
 }
 
 static bool redis_reachable(const tarmac_kvstore_t *base) {
-  return atomic_load(&((const redis_store_t *)base)->reachable);
+  return tarmac_reachability_ok(((const redis_store_t *)base)->reach);
 }
 
-/* PING on the checker's connection (reconnecting when it has none). */
-static void check_once(redis_store_t *r) {
+/* The reachability probe (its thread only, or the opener's before the
+ * thread starts): PING on the probe's own connection, reconnecting when
+ * it has none. */
+static bool probe(void *data) {
+  redis_store_t *r = data;
   char err[TARMAC_KV_ERR_MAX];
   if (!r->check_conn) r->check_conn = tarmac_redis_connect(r, err, sizeof err);
   const char *argv[] = {"PING"};
@@ -406,31 +410,15 @@ static void check_once(redis_store_t *r) {
     redisFree(r->check_conn);
     r->check_conn = NULL;
   }
-  atomic_store(&r->reachable, ok);
+  return ok;
 }
 
-static void *checker_main(void *arg) {
-  redis_store_t *r = arg;
-  pthread_mutex_lock(&r->mutex);
-  while (!r->stopping) {
-    struct timespec until = tarmac_clock_after_ms(CLOCK_MONOTONIC, r->check_ms);
-    pthread_cond_timedwait(&r->wake, &r->mutex, &until);
-    if (r->stopping) break;
-    pthread_mutex_unlock(&r->mutex);
-    check_once(r);
-    pthread_mutex_lock(&r->mutex);
-  }
-  pthread_mutex_unlock(&r->mutex);
-  return NULL;
-}
-
-/* What a store holds once its checker thread is gone (or never started):
- * the checker's connection, the synchronisation, the memory. */
+/* What a store holds once its probing thread is gone (or never started):
+ * the probe's connection, the pool's synchronisation, the memory. */
 static void release_store(redis_store_t *r) {
   if (r->check_conn) redisFree(r->check_conn);
   tarmac_resolver_free(r->resolver);
   pthread_cond_destroy(&r->returned);
-  pthread_cond_destroy(&r->wake);
   pthread_mutex_destroy(&r->mutex);
   free(r->idle);
   free(r->password);
@@ -439,11 +427,7 @@ static void release_store(redis_store_t *r) {
 
 static void redis_free(tarmac_kvstore_t *base) {
   redis_store_t *r = (redis_store_t *)base;
-  pthread_mutex_lock(&r->mutex);
-  r->stopping = true;
-  pthread_cond_signal(&r->wake);
-  pthread_mutex_unlock(&r->mutex);
-  pthread_join(r->checker, NULL);
+  tarmac_reachability_stop(r->reach); /* before its connection goes */
   for (size_t i = 0; i < r->idle_count; i++) redisFree(r->idle[i]);
   tarmac_redis_pipes_free(r);
   release_store(r);
@@ -481,14 +465,10 @@ static int init_sync(redis_store_t *r) {
   pthread_condattr_t attr;
   if (pthread_condattr_init(&attr) != 0) return -1;
   int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  if (rc == 0 && (rc = pthread_cond_init(&r->returned, &attr)) == 0 &&
-      (rc = pthread_cond_init(&r->wake, &attr)) != 0)
-    pthread_cond_destroy(&r->returned);
+  if (rc == 0) rc = pthread_cond_init(&r->returned, &attr);
   pthread_condattr_destroy(&attr);
-  if (rc == 0 && (rc = pthread_mutex_init(&r->mutex, NULL)) != 0) {
+  if (rc == 0 && (rc = pthread_mutex_init(&r->mutex, NULL)) != 0)
     pthread_cond_destroy(&r->returned);
-    pthread_cond_destroy(&r->wake);
-  }
   return rc == 0 ? 0 : -1;
 }
 
@@ -505,7 +485,6 @@ tarmac_kvstore_t *tarmac_kvstore_redis_new(const tarmac_kvstore_config_t *c,
   r->connect_ms = c->connect_timeout_ms;
   r->read_ms = c->read_timeout_ms;
   r->write_ms = c->write_timeout_ms;
-  r->check_ms = c->check_interval_ms ? c->check_interval_ms : 1000;
   r->pool_size = c->pool_size ? c->pool_size : 1;
   r->password = strdup(c->redis_password ? c->redis_password : "");
   r->idle = calloc(r->pool_size, sizeof *r->idle);
@@ -517,9 +496,11 @@ tarmac_kvstore_t *tarmac_kvstore_redis_new(const tarmac_kvstore_config_t *c,
     free(r);
     return snprintf(err, err_size, "out of memory"), NULL;
   }
-  check_once(r); /* /ready is right from the start */
-  if (pthread_create(&r->checker, NULL, checker_main, r) != 0) {
-    snprintf(err, err_size, "cannot start the redis checker thread");
+  /* the first PING here: /ready and `tarmac call` are right at once */
+  r->reach = tarmac_reachability_start(
+      c->check_interval_ms ? c->check_interval_ms : 1000, true, probe, r);
+  if (r->reach == NULL) {
+    snprintf(err, err_size, "cannot start the redis reachability check");
     release_store(r);
     return NULL;
   }

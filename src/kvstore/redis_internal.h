@@ -1,8 +1,8 @@
 /* kvstore/redis internals shared by the pool (redis.c) and the pipelined
  * connection per event loop (redis_pipe.c).
  *
- * Ownership: the store owns its pool's idle connections, the checker's
- * connection and every loop's pipe (created on first use, freed with the
+ * Ownership: the store owns its pool's idle connections, its
+ * reachability check and that check's connection and every loop's pipe (created on first use, freed with the
  * store); a pipe owns its connection and lends its FIFO's slots to the
  * waiters of its loop (redis_pipe.c). */
 #ifndef TARMAC_KVSTORE_REDIS_INTERNAL_H
@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "kvstore/kvstore_internal.h"
+#include "util/reachability.h"
 #include "util/resolve.h"
 
 /* Event loops with a pipe of their own; callers on loops numbered beyond
@@ -27,17 +28,14 @@ typedef struct {
   char host[256];
   int port;
   char *password; /* "" = no AUTH */
-  unsigned database, connect_ms, read_ms, write_ms, check_ms;
+  unsigned database, connect_ms, read_ms, write_ms;
   pthread_mutex_t mutex;
   pthread_cond_t returned; /* CLOCK_MONOTONIC: a connection came back */
-  pthread_cond_t wake;     /* the checker: stop */
   redisContext **idle;     /* pool_size slots */
   size_t idle_count, open_count, pool_size;
-  bool stopping;
-  pthread_t checker;
-  redisContext *check_conn; /* the checker's own */
+  tarmac_reachability_t *reach; /* owned: the background PING's thread */
+  redisContext *check_conn; /* the PING's own (that thread's only) */
   tarmac_resolver_t *resolver; /* host's addresses, looked up with a bound */
-  atomic_bool reachable;
   /* per event loop (its domain index), made on first use under mutex */
   _Atomic(redis_pipe_t *) pipes[REDIS_PIPES_MAX];
 } redis_store_t;

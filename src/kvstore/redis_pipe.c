@@ -316,7 +316,7 @@ static redisReply *outcome(redis_store_t *r, pipe_waiter_t *w,
                            const char *cmd, bool *use_pool, char *err,
                            size_t err_size) {
   if (w->reply != NULL) {
-    atomic_store(&r->reachable, true);
+    tarmac_reachability_report(r->reach, true);
     return w->reply;
   }
   snprintf(err, err_size, "redis %s:%d %s: %s", r->host, r->port, cmd,
@@ -325,7 +325,7 @@ static redisReply *outcome(redis_store_t *r, pipe_waiter_t *w,
   /* a connection that failed under a command (a server restart) is
    * retried once on the pool, as the pool retries a reused connection */
   *use_pool = w->lost;
-  if (!w->lost) atomic_store(&r->reachable, false);
+  if (!w->lost) tarmac_reachability_report(r->reach, false);
   return NULL;
 }
 
@@ -352,7 +352,7 @@ redisReply *tarmac_redis_pipe_command(redis_store_t *r, int argc,
     collect(p, &w, until, until == full);
     reply = outcome(r, &w, argv[0], use_pool, err, err_size);
   } else if (rc < 0 && !tarmac_rt_deadline_expired()) {
-    atomic_store(&r->reachable, false);
+    tarmac_reachability_report(r->reach, false);
   }
   tarmac_blocking_parking_destroy(&w.park);
   return reply;

@@ -152,7 +152,7 @@ static int start_probe(tarmac_sql_t *sql) {
   unsigned every = sql->config.check_interval_ms
                        ? sql->config.check_interval_ms
                        : TARMAC_SQL_DEFAULT_CHECK_MS;
-  sql->reach = tarmac_reachability_start(every, probe, sql);
+  sql->reach = tarmac_reachability_start(every, false, probe, sql);
   return sql->reach ? 0 : -1;
 }
 

@@ -17,6 +17,7 @@ struct tarmac_reachability {
   pthread_mutex_t lock; /* stopping, and the wait between probes */
   pthread_cond_t stop;  /* CLOCK_MONOTONIC */
   bool stopping;
+  bool probed; /* the first probe ran on the caller's thread */
   pthread_t thread;
 };
 
@@ -24,9 +25,12 @@ static void *probe_main(void *arg) {
   tarmac_reachability_t *r = arg;
   pthread_mutex_lock(&r->lock);
   while (!r->stopping) {
-    pthread_mutex_unlock(&r->lock);
-    atomic_store(&r->ok, r->probe(r->data));
-    pthread_mutex_lock(&r->lock);
+    if (!r->probed) {
+      pthread_mutex_unlock(&r->lock);
+      atomic_store(&r->ok, r->probe(r->data));
+      pthread_mutex_lock(&r->lock);
+    }
+    r->probed = false;
     struct timespec until =
         tarmac_clock_after_ms(CLOCK_MONOTONIC, r->interval_ms);
     while (!r->stopping &&
@@ -52,13 +56,15 @@ static int init_sync(tarmac_reachability_t *r) {
 }
 
 tarmac_reachability_t *tarmac_reachability_start(
-    unsigned interval_ms, tarmac_reachability_probe_fn probe, void *data) {
+    unsigned interval_ms, bool probe_here, tarmac_reachability_probe_fn probe,
+    void *data) {
   tarmac_reachability_t *r = calloc(1, sizeof *r);
   if (r == NULL) return NULL;
   r->interval_ms = interval_ms ? interval_ms : 1;
   r->probe = probe;
   r->data = data;
-  atomic_init(&r->ok, false);
+  atomic_init(&r->ok, probe_here && probe(data));
+  r->probed = probe_here;
   if (init_sync(r) != 0) {
     free(r);
     return NULL;
@@ -89,5 +95,6 @@ bool tarmac_reachability_ok(const tarmac_reachability_t *r) {
 }
 
 void tarmac_reachability_report(tarmac_reachability_t *r, bool reached) {
-  atomic_store(&r->ok, reached);
+  if (atomic_load_explicit(&r->ok, memory_order_relaxed) != reached)
+    atomic_store(&r->ok, reached);
 }

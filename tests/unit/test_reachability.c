@@ -1,6 +1,6 @@
 /* util/reachability: the flag starts unreachable, follows the probe (run
- * at once, then every interval) and real calls' reports, and stop joins
- * the probing thread. The probe signals each run (readiness, not sleeps). */
+ * at once, on the thread or the caller's, then every interval) and real
+ * calls' reports, and stop joins the probing thread. The probe signals each run (readiness, not sleeps). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -46,7 +46,7 @@ static bool answer_and_wait(backend_t *b, bool answer) {
 static void test_follows_probe_and_reports(void) {
   backend_t b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
                  false};
-  tarmac_reachability_t *r = tarmac_reachability_start(5, probe, &b);
+  tarmac_reachability_t *r = tarmac_reachability_start(5, false, probe, &b);
   CHECK(r != NULL);
   if (r == NULL) return;
   CHECK(answer_and_wait(&b, true));
@@ -63,7 +63,7 @@ static void test_follows_probe_and_reports(void) {
 static void test_reports(void) {
   backend_t b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
                  true};
-  tarmac_reachability_t *r = tarmac_reachability_start(60000, probe, &b);
+  tarmac_reachability_t *r = tarmac_reachability_start(60000, false, probe, &b);
   CHECK(r != NULL);
   if (r == NULL) return;
   /* the first probe's outcome (true) stored: the next is a minute away */
@@ -87,7 +87,27 @@ static void test_reports(void) {
   tarmac_reachability_stop(NULL);
 }
 
+/* probe_here: the first probe's outcome is known when start returns, and
+ * the thread's next probe is an interval away (one probe in all). */
+static void test_probe_here(void) {
+  for (int answer = 0; answer <= 1; answer++) {
+    backend_t b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+                   answer == 1};
+    tarmac_reachability_t *r =
+        tarmac_reachability_start(60000, true, probe, &b);
+    CHECK(r != NULL);
+    if (r == NULL) return;
+    CHECK(tarmac_reachability_ok(r) == (answer == 1));
+    pthread_mutex_lock(&b.lock);
+    CHECK_EQ_INT(b.runs, 1);
+    pthread_mutex_unlock(&b.lock);
+    tarmac_reachability_stop(r);
+    CHECK_EQ_INT(b.runs, 1);
+  }
+}
+
 int main(void) {
+  test_probe_here();
   test_follows_probe_and_reports();
   test_reports();
   TEST_EXIT();
