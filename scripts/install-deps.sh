@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian packages, whatever Tarmac needs to build and test
 # that is missing. Idempotent: when everything is present it does nothing
-# (no apt-get update). The HTTP benchmark's tools (wrk, nginx) are not
-# installed here (nginx's package would start a server on port 80): see
-# bench/http/install-tools.sh.
+# (no apt-get update). wrk is here (the hot-reload test's load); nginx, the
+# HTTP benchmark's reference, is not (its package would start a server on
+# port 80): see bench/http/install-tools.sh.
 set -euo pipefail
 
 PACKAGES=(
@@ -22,6 +22,7 @@ PACKAGES=(
   libclang-rt-14-dev
   # tests (h2load from nghttp2-client drives HTTP/2 load)
   python3 curl openssl nghttp2-client procps
+  wrk # steady load while tests/services/e2e_reload.py reloads files
   prometheus # promtool checks the /metrics exposition (unit_metrics_promtool)
   # key-value store: LMDB and hiredis; tests/state starts its own redis-server
   liblmdb-dev libhiredis-dev redis-server

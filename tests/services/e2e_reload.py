@@ -35,7 +35,22 @@ from e2e_services import ServiceServer, request, start_post  # noqa: E402
 from e2e_test import check, run_group, wait_for_log, wait_until  # noqa: E402
 
 GUEST_DIR = os.environ["SERVICES_GUEST_DIR"]
-WRK = os.environ.get("WRK") or shutil.which("wrk") or "wrk"
+
+
+def find_wrk():
+    """WRK from CMake (TARMAC_WRK-NOTFOUND when it was missing at
+    configure time), else wrk on PATH; a clear error without either."""
+    path = os.environ.get("WRK", "")
+    if path and not path.endswith("-NOTFOUND"):
+        return path
+    path = shutil.which("wrk")
+    if path is None:
+        sys.exit("e2e_reload.py: wrk not found (scripts/install-deps.sh "
+                 "installs Debian's wrk package)")
+    return path
+
+
+WRK = find_wrk()
 # How long a change may take to be served: a compile of a guest on a
 # loaded two-core machine (ASan build included), with margin.
 CHANGE_SECONDS = 60
