@@ -2,9 +2,10 @@
  * connection per event loop (redis_pipe.c).
  *
  * Ownership: the store owns its pool's idle connections, its
- * reachability check and that check's connection and every loop's pipe (created on first use, freed with the
- * store); a pipe owns its connection and lends its FIFO's slots to the
- * waiters of its loop (redis_pipe.c). */
+ * reachability check (and that check's connection), and every loop's pipe
+ * (created on first use, freed with the store); a pipe owns its
+ * connection and lends its FIFO's slots to the waiters of its loop
+ * (redis_pipe.c). */
 #ifndef TARMAC_KVSTORE_REDIS_INTERNAL_H
 #define TARMAC_KVSTORE_REDIS_INTERNAL_H
 
