@@ -17,20 +17,21 @@ struct tarmac_reachability {
   pthread_mutex_t lock; /* stopping, and the wait between probes */
   pthread_cond_t stop;  /* CLOCK_MONOTONIC */
   bool stopping;
-  bool probed; /* the first probe ran on the caller's thread */
+  bool probed_at_start; /* the first probe ran on the caller's thread */
   pthread_t thread;
 };
 
 static void *probe_main(void *arg) {
   tarmac_reachability_t *r = arg;
+  bool probe_now = !r->probed_at_start; /* set before the thread began */
   pthread_mutex_lock(&r->lock);
   while (!r->stopping) {
-    if (!r->probed) {
+    if (probe_now) {
       pthread_mutex_unlock(&r->lock);
       atomic_store(&r->ok, r->probe(r->data));
       pthread_mutex_lock(&r->lock);
     }
-    r->probed = false;
+    probe_now = true;
     struct timespec until =
         tarmac_clock_after_ms(CLOCK_MONOTONIC, r->interval_ms);
     while (!r->stopping &&
@@ -64,7 +65,7 @@ tarmac_reachability_t *tarmac_reachability_start(
   r->probe = probe;
   r->data = data;
   atomic_init(&r->ok, probe_here && probe(data));
-  r->probed = probe_here;
+  r->probed_at_start = probe_here;
   if (init_sync(r) != 0) {
     free(r);
     return NULL;

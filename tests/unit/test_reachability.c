@@ -1,6 +1,7 @@
 /* util/reachability: the flag starts unreachable, follows the probe (run
  * at once, on the thread or the caller's, then every interval) and real
- * calls' reports, and stop joins the probing thread. The probe signals each run (readiness, not sleeps). */
+ * calls' reports, and stop joins the probing thread. The probe signals
+ * each run (readiness, not sleeps). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
